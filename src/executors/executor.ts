@@ -1,0 +1,60 @@
+/**
+ * The boundary between the engine and whatever runs a command. An Executor runs one fully
+ * prepared command (argv, working directory, environment, redirections) and reports how it
+ * ended; it knows nothing of CWL, runs or the store. Specs and results are plain data so a
+ * queued job can be recorded and resumed.
+ */
+
+export interface JobSpec {
+  /** Caller-chosen identifier, unique among jobs running at once; used in errors and logs. */
+  readonly id: string;
+  /** argv[0] is looked up on PATH from `env.PATH` when it has no slash. */
+  readonly argv: readonly string[];
+  /** Absolute directory the process starts in; must exist. */
+  readonly cwd: string;
+  /** The complete environment of the process (nothing is inherited implicitly). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Absolute file to feed as stdin, or undefined for an empty stdin. */
+  readonly stdinPath?: string;
+  /** Absolute files that receive the process's stdout and stderr (created or truncated). */
+  readonly stdoutPath: string;
+  readonly stderrPath: string;
+  /** Wall-clock limit in seconds; 0 or undefined means none. */
+  readonly timeLimitSeconds?: number;
+  /** Resources the job reserves while it runs; bound what runs at once. */
+  readonly cores?: number;
+  readonly ramMiB?: number;
+}
+
+export type JobOutcome =
+  /** The process exited by itself; exitCode is its status (128+n when killed by signal n). */
+  | { readonly kind: 'exited'; readonly exitCode: number }
+  /** Killed because it ran past timeLimitSeconds. */
+  | { readonly kind: 'timed-out' }
+  /** Killed because the caller aborted it. */
+  | { readonly kind: 'canceled' }
+  /** The process could not be started (e.g. command not found); message says why. */
+  | { readonly kind: 'failed-to-start'; readonly message: string };
+
+export interface JobResult {
+  readonly outcome: JobOutcome;
+  /** When the process really started (after waiting for a slot), undefined if it never did. */
+  readonly startedAt?: Date;
+  readonly endedAt: Date;
+}
+
+export interface JobHandle {
+  /** Resolves when the process (and its whole process group) has ended; never rejects. */
+  readonly result: Promise<JobResult>;
+}
+
+export interface Executor {
+  /**
+   * Queues the job; it starts when a slot (count, cores, RAM) is free. `onStart` is called
+   * once when the process has been spawned. Aborting `signal` kills the job's whole process
+   * group (SIGTERM, then SIGKILL after a grace period) or drops it from the queue.
+   */
+  submit(spec: JobSpec, signal: AbortSignal, onStart?: (startedAt: Date) => void): JobHandle;
+  /** Kills every running job and refuses new ones; resolves when all have ended. */
+  shutdown(): Promise<void>;
+}
