@@ -1,0 +1,356 @@
+/**
+ * Runs jobs as local child processes, each the leader of its own process group so that a
+ * cancel, a time limit or shutdown reaches everything the command forked. Jobs wait in a strict
+ * FIFO queue for a slot: at most `maxJobs` at once and the running jobs' cores and RAM within
+ * the budget. A job's slot is held until its whole group is gone, so leftovers of a finished
+ * job never overlap the next one's reservation.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { constants as osConstants, availableParallelism, totalmem } from 'node:os';
+import { open, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import type { Executor, JobHandle, JobOutcome, JobResult, JobSpec } from '../executor.js';
+import { terminateGroup } from './process-group.js';
+
+export interface LocalExecutorOptions {
+  /** Most jobs running at once; an integer >= 1. */
+  readonly maxJobs: number;
+  /** Core budget shared by running jobs; defaults to os.availableParallelism(). */
+  readonly cores?: number;
+  /** RAM budget in MiB shared by running jobs; defaults to the machine's total memory. */
+  readonly ramMiB?: number;
+  /** Time between SIGTERM and SIGKILL when a job is stopped; defaults to 3000 ms. */
+  readonly killGraceMs?: number;
+}
+
+const DEFAULT_KILL_GRACE_MS = 3000;
+// setTimeout fires at once for delays above 2^31-1 ms, so longer limits are waited in steps.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+// Fractional core requests must not be refused because of floating-point rounding.
+const EPSILON = 1e-9;
+
+type StopReason = 'canceled' | 'timed-out';
+
+interface Job {
+  readonly spec: JobSpec;
+  readonly signal: AbortSignal;
+  readonly onStart: ((startedAt: Date) => void) | undefined;
+  readonly cores: number;
+  readonly ramMiB: number;
+  readonly result: Promise<JobResult>;
+  readonly resolve: (result: JobResult) => void;
+  readonly onAbort: () => void;
+  state: 'queued' | 'starting' | 'running' | 'done';
+  /** Set once by the first of cancel / time limit / shutdown; decides the outcome. */
+  stopReason?: StopReason;
+  /** True once the leader's exit was seen; a stop after that no longer changes the outcome. */
+  exited: boolean;
+  pgid?: number;
+  /** The one terminateGroup in flight, shared by every path that wants the group dead. */
+  killing?: Promise<void>;
+}
+
+function errnoCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const code = (err as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function ended(outcome: JobOutcome, startedAt?: Date): JobResult {
+  const endedAt = new Date();
+  return startedAt === undefined ? { outcome, endedAt } : { outcome, startedAt, endedAt };
+}
+
+function failedToStart(message: string): JobResult {
+  return ended({ kind: 'failed-to-start', message });
+}
+
+/** A request outside [0, budget] or not a number falls back to the default, then is clamped. */
+function reservation(requested: number | undefined, fallback: number, budget: number): number {
+  const value = requested !== undefined && Number.isFinite(requested) && requested >= 0 ? requested : fallback;
+  return Math.min(value, budget);
+}
+
+function spawnFailureMessage(command: string, err: unknown): string {
+  switch (errnoCode(err)) {
+    case 'ENOENT':
+      return command.includes('/') ? `command not found: ${command}` : `command not found on PATH: ${command}`;
+    case 'EACCES':
+      return `permission denied executing ${command}`;
+    default:
+      return `cannot start ${command}: ${errorMessage(err)}`;
+  }
+}
+
+export class LocalExecutor implements Executor {
+  readonly #maxJobs: number;
+  readonly #cores: number;
+  readonly #ramMiB: number;
+  readonly #graceMs: number;
+  readonly #queue: Job[] = [];
+  /** Jobs holding a slot: starting, running, or waiting for their group to disappear. */
+  readonly #active = new Set<Job>();
+  #usedCores = 0;
+  #usedRamMiB = 0;
+  /** Set first thing in shutdown, so dropping queued jobs cannot let others start. */
+  #closed = false;
+  #shutdown: Promise<void> | undefined;
+
+  constructor(options: LocalExecutorOptions) {
+    if (!Number.isInteger(options.maxJobs) || options.maxJobs < 1) {
+      throw new RangeError(`maxJobs must be an integer >= 1, got ${options.maxJobs}`);
+    }
+    const cores = options.cores ?? availableParallelism();
+    const ramMiB = options.ramMiB ?? Math.floor(totalmem() / (1024 * 1024));
+    const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+    if (!(cores >= 0) || !(ramMiB >= 0) || !(graceMs >= 0)) {
+      throw new RangeError('cores, ramMiB and killGraceMs must be non-negative numbers');
+    }
+    this.#maxJobs = options.maxJobs;
+    this.#cores = cores;
+    this.#ramMiB = ramMiB;
+    this.#graceMs = graceMs;
+  }
+
+  submit(spec: JobSpec, signal: AbortSignal, onStart?: (startedAt: Date) => void): JobHandle {
+    if (this.#closed) {
+      return { result: Promise.resolve(failedToStart(`executor is shut down; job ${spec.id} was not started`)) };
+    }
+    if (signal.aborted) {
+      return { result: Promise.resolve(ended({ kind: 'canceled' })) };
+    }
+    let resolve!: (result: JobResult) => void;
+    const result = new Promise<JobResult>((r) => {
+      resolve = r;
+    });
+    const job: Job = {
+      spec,
+      signal,
+      onStart,
+      cores: reservation(spec.cores, 1, this.#cores),
+      ramMiB: reservation(spec.ramMiB, 0, this.#ramMiB),
+      result,
+      resolve,
+      onAbort: () => this.#stop(job, 'canceled'),
+      state: 'queued',
+      exited: false,
+    };
+    signal.addEventListener('abort', job.onAbort, { once: true });
+    this.#queue.push(job);
+    this.#pump();
+    return { result };
+  }
+
+  shutdown(): Promise<void> {
+    if (this.#shutdown === undefined) {
+      this.#closed = true;
+      for (const job of [...this.#queue]) this.#stop(job, 'canceled');
+      const active = [...this.#active];
+      for (const job of active) this.#stop(job, 'canceled');
+      this.#shutdown = Promise.all(active.map((job) => job.result)).then(() => undefined);
+    }
+    return this.#shutdown;
+  }
+
+  /** Strict FIFO: a job that does not fit blocks those behind it, so big jobs cannot starve. */
+  #pump(): void {
+    while (!this.#closed && this.#queue.length > 0) {
+      const head = this.#queue[0];
+      const fits =
+        this.#active.size < this.#maxJobs &&
+        this.#usedCores + head.cores <= this.#cores + EPSILON &&
+        this.#usedRamMiB + head.ramMiB <= this.#ramMiB + EPSILON;
+      if (!fits) return;
+      this.#queue.shift();
+      head.state = 'starting';
+      this.#active.add(head);
+      this.#usedCores += head.cores;
+      this.#usedRamMiB += head.ramMiB;
+      void this.#run(head);
+    }
+  }
+
+  async #run(job: Job): Promise<void> {
+    let result: JobResult;
+    try {
+      result = await this.#execute(job);
+    } catch (err) {
+      // #execute handles every expected failure; this keeps the never-rejects promise true.
+      result = failedToStart(`internal error running job ${job.spec.id}: ${errorMessage(err)}`);
+    }
+    this.#active.delete(job);
+    if (this.#active.size === 0) {
+      // Avoid drift from repeated fractional additions and subtractions.
+      this.#usedCores = 0;
+      this.#usedRamMiB = 0;
+    } else {
+      this.#usedCores -= job.cores;
+      this.#usedRamMiB -= job.ramMiB;
+    }
+    this.#finish(job, result);
+    this.#pump();
+  }
+
+  #finish(job: Job, result: JobResult): void {
+    job.state = 'done';
+    job.signal.removeEventListener('abort', job.onAbort);
+    job.resolve(result);
+  }
+
+  #stop(job: Job, reason: StopReason): void {
+    switch (job.state) {
+      case 'queued': {
+        const index = this.#queue.indexOf(job);
+        if (index >= 0) this.#queue.splice(index, 1);
+        this.#finish(job, ended({ kind: 'canceled' }));
+        // The dropped job may have been the head blocking smaller ones.
+        this.#pump();
+        return;
+      }
+      case 'starting':
+        // #execute checks this right before spawning.
+        job.stopReason ??= reason;
+        return;
+      case 'running':
+        if (job.exited) return;
+        job.stopReason ??= reason;
+        this.#killGroup(job);
+        return;
+      case 'done':
+        return;
+    }
+  }
+
+  #killGroup(job: Job): Promise<void> {
+    if (job.killing === undefined && job.pgid !== undefined) {
+      job.killing = terminateGroup(job.pgid, this.#graceMs);
+    }
+    return job.killing ?? Promise.resolve();
+  }
+
+  async #execute(job: Job): Promise<JobResult> {
+    const { spec } = job;
+    const command = spec.argv[0];
+    if (command === undefined || command === '') {
+      return failedToStart(`job ${spec.id} has an empty command line`);
+    }
+    try {
+      if (!(await stat(spec.cwd)).isDirectory()) {
+        return failedToStart(`cannot start ${command}: working directory ${spec.cwd} is not a directory`);
+      }
+    } catch (err) {
+      return failedToStart(`cannot start ${command}: working directory ${spec.cwd}: ${errorMessage(err)}`);
+    }
+
+    const handles: FileHandle[] = [];
+    const openOrFail = async (path: string, flags: string, role: string): Promise<FileHandle | string> => {
+      try {
+        const handle = await open(path, flags);
+        handles.push(handle);
+        return handle;
+      } catch (err) {
+        return `cannot start ${command}: cannot open ${role} ${path}: ${errorMessage(err)}`;
+      }
+    };
+    const closeAll = async (): Promise<void> => {
+      await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
+    };
+    const failWith = async (message: string): Promise<JobResult> => {
+      await closeAll();
+      return failedToStart(message);
+    };
+
+    let stdinFd: number | 'ignore' = 'ignore';
+    if (spec.stdinPath !== undefined) {
+      const stdin = await openOrFail(spec.stdinPath, 'r', 'stdin');
+      if (typeof stdin === 'string') return failWith(stdin);
+      stdinFd = stdin.fd;
+    }
+    const stdout = await openOrFail(spec.stdoutPath, 'w', 'stdout');
+    if (typeof stdout === 'string') return failWith(stdout);
+    // One shared descriptor when both go to the same file, so the streams interleave instead of
+    // overwriting each other from two independent offsets.
+    const stderr =
+      spec.stderrPath === spec.stdoutPath ? stdout : await openOrFail(spec.stderrPath, 'w', 'stderr');
+    if (typeof stderr === 'string') return failWith(stderr);
+    if (job.stopReason !== undefined) {
+      await closeAll();
+      return ended({ kind: 'canceled' });
+    }
+
+    let child: ChildProcess;
+    try {
+      child = spawn(command, spec.argv.slice(1), {
+        cwd: spec.cwd,
+        env: { ...spec.env },
+        // A new session makes the child lead its own process group (pgid = pid).
+        detached: true,
+        stdio: [stdinFd, stdout.fd, stderr.fd],
+      });
+    } catch (err) {
+      // Synchronous failures are argument errors such as a NUL byte in argv.
+      await closeAll();
+      return failedToStart(spawnFailureMessage(command, err));
+    }
+    // Listen before any await: a failed spawn reports through 'error' on the next tick.
+    const spawnError = new Promise<unknown>((resolve) => child.once('error', resolve));
+    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    // Later errors (a failed kill) matter less than an unheard 'error' crashing the server.
+    child.on('error', () => undefined);
+    const pid = child.pid;
+    if (pid === undefined) {
+      await closeAll();
+      return failedToStart(spawnFailureMessage(command, await spawnError));
+    }
+
+    // Marked running before any await so that a cancel arriving meanwhile kills the group.
+    const startedAt = new Date();
+    job.pgid = pid;
+    job.state = 'running';
+    try {
+      job.onStart?.(startedAt);
+    } catch {
+      // A throwing callback is the caller's bug; the job must still be tracked to its end.
+    }
+    // The child holds its own duplicates of the descriptors.
+    await closeAll();
+
+    const timer = this.#armTimeLimit(job);
+    const { code, signal } = await exit;
+    job.exited = true;
+    timer.clear();
+    // Background leftovers of a command that exited by itself are stopped as well, so the job
+    // really is over when its result says so.
+    await this.#killGroup(job);
+
+    if (job.stopReason !== undefined) return ended({ kind: job.stopReason }, startedAt);
+    const exitCode = code ?? 128 + (signal === null ? 0 : osConstants.signals[signal]);
+    return ended({ kind: 'exited', exitCode }, startedAt);
+  }
+
+  #armTimeLimit(job: Job): { clear: () => void } {
+    const seconds = job.spec.timeLimitSeconds;
+    if (seconds === undefined || !(seconds > 0)) return { clear: () => undefined };
+    const deadline = Date.now() + seconds * 1000;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        this.#stop(job, 'timed-out');
+        return;
+      }
+      timer = setTimeout(arm, Math.min(remaining, MAX_TIMER_MS));
+    };
+    arm();
+    return { clear: () => clearTimeout(timer) };
+  }
+}

@@ -1,0 +1,21 @@
+import type { ApiKeyTable, ServerSettingTable, UserTable } from './tables/user.table.js';
+import type { WorkflowStepTable, WorkflowTable } from './tables/workflow.table.js';
+import type { WorkflowInvocationStepTable, WorkflowInvocationTable } from './tables/invocation.table.js';
+import type {
+  ImplicitCollectionJobsJobAssociationTable,
+  ImplicitCollectionJobsTable,
+  JobTable,
+} from './tables/job.table.js';
+
+export interface Database {
+  app_user: UserTable;
+  api_key: ApiKeyTable;
+  server_setting: ServerSettingTable;
+  workflow: WorkflowTable;
+  workflow_step: WorkflowStepTable;
+  workflow_invocation: WorkflowInvocationTable;
+  workflow_invocation_step: WorkflowInvocationStepTable;
+  job: JobTable;
+  implicit_collection_jobs: ImplicitCollectionJobsTable;
+  implicit_collection_jobs_job_association: ImplicitCollectionJobsJobAssociationTable;
+}

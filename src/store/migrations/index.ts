@@ -1,0 +1,12 @@
+/** The ordered, frozen list of migrations, served from code so tsx and a build agree. */
+import type { Migration, MigrationProvider } from 'kysely';
+import type { Dialect } from '../dialect.js';
+import { initialMigration } from './0001-initial.js';
+
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  return {
+    async getMigrations(): Promise<Record<string, Migration>> {
+      return { '0001-initial': initialMigration(dialect) };
+    },
+  };
+}

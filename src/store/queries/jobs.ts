@@ -1,0 +1,186 @@
+/**
+ * Writing a run's shape: workflow steps, step instances, single jobs and collection jobs,
+ * and job state changes. Used by the runner as a run progresses and by `wes seed`.
+ */
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from '../database.js';
+import type { NewWorkflowStep } from '../tables/workflow.table.js';
+import type { JobRow, JobState, NewJob } from '../tables/job.table.js';
+import type { WorkflowInvocationStepRow } from '../tables/invocation.table.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** SQLite binds at most 32766 parameters per statement; rows here have ≤ 12 columns. */
+const INSERT_BATCH = 1000;
+
+export async function insertWorkflow(
+  db: Db,
+  name: string,
+  steps: readonly Omit<NewWorkflowStep, 'workflow_id'>[],
+  now: string,
+): Promise<{ workflowId: number; stepIds: number[] }> {
+  const workflow = await db.insertInto('workflow').values({ name, create_time: now }).returning('id').executeTakeFirstOrThrow();
+  const stepIds: number[] = [];
+  for (let i = 0; i < steps.length; i += INSERT_BATCH) {
+    const rows = await db
+      .insertInto('workflow_step')
+      .values(steps.slice(i, i + INSERT_BATCH).map((s) => ({ ...s, workflow_id: workflow.id })))
+      .returning('id')
+      .execute();
+    stepIds.push(...ascendingIds(rows));
+  }
+  return { workflowId: workflow.id, stepIds };
+}
+
+export interface NewStepInstance {
+  readonly workflowInvocationId: number;
+  readonly workflowStepId: number;
+  readonly orderIndex: number;
+  readonly taskPath: string;
+  readonly sortKey: string;
+}
+
+/** Inserts step instances (in order); returns their ids in the same order. */
+export async function insertStepInstances(db: Db, steps: readonly NewStepInstance[], now: string): Promise<number[]> {
+  const ids: number[] = [];
+  for (let i = 0; i < steps.length; i += INSERT_BATCH) {
+    const rows = await db
+      .insertInto('workflow_invocation_step')
+      .values(
+        steps.slice(i, i + INSERT_BATCH).map((s) => ({
+          workflow_invocation_id: s.workflowInvocationId,
+          workflow_step_id: s.workflowStepId,
+          order_index: s.orderIndex,
+          task_path: s.taskPath,
+          sort_key: s.sortKey,
+          job_id: null,
+          implicit_collection_jobs_id: null,
+          create_time: now,
+          update_time: now,
+        })),
+      )
+      .returning('id')
+      .execute();
+    ids.push(...ascendingIds(rows));
+  }
+  return ids;
+}
+
+// wis_task_path_uq; 1 query.
+export async function findStepInstance(
+  db: Db,
+  invocationId: number,
+  taskPath: string,
+): Promise<WorkflowInvocationStepRow | undefined> {
+  return db
+    .selectFrom('workflow_invocation_step')
+    .selectAll()
+    .where('workflow_invocation_id', '=', invocationId)
+    .where('task_path', '=', taskPath)
+    .executeTakeFirst();
+}
+
+/** Inserts jobs in order and returns their ids in the same order. */
+export async function insertJobs(db: Db, jobs: readonly NewJob[]): Promise<number[]> {
+  const ids: number[] = [];
+  for (let i = 0; i < jobs.length; i += INSERT_BATCH) {
+    const rows = await db.insertInto('job').values(jobs.slice(i, i + INSERT_BATCH)).returning('id').execute();
+    ids.push(...ascendingIds(rows));
+  }
+  return ids;
+}
+
+/** Makes `jobId` the single job of a step instance. */
+export async function attachSingleJob(trx: Transaction<Database>, stepId: number, jobId: number, now: string): Promise<void> {
+  await trx.updateTable('workflow_invocation_step').set({ job_id: jobId, update_time: now }).where('id', '=', stepId).execute();
+}
+
+/** Gives a step instance an (empty) implicit collection; returns the collection id. */
+export async function insertCollection(trx: Transaction<Database>, stepId: number, now: string): Promise<number> {
+  const collection = await trx
+    .insertInto('implicit_collection_jobs')
+    .values({ populated_state: 'new' })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  await trx
+    .updateTable('workflow_invocation_step')
+    .set({ implicit_collection_jobs_id: collection.id, update_time: now })
+    .where('id', '=', stepId)
+    .execute();
+  return collection.id;
+}
+
+export interface CollectionStep {
+  readonly stepId: number;
+  readonly collectionId: number;
+  readonly invocationId: number;
+  readonly sortKey: string;
+}
+
+/**
+ * Associates jobs with a step's collection at the given element indexes and keeps the step's
+ * collection_job_count in step, so the step stops being listed as a job-less task.
+ */
+export async function insertCollectionJobs(
+  trx: Transaction<Database>,
+  step: CollectionStep,
+  jobs: readonly { readonly orderIndex: number; readonly jobId: number }[],
+  now: string,
+): Promise<void> {
+  for (let i = 0; i < jobs.length; i += INSERT_BATCH) {
+    await trx
+      .insertInto('implicit_collection_jobs_job_association')
+      .values(
+        jobs.slice(i, i + INSERT_BATCH).map((j) => ({
+          implicit_collection_jobs_id: step.collectionId,
+          job_id: j.jobId,
+          order_index: j.orderIndex,
+          workflow_invocation_id: step.invocationId,
+          workflow_invocation_step_id: step.stepId,
+          step_sort_key: step.sortKey,
+        })),
+      )
+      .execute();
+  }
+  await trx
+    .updateTable('workflow_invocation_step')
+    .set((eb) => ({ collection_job_count: eb('collection_job_count', '+', jobs.length), update_time: now }))
+    .where('id', '=', step.stepId)
+    .execute();
+}
+
+export async function markCollectionPopulated(trx: Db, collectionId: number, state: 'ok' | 'failed'): Promise<void> {
+  await trx.updateTable('implicit_collection_jobs').set({ populated_state: state }).where('id', '=', collectionId).execute();
+}
+
+export async function markJobStarted(db: Db, jobId: number, startTime: string): Promise<void> {
+  await db.updateTable('job').set({ state: 'running', start_time: startTime }).where('id', '=', jobId).execute();
+}
+
+export async function markJobEnded(
+  db: Db,
+  jobId: number,
+  end: { state: JobState; exitCode?: number; outputs?: string; message?: string },
+  endTime: string,
+): Promise<void> {
+  await db
+    .updateTable('job')
+    .set({
+      state: end.state,
+      exit_code: end.exitCode ?? null,
+      outputs: end.outputs ?? null,
+      message: end.message ?? null,
+      end_time: endTime,
+    })
+    .where('id', '=', jobId)
+    .execute();
+}
+
+export async function findJob(db: Db, jobId: number): Promise<JobRow | undefined> {
+  return db.selectFrom('job').selectAll().where('id', '=', jobId).executeTakeFirst();
+}
+
+/** Ids come back from a multi-row INSERT … RETURNING in row order on both databases; sorting makes that explicit. */
+function ascendingIds(rows: readonly { id: number }[]): number[] {
+  return rows.map((r) => Number(r.id)).sort((a, b) => a - b);
+}

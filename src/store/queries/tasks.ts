@@ -1,0 +1,149 @@
+/**
+ * Task listing and lookup. A task is a step instance listed on its own (its single job, or
+ * no job: an input, a skipped or not yet expanded step) or one job of a step's collection.
+ * Tasks are ordered by (step sort_key, job_index), step-level tasks having job_index -1.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../database.js';
+import type { JobState } from '../tables/job.table.js';
+
+export interface TaskCursor {
+  readonly sortKey: string;
+  readonly jobIndex: number;
+}
+
+export interface TaskRow {
+  readonly sort_key: string;
+  readonly job_index: number;
+  readonly task_path: string;
+  readonly order_index: number;
+  readonly label: string | null;
+  readonly tool_id: string | null;
+  readonly job_id: number | null;
+  readonly job_state: JobState | null;
+  readonly argv: string | null;
+  readonly exit_code: number | null;
+  readonly start_time: string | null;
+  readonly end_time: string | null;
+  readonly stdout_path: string | null;
+  readonly stderr_path: string | null;
+}
+
+export const STEP_LEVEL_JOB_INDEX = -1;
+const START: TaskCursor = { sortKey: '', jobIndex: STEP_LEVEL_JOB_INDEX };
+
+/**
+ * The tasks after `after` (exclusive), at most `limit`, in task order. 1 query.
+ *
+ * The plan's single UNION ALL sorted as a whole would sort every remaining task of the run.
+ * Here each branch is its own ordered LIMIT over an index range, so each reads at most
+ * `limit` rows whatever the depth, and only their union (≤ 3·limit rows) is sorted:
+ *  - step-level tasks:      wis_step_task_order_idx (run, collection_job_count = 0, sort_key > k)
+ *  - rest of the current collection: icjja_task_order_idx (run, step_sort_key = k, order_index > j)
+ *  - later collections:     icjja_task_order_idx (run, step_sort_key > k)
+ * then a primary-key join per row for the step, its workflow step and its job.
+ */
+export async function listTasksPage(
+  db: Kysely<Database>,
+  invocationId: number,
+  after: TaskCursor | undefined,
+  limit: number,
+): Promise<TaskRow[]> {
+  const from = after ?? START;
+  const stepLevel = db
+    .selectFrom('workflow_invocation_step as s')
+    .select([
+      's.id as step_id',
+      's.sort_key as sort_key',
+      sql<number>`${sql.lit(STEP_LEVEL_JOB_INDEX)}`.as('job_index'),
+      's.job_id as job_id',
+    ])
+    .where('s.workflow_invocation_id', '=', invocationId)
+    .where('s.collection_job_count', '=', 0)
+    .where('s.sort_key', '>', from.sortKey)
+    .orderBy('s.sort_key')
+    .limit(limit);
+  const collectionJobs = db
+    .selectFrom('implicit_collection_jobs_job_association as a')
+    .select([
+      'a.workflow_invocation_step_id as step_id',
+      'a.step_sort_key as sort_key',
+      'a.order_index as job_index',
+      'a.job_id as job_id',
+    ])
+    .where('a.workflow_invocation_id', '=', invocationId);
+  const restOfCurrent = collectionJobs
+    .where('a.step_sort_key', '=', from.sortKey)
+    .where('a.order_index', '>', from.jobIndex)
+    .orderBy('a.order_index')
+    .limit(limit);
+  const laterCollections = collectionJobs
+    .where('a.step_sort_key', '>', from.sortKey)
+    .orderBy('a.step_sort_key')
+    .orderBy('a.order_index')
+    .limit(limit);
+  const page = db
+    .selectFrom(stepLevel.as('b1'))
+    .selectAll()
+    .unionAll(db.selectFrom(restOfCurrent.as('b2')).selectAll())
+    .unionAll(db.selectFrom(laterCollections.as('b3')).selectAll());
+
+  return db
+    .selectFrom(page.as('t'))
+    .innerJoin('workflow_invocation_step as s', 's.id', 't.step_id')
+    .innerJoin('workflow_step as ws', 'ws.id', 's.workflow_step_id')
+    .leftJoin('job as j', 'j.id', 't.job_id')
+    .select(['t.sort_key', 't.job_index', ...TASK_COLUMNS])
+    .orderBy('t.sort_key')
+    .orderBy('t.job_index')
+    .limit(limit)
+    .execute();
+}
+
+/**
+ * One task by its step path and, for a collection job, its index. 1 query through
+ * wis_task_path_uq (+ icjja_collection_order_uq) and primary keys.
+ */
+export async function findTask(
+  db: Kysely<Database>,
+  invocationId: number,
+  stepPath: string,
+  jobIndex: number | undefined,
+): Promise<TaskRow | undefined> {
+  const step = db
+    .selectFrom('workflow_invocation_step as s')
+    .where('s.workflow_invocation_id', '=', invocationId)
+    .where('s.task_path', '=', stepPath);
+  if (jobIndex === undefined) {
+    return step
+      .where('s.collection_job_count', '=', 0)
+      .innerJoin('workflow_step as ws', 'ws.id', 's.workflow_step_id')
+      .leftJoin('job as j', 'j.id', 's.job_id')
+      .select(['s.sort_key', sql<number>`${sql.lit(STEP_LEVEL_JOB_INDEX)}`.as('job_index'), ...TASK_COLUMNS])
+      .executeTakeFirst();
+  }
+  return step
+    .innerJoin('implicit_collection_jobs_job_association as a', (join) =>
+      join.onRef('a.implicit_collection_jobs_id', '=', 's.implicit_collection_jobs_id').on('a.order_index', '=', jobIndex),
+    )
+    .innerJoin('workflow_step as ws', 'ws.id', 's.workflow_step_id')
+    .innerJoin('job as j', 'j.id', 'a.job_id')
+    .select(['s.sort_key', 'a.order_index as job_index', ...TASK_COLUMNS])
+    .executeTakeFirst();
+}
+
+/** The columns every task row carries, from the step (s), its workflow step (ws) and its job (j). */
+const TASK_COLUMNS = [
+  's.task_path',
+  's.order_index',
+  'ws.label',
+  'ws.tool_id',
+  'j.id as job_id',
+  'j.state as job_state',
+  'j.argv',
+  'j.exit_code',
+  'j.start_time',
+  'j.end_time',
+  'j.stdout_path',
+  'j.stderr_path',
+] as const;

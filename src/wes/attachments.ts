@@ -1,0 +1,87 @@
+/**
+ * Receiving workflow_attachment files. Uploads go to a staging directory beside the run
+ * directories and become the run's directory only once the run is recorded, so a rejected
+ * or failed submission leaves nothing behind. Names may have sub-directories but can never
+ * leave the run's directory.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { BadRequestError } from '../errors.js';
+
+export const ATTACHMENTS_DIR = 'attachments';
+
+/** The relative path an attachment is stored at, or a BadRequestError naming the problem. */
+export function safeAttachmentPath(filename: string): string {
+  if (filename === '') throw new BadRequestError('workflow_attachment has no filename');
+  if (filename.includes('\0')) throw new BadRequestError(`workflow_attachment filename "${filename}" contains a NUL byte`);
+  if (filename.includes('\\')) {
+    throw new BadRequestError(`workflow_attachment filename "${filename}" must use "/" between directories`);
+  }
+  if (filename.startsWith('/')) {
+    throw new BadRequestError(`workflow_attachment filename "${filename}" must be relative, not absolute`);
+  }
+  const segments = filename.split('/');
+  if (segments.some((s) => s === '..' || s === '.' || s === '')) {
+    throw new BadRequestError(`workflow_attachment filename "${filename}" escapes the run directory or has empty parts`);
+  }
+  return segments.join(path.sep);
+}
+
+export class AttachmentStaging {
+  readonly #root: string;
+  readonly #saved = new Set<string>();
+
+  private constructor(root: string) {
+    this.#root = root;
+  }
+
+  /** A fresh staging directory under `runsDir`. */
+  static async create(runsDir: string): Promise<AttachmentStaging> {
+    await fsp.mkdir(runsDir, { recursive: true });
+    const root = await fsp.mkdtemp(path.join(runsDir, '.incoming-'));
+    await fsp.mkdir(path.join(root, ATTACHMENTS_DIR));
+    return new AttachmentStaging(root);
+  }
+
+  /** Where attachments are while the submission is checked. */
+  get attachmentsDir(): string {
+    return path.join(this.#root, ATTACHMENTS_DIR);
+  }
+
+  get fileCount(): number {
+    return this.#saved.size;
+  }
+
+  async save(filename: string, content: Readable): Promise<void> {
+    const relative = safeAttachmentPath(filename);
+    if (this.#saved.has(relative)) throw new BadRequestError(`workflow_attachment "${filename}" is given twice`);
+    const target = path.join(this.attachmentsDir, relative);
+    await fsp.mkdir(path.dirname(target), { recursive: true });
+    // 'wx': a name that is also a directory of another attachment ("a" and "a/b") is refused, not merged.
+    try {
+      await pipeline(content, fs.createWriteStream(target, { flags: 'wx' }));
+    } catch (error) {
+      if (isFsError(error, 'EEXIST') || isFsError(error, 'EISDIR') || isFsError(error, 'ENOTDIR')) {
+        throw new BadRequestError(`workflow_attachment "${filename}" clashes with another attachment's path`);
+      }
+      throw error;
+    }
+    this.#saved.add(relative);
+  }
+
+  /** Moves the staged files to become `runDir` (which must not exist). */
+  async commitTo(runDir: string): Promise<void> {
+    await fsp.rename(this.#root, runDir);
+  }
+
+  async discard(): Promise<void> {
+    await fsp.rm(this.#root, { recursive: true, force: true });
+  }
+}
+
+function isFsError(error: unknown, code: string): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
+}

@@ -1,0 +1,157 @@
+/**
+ * Use cases on runs: submit, read, list, cancel. Every read goes through the caller's user
+ * id, so another user's run is "not found" exactly like a missing one.
+ */
+import { randomUUID } from 'node:crypto';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/database.js';
+import { findRunForUser, insertRun, listRunsPage, markRunState } from '../store/queries/runs.js';
+import type { WorkflowInvocationRow } from '../store/tables/invocation.table.js';
+import { BadRequestError, NotFoundError } from '../errors.js';
+import { isFinal, type RunState } from '../run-state.js';
+import type { AttachmentStaging } from './attachments.js';
+import { ATTACHMENTS_DIR } from './attachments.js';
+import type { PageTokenCodec } from './page-token.js';
+import { presentToken, resolvePageSize, type PageRequest } from './paging.js';
+import { parseRunRequest } from './run-request.js';
+import { toRunLog, toRunSummary } from './to-wes.js';
+import type { RunListResponse, RunLog, RunRequest } from './wes-types.js';
+
+/** The engine as the run service sees it. */
+export interface RunLauncher {
+  /** Checks that the workflow and its inputs can run; throws InvalidWorkflowError. Nothing is recorded yet. */
+  check(request: RunRequest, attachmentsDir: string): Promise<void>;
+  /** Starts the recorded, QUEUED run in the background. */
+  start(invocationId: number): void;
+  /** Asks the engine to stop a CANCELING run; the engine marks it CANCELED once nothing runs. */
+  cancel(invocationId: number): void;
+}
+
+export interface Caller {
+  readonly userId: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function runsDirOf(dataDir: string): string {
+  return path.join(dataDir, 'runs');
+}
+
+/** The run if it exists and belongs to the caller; NotFoundError otherwise. 0 or 1 query. */
+export async function getOwnedRun(db: Kysely<Database>, caller: Caller, runId: string): Promise<WorkflowInvocationRow> {
+  const run = UUID.test(runId) ? await findRunForUser(db, runId, caller.userId) : undefined;
+  if (run === undefined) throw new NotFoundError(`run ${runId} not found`);
+  return run;
+}
+
+export class RunService {
+  readonly #db: Kysely<Database>;
+  readonly #tokens: PageTokenCodec;
+  readonly #runsDir: string;
+  readonly #launcher: RunLauncher | undefined;
+
+  constructor(options: { db: Kysely<Database>; tokens: PageTokenCodec; dataDir: string; launcher?: RunLauncher }) {
+    this.#db = options.db;
+    this.#tokens = options.tokens;
+    this.#runsDir = runsDirOf(options.dataDir);
+    this.#launcher = options.launcher;
+  }
+
+  get runsDir(): string {
+    return this.#runsDir;
+  }
+
+  /**
+   * Records a run from the form's fields and staged attachments, as QUEUED, and starts it.
+   * On any error the staged files are discarded and nothing is recorded.
+   */
+  async submit(caller: Caller, fields: ReadonlyMap<string, string>, staging: AttachmentStaging): Promise<string> {
+    const uuid = randomUUID();
+    const runDir = path.join(this.#runsDir, uuid);
+    let committed = false;
+    try {
+      const request = parseRunRequest(fields);
+      await this.#launcher?.check(request, staging.attachmentsDir);
+      await staging.commitTo(runDir);
+      committed = true;
+      const now = new Date().toISOString();
+      const run = await insertRun(this.#db, {
+        uuid,
+        user_id: caller.userId,
+        workflow_id: null,
+        state: 'QUEUED',
+        request: JSON.stringify(request),
+        run_dir: runDir,
+        outputs: null,
+        message: null,
+        create_time: now,
+        start_time: null,
+        end_time: null,
+        update_time: now,
+      });
+      this.#launcher?.start(run.id);
+      return uuid;
+    } catch (error) {
+      if (committed) await fsp.rm(runDir, { recursive: true, force: true });
+      else await staging.discard();
+      throw error;
+    }
+  }
+
+  async getRunLog(caller: Caller, runId: string, baseUrl: string): Promise<RunLog> {
+    return toRunLog(await getOwnedRun(this.#db, caller, runId), baseUrl);
+  }
+
+  async getRunState(caller: Caller, runId: string): Promise<{ run_id: string; state: RunState }> {
+    const run = await getOwnedRun(this.#db, caller, runId);
+    return { run_id: run.uuid, state: run.state };
+  }
+
+  /** The engine's own log of the run (a file in the run directory). */
+  async getEngineLogPath(caller: Caller, runId: string): Promise<string> {
+    const run = await getOwnedRun(this.#db, caller, runId);
+    return path.join(run.run_dir, 'engine.log');
+  }
+
+  async listRuns(caller: Caller, page: PageRequest): Promise<RunListResponse> {
+    const pageSize = resolvePageSize(page.pageSize);
+    const scope = `runs:${caller.userId}`;
+    const token = presentToken(page.pageToken);
+    const before = token === undefined ? undefined : decodeRunCursor(this.#tokens.decode(token, scope));
+    const rows = await listRunsPage(this.#db, caller.userId, before, pageSize + 1);
+    const more = rows.length > pageSize;
+    const runs = rows.slice(0, pageSize);
+    const last = runs[runs.length - 1];
+    return {
+      runs: runs.map(toRunSummary),
+      next_page_token: more && last !== undefined ? this.#tokens.encode(scope, [last.create_time, last.uuid]) : '',
+    };
+  }
+
+  /**
+   * Cancels a run: a queued run becomes CANCELED at once; an initializing or running one
+   * CANCELING until the engine has stopped it; a finished or already canceling run is left as is.
+   */
+  async cancel(caller: Caller, runId: string): Promise<{ run_id: string }> {
+    const run = await getOwnedRun(this.#db, caller, runId);
+    const now = new Date().toISOString();
+    if (run.state === 'QUEUED' && (await markRunState(this.#db, run.id, ['QUEUED'], 'CANCELED', now, { end_time: now }))) {
+      this.#launcher?.cancel(run.id);
+      return { run_id: run.uuid };
+    }
+    if (!isFinal(run.state) && (await markRunState(this.#db, run.id, ['QUEUED', 'INITIALIZING', 'RUNNING'], 'CANCELING', now))) {
+      this.#launcher?.cancel(run.id);
+    }
+    return { run_id: run.uuid };
+  }
+}
+
+function decodeRunCursor(key: readonly unknown[]): { createTime: string; uuid: string } {
+  const [createTime, uuid] = key;
+  if (key.length !== 2 || typeof createTime !== 'string' || typeof uuid !== 'string') {
+    throw new BadRequestError('page_token is malformed');
+  }
+  return { createTime, uuid };
+}

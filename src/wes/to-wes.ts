@@ -1,0 +1,70 @@
+/** Store rows → WES response objects. The only place that knows both shapes. */
+import type { TaskRow } from '../store/queries/tasks.js';
+import type { RunSummaryRow } from '../store/queries/runs.js';
+import type { WorkflowInvocationRow } from '../store/tables/invocation.table.js';
+import { STEP_LEVEL_JOB_INDEX } from '../store/queries/tasks.js';
+import { formatTaskId } from '../store/task-path.js';
+import type { RunLog, RunRequest, RunSummary, TaskLog } from './wes-types.js';
+
+/** ISO 8601 UTC to the second, as the spec's "%Y-%m-%dT%H:%M:%SZ". */
+export function wesTime(stored: string | null): string | undefined {
+  if (stored === null) return undefined;
+  return new Date(stored).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function runUrl(baseUrl: string, runId: string): string {
+  return `${baseUrl}/ga4gh/wes/v1/runs/${encodeURIComponent(runId)}`;
+}
+
+export function taskIdOf(row: Pick<TaskRow, 'task_path' | 'job_index'>): string {
+  return formatTaskId(row.task_path, row.job_index === STEP_LEVEL_JOB_INDEX ? undefined : row.job_index);
+}
+
+export function toTaskLog(row: TaskRow, baseUrl: string, runId: string): TaskLog {
+  const id = taskIdOf(row);
+  const log: TaskLog = { id, name: row.label ?? row.tool_id ?? `step_${row.order_index}` };
+  if (row.job_id === null) return log;
+  const argv: unknown = row.argv === null ? [] : JSON.parse(row.argv);
+  if (Array.isArray(argv) && argv.length > 0) log.cmd = argv.map(String);
+  const start = wesTime(row.start_time);
+  if (start !== undefined) log.start_time = start;
+  const end = wesTime(row.end_time);
+  if (end !== undefined) log.end_time = end;
+  if (row.exit_code !== null) log.exit_code = row.exit_code;
+  const taskUrl = `${runUrl(baseUrl, runId)}/tasks/${encodeURIComponent(id)}`;
+  if (row.stdout_path !== null) log.stdout = `${taskUrl}/stdout`;
+  if (row.stderr_path !== null) log.stderr = `${taskUrl}/stderr`;
+  return log;
+}
+
+export function parseStoredRequest(json: string): RunRequest {
+  return JSON.parse(json) as RunRequest;
+}
+
+export function toRunSummary(row: RunSummaryRow): RunSummary {
+  const summary: RunSummary = { run_id: row.uuid, state: row.state, tags: parseStoredRequest(row.request).tags };
+  const start = wesTime(row.start_time);
+  if (start !== undefined) summary.start_time = start;
+  const end = wesTime(row.end_time);
+  if (end !== undefined) summary.end_time = end;
+  return summary;
+}
+
+export function toRunLog(row: WorkflowInvocationRow, baseUrl: string): RunLog {
+  const url = runUrl(baseUrl, row.uuid);
+  const runLog: RunLog['run_log'] = { name: parseStoredRequest(row.request).workflow_url, stdout: `${url}/log` };
+  const start = wesTime(row.start_time);
+  if (start !== undefined) runLog.start_time = start;
+  const end = wesTime(row.end_time);
+  if (end !== undefined) runLog.end_time = end;
+  if (row.message !== null) runLog.system_logs = [row.message];
+  return {
+    run_id: row.uuid,
+    request: parseStoredRequest(row.request),
+    state: row.state,
+    run_log: runLog,
+    task_logs_url: `${url}/tasks`,
+    task_logs: null,
+    outputs: row.outputs === null ? {} : (JSON.parse(row.outputs) as Record<string, unknown>),
+  };
+}
