@@ -23,7 +23,7 @@ export interface OpenOptions {
   readonly databaseUrl?: string;
   readonly sqlitePath: string;
   /** Sees every query the store executes (tests count them). */
-  readonly onQuery?: (sql: string) => void;
+  readonly onQuery?: (sql: string, parameters: readonly unknown[]) => void;
 }
 
 const PG_INT8_OID = 20;
@@ -31,7 +31,7 @@ const PG_INT8_OID = 20;
 export async function openStore(options: OpenOptions): Promise<Store> {
   const log = options.onQuery
     ? (event: LogEvent) => {
-        if (event.level === 'query') options.onQuery?.(event.query.sql);
+        if (event.level === 'query') options.onQuery?.(event.query.sql, event.query.parameters);
       }
     : undefined;
   let db: Kysely<Database>;

@@ -1,0 +1,45 @@
+/**
+ * Builds the HTTP application (never listens): the public service-info context and the
+ * authenticated context of runs and tasks, both under /ga4gh/wes/v1.
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Services } from '../wes/services.js';
+import type { Caller } from '../wes/run-service.js';
+import { installAuth } from './auth.js';
+import { installErrorHandlers } from './error-handler.js';
+import { runRoutes } from './routes/runs.js';
+import { serviceInfoRoutes } from './routes/service-info.js';
+import { taskRoutes } from './routes/tasks.js';
+
+export const API_PREFIX = '/ga4gh/wes/v1';
+export const DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
+
+export interface AppOptions {
+  readonly services: Services;
+  /** Set for a --no-auth server: every request acts as this caller. */
+  readonly localCaller?: Caller;
+  readonly publicUrl?: string;
+  readonly maxUploadBytes?: number;
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({ logger: options.logger ?? false }).withTypeProvider<TypeBoxTypeProvider>();
+  installErrorHandlers(app);
+  const { services, publicUrl } = options;
+  await app.register(serviceInfoRoutes, { prefix: API_PREFIX, services, publicUrl });
+  await app.register(
+    async (protectedApp) => {
+      installAuth(protectedApp, services.users, options.localCaller);
+      await protectedApp.register(runRoutes, {
+        services,
+        publicUrl,
+        maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
+      });
+      await protectedApp.register(taskRoutes, { services, publicUrl });
+    },
+    { prefix: API_PREFIX },
+  );
+  return app;
+}

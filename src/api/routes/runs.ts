@@ -1,0 +1,70 @@
+/** The run endpoints: ListRuns, RunWorkflow, GetRunLog, GetRunStatus, CancelRun, and the run's engine log. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import multipart from '@fastify/multipart';
+import { BadRequestError } from '../../errors.js';
+import { AttachmentStaging } from '../../wes/attachments.js';
+import { isKnownField } from '../../wes/run-request.js';
+import type { Services } from '../../wes/services.js';
+import { baseUrlOf } from '../base-url.js';
+import { PageQuery, RunParams } from '../schemas/params.js';
+import { sendLog } from '../send-log.js';
+
+export interface RunRoutesOptions {
+  readonly services: Services;
+  readonly publicUrl?: string;
+  readonly maxUploadBytes: number;
+}
+
+export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app, { services, publicUrl, maxUploadBytes }) => {
+  await app.register(multipart, {
+    limits: { fileSize: maxUploadBytes, fieldSize: 16 * 1024 * 1024, fields: 32, files: 10_000 },
+  });
+
+  app.get('/runs', { schema: { querystring: PageQuery } }, async (request) =>
+    services.runs.listRuns(request.caller, { pageSize: request.query.page_size, pageToken: request.query.page_token }),
+  );
+
+  app.post('/runs', async (request) => {
+    if (!request.isMultipart()) {
+      throw new BadRequestError('POST /runs takes a multipart/form-data body (see the WES RunWorkflow operation)');
+    }
+    const staging = await AttachmentStaging.create(services.runs.runsDir);
+    const fields = new Map<string, string>();
+    try {
+      for await (const part of request.parts()) {
+        if (part.type === 'file') {
+          if (part.fieldname !== 'workflow_attachment') {
+            part.file.resume();
+            throw new BadRequestError(`file part "${part.fieldname}" is not allowed; files go in workflow_attachment`);
+          }
+          await staging.save(part.filename, part.file);
+          if (part.file.truncated) throw new BadRequestError(`workflow_attachment "${part.filename}" exceeds ${maxUploadBytes} bytes`);
+        } else {
+          if (!isKnownField(part.fieldname)) throw new BadRequestError(`unknown form field "${part.fieldname}"`);
+          if (fields.has(part.fieldname)) throw new BadRequestError(`form field "${part.fieldname}" is given twice`);
+          fields.set(part.fieldname, String(part.value));
+        }
+      }
+    } catch (error) {
+      await staging.discard();
+      throw error;
+    }
+    return { run_id: await services.runs.submit(request.caller, fields, staging) };
+  });
+
+  app.get('/runs/:run_id', { schema: { params: RunParams } }, async (request) =>
+    services.runs.getRunLog(request.caller, request.params.run_id, baseUrlOf(request, publicUrl)),
+  );
+
+  app.get('/runs/:run_id/status', { schema: { params: RunParams } }, async (request) =>
+    services.runs.getRunState(request.caller, request.params.run_id),
+  );
+
+  app.post('/runs/:run_id/cancel', { schema: { params: RunParams } }, async (request) =>
+    services.runs.cancel(request.caller, request.params.run_id),
+  );
+
+  app.get('/runs/:run_id/log', { schema: { params: RunParams } }, async (request, reply) =>
+    sendLog(request, reply, await services.runs.getEngineLogPath(request.caller, request.params.run_id)),
+  );
+};

@@ -1,0 +1,31 @@
+/** The task endpoints: ListTasks, GetTask, and each task's stdout/stderr as text. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Services } from '../../wes/services.js';
+import { baseUrlOf } from '../base-url.js';
+import { LogParams, PageQuery, RunParams, TaskParams } from '../schemas/params.js';
+import { sendLog } from '../send-log.js';
+
+export interface TaskRoutesOptions {
+  readonly services: Services;
+  readonly publicUrl?: string;
+}
+
+export const taskRoutes: FastifyPluginAsyncTypebox<TaskRoutesOptions> = async (app, { services, publicUrl }) => {
+  app.get('/runs/:run_id/tasks', { schema: { params: RunParams, querystring: PageQuery } }, async (request) =>
+    services.tasks.listTasks(
+      request.caller,
+      request.params.run_id,
+      { pageSize: request.query.page_size, pageToken: request.query.page_token },
+      baseUrlOf(request, publicUrl),
+    ),
+  );
+
+  app.get('/runs/:run_id/tasks/:task_id', { schema: { params: TaskParams } }, async (request) =>
+    services.tasks.getTask(request.caller, request.params.run_id, request.params.task_id, baseUrlOf(request, publicUrl)),
+  );
+
+  app.get('/runs/:run_id/tasks/:task_id/:stream', { schema: { params: LogParams } }, async (request, reply) => {
+    const { run_id, task_id, stream } = request.params;
+    return sendLog(request, reply, await services.tasks.getLogPath(request.caller, run_id, task_id, stream));
+  });
+};

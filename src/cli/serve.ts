@@ -1,0 +1,37 @@
+/** `wes serve`: opens the store, prints the admin key on first start, and listens. */
+import type { Config } from '../config.js';
+import { buildApp } from '../api/app.js';
+import { createServices } from '../wes/services.js';
+import { openConfiguredStore } from './open.js';
+
+export async function serve(config: Config): Promise<void> {
+  const store = await openConfiguredStore(config);
+  const services = await createServices(store, {
+    dataDir: config.dataDir,
+    noAuth: config.noAuth,
+    remoteWorkflows: config.allowedWorkflowUrlPrefixes.length > 0,
+  });
+  let localCaller;
+  if (config.noAuth) {
+    localCaller = { userId: (await services.users.localUser()).id };
+  } else {
+    const adminKey = await services.users.bootstrapAdmin();
+    if (adminKey !== undefined) {
+      process.stdout.write(
+        `\nCreated user "admin". Its API key is shown only this once:\n\n    ${adminKey}\n\n` +
+          `Send it as "Authorization: Bearer <key>". Create more with "wes user add" and "wes key create".\n\n`,
+      );
+    }
+  }
+  const app = await buildApp({ services, localCaller, publicUrl: config.publicUrl, logger: { level: 'info' } });
+  const stop = async () => {
+    await app.close();
+    await store.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+  await app.listen({ host: config.host, port: config.port });
+  const where = config.databaseUrl === undefined ? `SQLite in ${config.dataDir}` : 'PostgreSQL';
+  process.stdout.write(`wes-server listening on http://${config.host}:${config.port}/ga4gh/wes/v1 (${where}${config.noAuth ? ', no auth' : ''})\n`);
+}

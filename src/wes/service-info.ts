@@ -1,0 +1,36 @@
+/** The service-info document: what this server accepts, and live run counts from the store. */
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/database.js';
+import { countRunsByState } from '../store/queries/runs.js';
+import { RUN_STATES } from '../run-state.js';
+import { ENGINE_NAME, ENGINE_VERSION, WORKFLOW_TYPE, WORKFLOW_TYPE_VERSIONS } from './run-request.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './paging.js';
+
+export const SERVER_VERSION = '0.1.0';
+
+export async function serviceInfo(
+  db: Kysely<Database>,
+  options: { baseUrl: string; noAuth: boolean; remoteWorkflows: boolean },
+): Promise<Record<string, unknown>> {
+  const counts = await countRunsByState(db);
+  return {
+    id: 'org.wes-server',
+    name: 'wes-server',
+    type: { group: 'org.ga4gh', artifact: 'wes', version: '1.1.0' },
+    description: 'GA4GH Workflow Execution Service running CWL workflows with a native engine',
+    organization: { name: 'wes-server', url: options.baseUrl },
+    version: SERVER_VERSION,
+    workflow_type_versions: { [WORKFLOW_TYPE]: { workflow_type_version: [...WORKFLOW_TYPE_VERSIONS] } },
+    supported_wes_versions: ['1.1.0'],
+    supported_filesystem_protocols: options.remoteWorkflows ? ['file', 'http', 'https'] : ['file'],
+    workflow_engine_versions: { [ENGINE_NAME]: { workflow_engine_version: [ENGINE_VERSION] } },
+    default_workflow_engine_parameters: [],
+    system_state_counts: Object.fromEntries(RUN_STATES.map((state) => [state, counts.get(state) ?? 0])),
+    auth_instructions_url: `${options.baseUrl}/ga4gh/wes/v1/auth-instructions`,
+    tags: {
+      auth: options.noAuth ? 'none' : 'bearer',
+      default_page_size: String(DEFAULT_PAGE_SIZE),
+      max_page_size: String(MAX_PAGE_SIZE),
+    },
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * Use cases on a run's tasks: a keyset page of the task list, one task by id, and the path
+ * of a task's stdout/stderr. Each costs the run lookup plus one store query.
+ */
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/database.js';
+import { findTask, listTasksPage, type TaskCursor, type TaskRow } from '../store/queries/tasks.js';
+import { parseTaskId } from '../store/task-path.js';
+import { BadRequestError, NotFoundError } from '../errors.js';
+import type { PageTokenCodec } from './page-token.js';
+import { presentToken, resolvePageSize, type PageRequest } from './paging.js';
+import { getOwnedRun, type Caller } from './run-service.js';
+import { toTaskLog } from './to-wes.js';
+import type { TaskListResponse, TaskLog } from './wes-types.js';
+
+export type LogStream = 'stdout' | 'stderr';
+
+export class TaskService {
+  readonly #db: Kysely<Database>;
+  readonly #tokens: PageTokenCodec;
+
+  constructor(options: { db: Kysely<Database>; tokens: PageTokenCodec }) {
+    this.#db = options.db;
+    this.#tokens = options.tokens;
+  }
+
+  /** 2 queries: the run, then the page (with a look-ahead row to know whether more follow). */
+  async listTasks(caller: Caller, runId: string, page: PageRequest, baseUrl: string): Promise<TaskListResponse> {
+    const pageSize = resolvePageSize(page.pageSize);
+    const token = presentToken(page.pageToken);
+    const run = await getOwnedRun(this.#db, caller, runId);
+    const scope = `tasks:${run.uuid}`;
+    const after = token === undefined ? undefined : decodeTaskCursor(this.#tokens.decode(token, scope));
+    const rows = await listTasksPage(this.#db, run.id, after, pageSize + 1);
+    const more = rows.length > pageSize;
+    const tasks = rows.slice(0, pageSize);
+    const last = tasks[tasks.length - 1];
+    return {
+      task_logs: tasks.map((row) => toTaskLog(row, baseUrl, run.uuid)),
+      next_page_token: more && last !== undefined ? this.#tokens.encode(scope, [last.sort_key, last.job_index]) : '',
+    };
+  }
+
+  /** 2 queries: the run, then the task through its id. */
+  async getTask(caller: Caller, runId: string, taskId: string, baseUrl: string): Promise<TaskLog> {
+    const { run, row } = await this.#find(caller, runId, taskId);
+    return toTaskLog(row, baseUrl, run.uuid);
+  }
+
+  /** The file holding a task's stdout or stderr; NotFoundError when the task has none (yet). */
+  async getLogPath(caller: Caller, runId: string, taskId: string, stream: LogStream): Promise<string> {
+    const { row } = await this.#find(caller, runId, taskId);
+    const logPath = stream === 'stdout' ? row.stdout_path : row.stderr_path;
+    if (logPath === null) throw new NotFoundError(`task ${taskId} has no ${stream}`);
+    return logPath;
+  }
+
+  async #find(caller: Caller, runId: string, taskId: string) {
+    const run = await getOwnedRun(this.#db, caller, runId);
+    const parsed = parseTaskId(taskId);
+    const row: TaskRow | undefined =
+      parsed === undefined ? undefined : await findTask(this.#db, run.id, parsed.stepPath, parsed.jobIndex);
+    if (row === undefined) throw new NotFoundError(`task ${taskId} not found in run ${runId}`);
+    return { run, row };
+  }
+}
+
+const SORT_KEY = /^(?:[0-9a-f]{16})+$/;
+
+function decodeTaskCursor(key: readonly unknown[]): TaskCursor {
+  const [sortKey, jobIndex] = key;
+  if (
+    key.length !== 2 ||
+    typeof sortKey !== 'string' ||
+    !SORT_KEY.test(sortKey) ||
+    typeof jobIndex !== 'number' ||
+    !Number.isInteger(jobIndex) ||
+    jobIndex < -1
+  ) {
+    throw new BadRequestError('page_token is malformed');
+  }
+  return { sortKey, jobIndex };
+}

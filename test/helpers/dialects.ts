@@ -1,0 +1,48 @@
+/**
+ * The database a test file runs against: SQLite in a temp dir, or a fresh PostgreSQL database
+ * created for the test and dropped after it. WES_TEST_DIALECT picks one (scripts/test.mjs runs
+ * the suite once per dialect); WES_TEST_PG_URL points at a server where databases can be created.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { Dialect } from '../../src/store/dialect.js';
+
+export const DIALECT: Dialect = process.env.WES_TEST_DIALECT === 'postgres' ? 'postgres' : 'sqlite';
+const ADMIN_URL = process.env.WES_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface TestDatabase {
+  readonly databaseUrl?: string;
+  readonly sqlitePath: string;
+  readonly dataDir: string;
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wes-test-'));
+  const sqlitePath = path.join(dataDir, 'wes.sqlite');
+  if (DIALECT === 'sqlite') {
+    return { sqlitePath, dataDir, drop: async () => fs.rmSync(dataDir, { recursive: true, force: true }) };
+  }
+  const name = `wes_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    databaseUrl: url.toString(),
+    sqlitePath,
+    dataDir,
+    drop: async () => {
+      const client = new pg.Client({ connectionString: ADMIN_URL });
+      await client.connect();
+      await client.query(`drop database if exists ${name} with (force)`);
+      await client.end();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
