@@ -59,9 +59,9 @@ export class AttachmentStaging {
     const relative = safeAttachmentPath(filename);
     if (this.#saved.has(relative)) throw new BadRequestError(`workflow_attachment "${filename}" is given twice`);
     const target = path.join(this.attachmentsDir, relative);
-    await fsp.mkdir(path.dirname(target), { recursive: true });
     // 'wx': a name that is also a directory of another attachment ("a" and "a/b") is refused, not merged.
     try {
+      await fsp.mkdir(path.dirname(target), { recursive: true });
       await pipeline(content, fs.createWriteStream(target, { flags: 'wx' }));
     } catch (error) {
       if (isFsError(error, 'EEXIST') || isFsError(error, 'EISDIR') || isFsError(error, 'ENOTDIR')) {

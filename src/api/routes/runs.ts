@@ -17,6 +17,8 @@ export interface RunRoutesOptions {
 
 export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app, { services, publicUrl, maxUploadBytes }) => {
   await app.register(multipart, {
+    // Attachment names may have sub-directories (checked by safeAttachmentPath); busboy would keep only the basename.
+    preservePath: true,
     limits: { fileSize: maxUploadBytes, fieldSize: 16 * 1024 * 1024, fields: 32, files: 10_000 },
   });
 

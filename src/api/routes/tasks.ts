@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Services } from '../../wes/services.js';
 import { baseUrlOf } from '../base-url.js';
-import { LogParams, PageQuery, RunParams, TaskParams } from '../schemas/params.js';
+import { PageQuery, RunParams, TaskParams } from '../schemas/params.js';
 import { sendLog } from '../send-log.js';
 
 export interface TaskRoutesOptions {
@@ -24,8 +24,10 @@ export const taskRoutes: FastifyPluginAsyncTypebox<TaskRoutesOptions> = async (a
     services.tasks.getTask(request.caller, request.params.run_id, request.params.task_id, baseUrlOf(request, publicUrl)),
   );
 
-  app.get('/runs/:run_id/tasks/:task_id/:stream', { schema: { params: LogParams } }, async (request, reply) => {
-    const { run_id, task_id, stream } = request.params;
-    return sendLog(request, reply, await services.tasks.getLogPath(request.caller, run_id, task_id, stream));
-  });
+  for (const stream of ['stdout', 'stderr'] as const) {
+    app.get(`/runs/:run_id/tasks/:task_id/${stream}`, { schema: { params: TaskParams } }, async (request, reply) => {
+      const { run_id, task_id } = request.params;
+      return sendLog(request, reply, await services.tasks.getLogPath(request.caller, run_id, task_id, stream));
+    });
+  }
 };

@@ -3,11 +3,6 @@ import { Type } from '@fastify/type-provider-typebox';
 
 export const RunParams = Type.Object({ run_id: Type.String() });
 export const TaskParams = Type.Object({ run_id: Type.String(), task_id: Type.String() });
-export const LogParams = Type.Object({
-  run_id: Type.String(),
-  task_id: Type.String(),
-  stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]),
-});
 export const PageQuery = Type.Object({
   page_size: Type.Optional(Type.Integer()),
   page_token: Type.Optional(Type.String()),

@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// The test command: typecheck, then every test file once on SQLite, then the files that use a
+// database again on PostgreSQL. WES_TEST_DIALECTS=sqlite (or postgres) runs just one.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const DATABASE_DIRS = ['test/store', 'test/api', 'test/e2e', 'test/cli'];
+const dialects = (process.env.WES_TEST_DIALECTS ?? 'sqlite,postgres').split(',').filter(Boolean);
+const only = process.argv.slice(2);
+
+function testFiles(dir) {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((entry) => {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) return testFiles(full);
+      return entry.name.endsWith('.test.ts') ? [full] : [];
+    })
+    .sort();
+}
+
+function run(command, args, env = {}) {
+  const result = spawnSync(command, args, { stdio: 'inherit', env: { ...process.env, ...env } });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
+if (only.length === 0) run('npx', ['tsc', '--noEmit']);
+const all = only.length > 0 ? only : testFiles('test');
+for (const dialect of dialects) {
+  const files = dialect === 'sqlite' ? all : all.filter((f) => DATABASE_DIRS.some((d) => f.startsWith(d)));
+  if (files.length === 0) continue;
+  console.log(`\n=== ${files.length} test files on ${dialect} ===`);
+  run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=dot', ...files], { WES_TEST_DIALECT: dialect });
+}
