@@ -32,5 +32,5 @@ for (const dialect of dialects) {
   const files = dialect === 'sqlite' ? all : all.filter((f) => DATABASE_DIRS.some((d) => f.startsWith(d)));
   if (files.length === 0) continue;
   console.log(`\n=== ${files.length} test files on ${dialect} ===`);
-  run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=dot', ...files], { WES_TEST_DIALECT: dialect });
+  run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { WES_TEST_DIALECT: dialect });
 }

@@ -1,5 +1,5 @@
 /**
- * Serves a log file as text/plain, honouring a single HTTP byte Range so clients can follow
+ * Serves a log (or output) file, as text/plain by default, honouring a single HTTP byte Range so clients can follow
  * a running job's output by asking for what they have not read yet. A log that does not
  * exist yet (job not started) is served as empty.
  */
@@ -10,14 +10,19 @@ import { sendError } from './error-handler.js';
 
 const RANGE = /^bytes=(\d*)-(\d*)$/;
 
-export async function sendLog(request: FastifyRequest, reply: FastifyReply, filePath: string): Promise<FastifyReply> {
+export async function sendLog(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  filePath: string,
+  contentType = 'text/plain; charset=utf-8',
+): Promise<FastifyReply> {
   let size = 0;
   try {
     size = (await fsp.stat(filePath)).size;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  reply.header('Accept-Ranges', 'bytes').type('text/plain; charset=utf-8');
+  reply.header('Accept-Ranges', 'bytes').type(contentType);
   const range = request.headers.range;
   if (range === undefined) {
     if (size === 0) return reply.code(200).send('');

@@ -3,13 +3,18 @@ import type { Config } from '../config.js';
 import { buildApp } from '../api/app.js';
 import { createServices } from '../wes/services.js';
 import { openConfiguredStore } from './open.js';
+import { Runner } from '../engine/runner/runner.js';
+import { LocalExecutor } from '../executors/local/local-executor.js';
 
 export async function serve(config: Config): Promise<void> {
   const store = await openConfiguredStore(config);
+  const executor = new LocalExecutor({ maxJobs: config.maxJobs });
+  const runner = new Runner({ db: store.db, executor, allowedUrlPrefixes: config.allowedWorkflowUrlPrefixes });
   const services = await createServices(store, {
     dataDir: config.dataDir,
     noAuth: config.noAuth,
     remoteWorkflows: config.allowedWorkflowUrlPrefixes.length > 0,
+    launcher: runner,
   });
   let localCaller;
   if (config.noAuth) {
@@ -25,6 +30,9 @@ export async function serve(config: Config): Promise<void> {
   }
   const app = await buildApp({ services, localCaller, publicUrl: config.publicUrl, logger: { level: 'info' } });
   const stop = async () => {
+    // Active runs keep their state and are resumed by the next start.
+    await runner.stop();
+    await executor.shutdown();
     await app.close();
     await store.close();
     process.exit(0);
@@ -32,6 +40,8 @@ export async function serve(config: Config): Promise<void> {
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
   await app.listen({ host: config.host, port: config.port });
+  const resumed = await runner.resumeActiveRuns();
+  if (resumed > 0) process.stdout.write(`resumed ${resumed} active run(s)\n`);
   const where = config.databaseUrl === undefined ? `SQLite in ${config.dataDir}` : 'PostgreSQL';
   process.stdout.write(`wes-server listening on http://${config.host}:${config.port}/ga4gh/wes/v1 (${where}${config.noAuth ? ', no auth' : ''})\n`);
 }

@@ -10,8 +10,8 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { BadRequestError } from '../errors.js';
+import { RUN_LAYOUT } from '../run-layout.js';
 
-export const ATTACHMENTS_DIR = 'attachments';
 
 /** The relative path an attachment is stored at, or a BadRequestError naming the problem. */
 export function safeAttachmentPath(filename: string): string {
@@ -42,13 +42,13 @@ export class AttachmentStaging {
   static async create(runsDir: string): Promise<AttachmentStaging> {
     await fsp.mkdir(runsDir, { recursive: true });
     const root = await fsp.mkdtemp(path.join(runsDir, '.incoming-'));
-    await fsp.mkdir(path.join(root, ATTACHMENTS_DIR));
+    await fsp.mkdir(path.join(root, RUN_LAYOUT.attachments));
     return new AttachmentStaging(root);
   }
 
   /** Where attachments are while the submission is checked. */
   get attachmentsDir(): string {
-    return path.join(this.#root, ATTACHMENTS_DIR);
+    return path.join(this.#root, RUN_LAYOUT.attachments);
   }
 
   get fileCount(): number {

@@ -12,7 +12,7 @@ import type { WorkflowInvocationRow } from '../store/tables/invocation.table.js'
 import { BadRequestError, NotFoundError } from '../errors.js';
 import { isFinal, type RunState } from '../run-state.js';
 import type { AttachmentStaging } from './attachments.js';
-import { ATTACHMENTS_DIR } from './attachments.js';
+import { RUN_LAYOUT } from '../run-layout.js';
 import type { PageTokenCodec } from './page-token.js';
 import { presentToken, resolvePageSize, type PageRequest } from './paging.js';
 import { parseRunRequest } from './run-request.js';
@@ -112,7 +112,24 @@ export class RunService {
   /** The engine's own log of the run (a file in the run directory). */
   async getEngineLogPath(caller: Caller, runId: string): Promise<string> {
     const run = await getOwnedRun(this.#db, caller, runId);
-    return path.join(run.run_dir, 'engine.log');
+    return path.join(run.run_dir, RUN_LAYOUT.engineLog);
+  }
+
+  /**
+   * A file of the run's outputs by its path inside the run directory (as linked from
+   * RunLog.outputs); a path that is not a file inside the run directory is not found.
+   */
+  async getOutputFilePath(caller: Caller, runId: string, relativePath: string): Promise<string> {
+    const run = await getOwnedRun(this.#db, caller, runId);
+    const runDir = path.resolve(run.run_dir);
+    const target = path.resolve(runDir, relativePath);
+    const notFound = new NotFoundError(`output ${relativePath} not found in run ${runId}`);
+    if (relativePath === '' || !target.startsWith(runDir + path.sep)) throw notFound;
+    // A symlink in a job's directory must not lead outside the run either.
+    const real = await fsp.realpath(target).catch(() => undefined);
+    if (real === undefined || !real.startsWith((await fsp.realpath(runDir)) + path.sep)) throw notFound;
+    if (!(await fsp.stat(real)).isFile()) throw notFound;
+    return real;
   }
 
   async listRuns(caller: Caller, page: PageRequest): Promise<RunListResponse> {

@@ -5,6 +5,7 @@ import type { WorkflowInvocationRow } from '../store/tables/invocation.table.js'
 import { STEP_LEVEL_JOB_INDEX } from '../store/queries/tasks.js';
 import { formatTaskId } from '../store/task-path.js';
 import type { RunLog, RunRequest, RunSummary, TaskLog } from './wes-types.js';
+import { linkOutputs } from './output-links.js';
 
 /** ISO 8601 UTC to the second, as the spec's "%Y-%m-%dT%H:%M:%SZ". */
 export function wesTime(stored: string | null): string | undefined {
@@ -65,6 +66,6 @@ export function toRunLog(row: WorkflowInvocationRow, baseUrl: string): RunLog {
     run_log: runLog,
     task_logs_url: `${url}/tasks`,
     task_logs: null,
-    outputs: row.outputs === null ? {} : (JSON.parse(row.outputs) as Record<string, unknown>),
+    outputs: row.outputs === null ? {} : linkOutputs(JSON.parse(row.outputs) as Record<string, unknown>, row.run_dir, url),
   };
 }

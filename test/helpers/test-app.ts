@@ -9,6 +9,8 @@ import { openStore, type Store } from '../../src/store/connect.js';
 import { createServices, type Services } from '../../src/wes/services.js';
 import type { RunLauncher } from '../../src/wes/run-service.js';
 import { createTestDatabase, type TestDatabase } from './dialects.js';
+import { Runner } from '../../src/engine/runner/runner.js';
+import { LocalExecutor } from '../../src/executors/local/local-executor.js';
 
 export class QueryCounter {
   count = 0;
@@ -29,40 +31,54 @@ export interface TestApp {
   readonly services: Services;
   readonly queries: QueryCounter;
   readonly database: TestDatabase;
+  /** Present when built with `engine: true`. */
+  readonly runner?: Runner;
+  /** Stops the engine (runs stay active in the store) and closes the app and store, keeping the database. */
+  close(): Promise<void>;
   /** Creates a user with a key; returns the Authorization header value and the user id. */
   addUser(name: string): Promise<{ auth: string; userId: number }>;
 }
 
 export async function buildTestApp(
   t: TestContext,
-  options: { launcher?: RunLauncher; noAuth?: boolean; maxUploadBytes?: number } = {},
+  options: { launcher?: RunLauncher; engine?: boolean; noAuth?: boolean; maxUploadBytes?: number; database?: TestDatabase } = {},
 ): Promise<TestApp> {
-  const database = await createTestDatabase();
+  const database = options.database ?? (await createTestDatabase());
   const queries = new QueryCounter();
   const store = await openStore({
     databaseUrl: database.databaseUrl,
     sqlitePath: database.sqlitePath,
     onQuery: (sql) => queries.record(sql),
   });
+  const executor = options.engine === true ? new LocalExecutor({ maxJobs: 2 }) : undefined;
+  const runner = executor === undefined ? undefined : new Runner({ db: store.db, executor, allowedUrlPrefixes: [] });
   const services = await createServices(store, {
     dataDir: database.dataDir,
     noAuth: options.noAuth ?? false,
     remoteWorkflows: false,
-    launcher: options.launcher,
+    launcher: options.launcher ?? runner,
   });
   const localCaller = options.noAuth === true ? { userId: (await services.users.localUser()).id } : undefined;
   const app = await buildApp({ services, localCaller, maxUploadBytes: options.maxUploadBytes });
-  t.after(async () => {
+  let closed = false;
+  const close = async (dropDatabase: boolean) => {
+    if (closed) return;
+    closed = true;
+    await runner?.stop();
+    await executor?.shutdown();
     await app.close();
     await store.close();
-    await database.drop();
-  });
+    if (dropDatabase) await database.drop();
+  };
+  t.after(() => close(options.database === undefined));
   return {
     app,
     store,
     services,
     queries,
     database,
+    runner,
+    close: () => close(false),
     async addUser(name) {
       const user = await services.users.addUser(name, false);
       const key = await services.users.createKey(name);

@@ -6,7 +6,7 @@ import { AttachmentStaging } from '../../wes/attachments.js';
 import { isKnownField } from '../../wes/run-request.js';
 import type { Services } from '../../wes/services.js';
 import { baseUrlOf } from '../base-url.js';
-import { PageQuery, RunParams } from '../schemas/params.js';
+import { OutputParams, PageQuery, RunParams } from '../schemas/params.js';
 import { sendLog } from '../send-log.js';
 
 export interface RunRoutesOptions {
@@ -64,6 +64,15 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
 
   app.post('/runs/:run_id/cancel', { schema: { params: RunParams } }, async (request) =>
     services.runs.cancel(request.caller, request.params.run_id),
+  );
+
+  app.get('/runs/:run_id/outputs/*', { schema: { params: OutputParams } }, async (request, reply) =>
+    sendLog(
+      request,
+      reply,
+      await services.runs.getOutputFilePath(request.caller, request.params.run_id, request.params['*']),
+      'application/octet-stream',
+    ),
   );
 
   app.get('/runs/:run_id/log', { schema: { params: RunParams } }, async (request, reply) =>

@@ -3,6 +3,7 @@ import { Type } from '@fastify/type-provider-typebox';
 
 export const RunParams = Type.Object({ run_id: Type.String() });
 export const TaskParams = Type.Object({ run_id: Type.String(), task_id: Type.String() });
+export const OutputParams = Type.Object({ run_id: Type.String(), '*': Type.String() });
 export const PageQuery = Type.Object({
   page_size: Type.Optional(Type.Integer()),
   page_token: Type.Optional(Type.String()),

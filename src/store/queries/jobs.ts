@@ -184,3 +184,34 @@ export async function findJob(db: Db, jobId: number): Promise<JobRow | undefined
 function ascendingIds(rows: readonly { id: number }[]): number[] {
   return rows.map((r) => Number(r.id)).sort((a, b) => a - b);
 }
+
+// workflow_step_order_uq range (workflow_id = ?); 1 query.
+export async function listWorkflowSteps(db: Db, workflowId: number): Promise<{ id: number; order_index: number }[]> {
+  return db.selectFrom('workflow_step').select(['id', 'order_index']).where('workflow_id', '=', workflowId).orderBy('order_index').execute();
+}
+
+/** The job at one element of a collection; icjja_collection_order_uq; 1 query. */
+export async function findCollectionJobId(db: Db, collectionId: number, orderIndex: number): Promise<number | undefined> {
+  const row = await db
+    .selectFrom('implicit_collection_jobs_job_association')
+    .select('job_id')
+    .where('implicit_collection_jobs_id', '=', collectionId)
+    .where('order_index', '=', orderIndex)
+    .executeTakeFirst();
+  return row?.job_id;
+}
+
+/** Points an existing element of a collection at a new job (a retried element after a restart). */
+export async function replaceCollectionJob(trx: Db, collectionId: number, orderIndex: number, jobId: number): Promise<void> {
+  await trx
+    .updateTable('implicit_collection_jobs_job_association')
+    .set({ job_id: jobId })
+    .where('implicit_collection_jobs_id', '=', collectionId)
+    .where('order_index', '=', orderIndex)
+    .execute();
+}
+
+export async function insertWorkflowStep(db: Db, step: NewWorkflowStep): Promise<number> {
+  const row = await db.insertInto('workflow_step').values(step).returning('id').executeTakeFirstOrThrow();
+  return row.id;
+}

@@ -1,0 +1,123 @@
+/**
+ * Entry point of the CWL layer: loads the process a document URL names (a plain document, or
+ * one object of a packed `$graph`, `#main` by default), with every referenced document
+ * fetched under the URL policy, and checks the links between steps.
+ */
+import { isAbsolute, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { InvalidWorkflowError } from '../../errors.js';
+import { loadDocuments, type UrlPolicy } from './load-documents.js';
+import type { Process, Workflow } from './model.js';
+import { collectNamedTypes, normalizeProcess } from './normalize-process.js';
+
+export interface LoadOptions {
+  /** A local path (relative to baseDir) or a URL. */
+  readonly documentUrl: string;
+  /** file: URLs inside this directory are always allowed. */
+  readonly baseDir: string;
+  /** Decides every other URL (http(s), files elsewhere); denied when absent. */
+  readonly allowUrl?: UrlPolicy;
+}
+
+export async function loadProcess(options: LoadOptions): Promise<Process> {
+  const baseDir = resolve(options.baseDir);
+  const allow: UrlPolicy = (url) =>
+    (url.protocol === 'file:' && isInside(fileURLToPath(url), baseDir)) || (options.allowUrl?.(url) ?? false);
+  const url = toUrl(options.documentUrl, baseDir);
+  const documents = new Map<string, Promise<Record<string, unknown>[]>>();
+  const namedTypes = new Map<string, unknown>();
+  const processes = new Map<string, Promise<Process>>();
+
+  const documentAt = (docUrl: string): Promise<Record<string, unknown>[]> => {
+    let docs = documents.get(docUrl);
+    if (docs === undefined) {
+      docs = loadDocuments(docUrl, allow).then((loaded) => {
+        collectNamedTypes(loaded, namedTypes);
+        return loaded;
+      });
+      documents.set(docUrl, docs);
+    }
+    return docs;
+  };
+  const processAt = (processUrl: string): Promise<Process> => {
+    let process = processes.get(processUrl);
+    if (process === undefined) {
+      process = (async () => {
+        const hash = processUrl.indexOf('#');
+        const docUrl = hash >= 0 ? processUrl.slice(0, hash) : processUrl;
+        const docs = await documentAt(docUrl);
+        const chosen = choose(docs, processUrl, hash >= 0);
+        const version = docs.map((d) => d.cwlVersion).find((v) => typeof v === 'string');
+        const namespaces = docs.map((d) => d.$namespaces).find((n) => typeof n === 'object' && n !== null) ?? {};
+        return normalizeProcess(
+          chosen,
+          docUrl,
+          typeof version === 'string' ? version : 'v1.2',
+          namespaces as Record<string, string>,
+          namedTypes,
+          processAt,
+        );
+      })();
+      processes.set(processUrl, process);
+    }
+    return process;
+  };
+  const process = await processAt(url);
+  checkLinks(process);
+  return process;
+}
+
+function toUrl(documentUrl: string, baseDir: string): string {
+  if (/^[a-z][a-z0-9+.-]+:/i.test(documentUrl)) return documentUrl;
+  const hash = documentUrl.indexOf('#');
+  const path = hash >= 0 ? documentUrl.slice(0, hash) : documentUrl;
+  const fragment = hash >= 0 ? documentUrl.slice(hash) : '';
+  return pathToFileURL(isAbsolute(path) ? path : resolve(baseDir, path)).href + fragment;
+}
+
+function isInside(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+function choose(docs: Record<string, unknown>[], url: string, hasFragment: boolean): Record<string, unknown> {
+  if (hasFragment) {
+    const found = docs.find((d) => d.id === url);
+    if (found === undefined) throw new InvalidWorkflowError([`${url}: no process with this id in the document`]);
+    return found;
+  }
+  if (docs.length === 1) return docs[0];
+  const main = docs.find((d) => typeof d.id === 'string' && d.id.endsWith('#main'));
+  if (main === undefined) throw new InvalidWorkflowError([`${url}: $graph has several processes and none is #main`]);
+  return main;
+}
+
+/** Every step input and workflow output must name an existing input or step output. */
+function checkLinks(process: Process): void {
+  if (process.class !== 'Workflow') return;
+  const problems: string[] = [];
+  const known = knownSources(process);
+  for (const step of process.steps) {
+    for (const input of step.in) {
+      for (const source of input.source) {
+        if (!known.has(source)) problems.push(`${process.id}: step ${step.id} input ${input.id}: unknown source ${source}`);
+      }
+    }
+    for (const s of step.scatter) {
+      if (!step.in.some((i) => i.id === s)) problems.push(`${process.id}: step ${step.id}: scatter over unknown input ${s}`);
+    }
+    checkLinks(step.run);
+  }
+  for (const output of process.outputs) {
+    for (const source of output.outputSource) {
+      if (!known.has(source)) problems.push(`${process.id}: output ${output.id}: unknown source ${source}`);
+    }
+  }
+  if (problems.length > 0) throw new InvalidWorkflowError(problems);
+}
+
+function knownSources(workflow: Workflow): Set<string> {
+  const known = new Set(workflow.inputs.map((i) => i.id));
+  for (const step of workflow.steps) for (const out of step.out) known.add(`${step.id}/${out}`);
+  return known;
+}

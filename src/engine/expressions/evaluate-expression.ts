@@ -1,0 +1,126 @@
+/**
+ * CWL string interpolation: finds `$(…)` (and, with InlineJavascriptRequirement, `${…}`)
+ * in a string, evaluates each, and either returns the value itself (the string is one
+ * expression) or splices the values into the text (non-strings as JSON). `\$(` escapes.
+ */
+import type { CwlValue } from '../cwl-value.js';
+import { ExpressionError } from './expression-error.js';
+import { evaluateParameterReference } from './parameter-reference.js';
+import { pythonJson } from './python-json.js';
+import { evaluateInSandbox, type SandboxLimits } from './sandbox.js';
+
+export interface ExpressionScope {
+  readonly inputs: CwlValue;
+  readonly self: CwlValue;
+  readonly runtime: CwlValue;
+}
+
+export interface ExpressionOptions {
+  /** InlineJavascriptRequirement is in effect. */
+  readonly javascript: boolean;
+  readonly expressionLib: readonly string[];
+  readonly limits?: SandboxLimits;
+}
+
+export interface InterpolationOptions {
+  /**
+   * Whether whitespace around a lone expression is ignored so its value is returned as is
+   * (true everywhere except InitialWorkDir file contents, which are taken literally).
+   */
+  readonly stripWhitespace: boolean;
+}
+
+type Part = { readonly text: string } | { readonly code: string; readonly isBody: boolean };
+
+export function isExpression(value: unknown): value is string {
+  return typeof value === 'string' && (value.includes('$(') || value.includes('${'));
+}
+
+export async function evaluateExpression(
+  value: CwlValue | undefined,
+  scope: ExpressionScope,
+  options: ExpressionOptions,
+  interpolation: InterpolationOptions = { stripWhitespace: true },
+): Promise<CwlValue> {
+  if (value === undefined) return null;
+  if (!isExpression(value)) return value;
+  const parts = scan(value, options.javascript);
+  const code = parts.filter((p) => 'code' in p);
+  const blank = (p: Part): boolean => 'code' in p || (interpolation.stripWhitespace && p.text.trim() === '');
+  if (code.length === 1 && parts.every(blank)) {
+    return evaluatePart(code[0], scope, options);
+  }
+  let out = '';
+  for (const part of parts) {
+    if ('text' in part) out += part.text;
+    else {
+      const v = await evaluatePart(part, scope, options);
+      out += typeof v === 'string' ? v : pythonJson(v);
+    }
+  }
+  return out;
+}
+
+function evaluatePart(
+  part: { readonly code: string; readonly isBody: boolean },
+  scope: ExpressionScope,
+  options: ExpressionOptions,
+): Promise<CwlValue> {
+  const globals = { inputs: scope.inputs, self: scope.self, runtime: scope.runtime };
+  if (!options.javascript) return Promise.resolve(evaluateParameterReference(part.code, globals));
+  return evaluateInSandbox(part.code, part.isBody, globals, options.expressionLib, options.limits);
+}
+
+function scan(source: string, javascript: boolean): Part[] {
+  const parts: Part[] = [];
+  let text = '';
+  let i = 0;
+  while (i < source.length) {
+    const c = source[i];
+    // `\\` is a backslash and `\$(` / `\${` a literal `$(` / `${`; other backslashes stay.
+    if (c === '\\' && source[i + 1] === '\\') {
+      text += '\\';
+      i += 2;
+      continue;
+    }
+    if (c === '\\' && source[i + 1] === '$' && (source[i + 2] === '(' || source[i + 2] === '{')) {
+      text += `$${source[i + 2]}`;
+      i += 3;
+      continue;
+    }
+    const open = source[i + 1];
+    if (c === '$' && (open === '(' || (open === '{' && javascript))) {
+      const end = matchingClose(source, i + 1);
+      if (text !== '') parts.push({ text });
+      text = '';
+      parts.push({ code: source.slice(i + 2, end), isBody: open === '{' });
+      i = end + 1;
+      continue;
+    }
+    text += c;
+    i++;
+  }
+  if (text !== '') parts.push({ text });
+  return parts;
+}
+
+/** Index of the bracket closing the one at `start`, skipping string literals. */
+function matchingClose(source: string, start: number): number {
+  const stack: string[] = [];
+  let quote: string | undefined;
+  for (let i = start; i < source.length; i++) {
+    const c = source[i];
+    if (quote !== undefined) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = undefined;
+      continue;
+    }
+    if (c === '"' || c === "'" || c === '`') quote = c;
+    else if (c === '(' || c === '{' || c === '[') stack.push(c === '(' ? ')' : c === '{' ? '}' : ']');
+    else if (c === ')' || c === '}' || c === ']') {
+      if (stack.pop() !== c) break;
+      if (stack.length === 0) return i;
+    }
+  }
+  throw new ExpressionError(`unterminated expression in ${JSON.stringify(source)}`);
+}

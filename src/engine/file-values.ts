@@ -1,0 +1,112 @@
+/**
+ * CWL File and Directory values on the local file system: resolving `location`/`path`
+ * against a base, deriving basename/nameroot/nameext/dirname, size and sha1 checksum,
+ * `loadContents` (at most 64 KiB, as the spec requires) and directory listings.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { CwlObject, CwlValue } from './cwl-value.js';
+import { isFileLike, isObject } from './value-types.js';
+
+const maxContents = 64 * 1024;
+
+/** Resolves a location (a URL, possibly relative) against a base URL. */
+export function resolveLocation(location: string, baseUrl: string): string {
+  return new URL(location, baseUrl).href;
+}
+
+/** Resolves a file system path (taken literally, not URL-decoded) against a base URL. */
+function resolvePath(path: string, baseUrl: string): string {
+  if (!baseUrl.startsWith('file:')) return new URL(encodeURI(path), baseUrl).href;
+  const base = fileURLToPath(baseUrl);
+  return pathToFileURL(resolve(baseUrl.endsWith('/') ? base : dirname(base), path)).href;
+}
+
+export function localPath(location: string): string | undefined {
+  return location.startsWith('file:') ? fileURLToPath(location) : undefined;
+}
+
+/** Splits a basename into nameroot and nameext the way CWL does ("a.tar.gz" → "a.tar", ".gz"). */
+export function nameParts(name: string): { nameroot: string; nameext: string } {
+  const dot = name.lastIndexOf('.');
+  return dot > 0 ? { nameroot: name.slice(0, dot), nameext: name.slice(dot) } : { nameroot: name, nameext: '' };
+}
+
+/**
+ * Gives every File/Directory in `value` an absolute `location` and, for local ones, `path`,
+ * `basename`, `dirname`, and for Files `nameroot`/`nameext`. Literals (no location) keep none.
+ */
+export function resolveFileValues(value: CwlValue, baseUrl: string): CwlValue {
+  if (Array.isArray(value)) return value.map((v) => resolveFileValues(v, baseUrl));
+  if (!isFileLike(value)) {
+    if (!isObject(value)) return value;
+    const out: CwlObject = {};
+    for (const [k, v] of Object.entries(value)) out[k] = resolveFileValues(v, baseUrl);
+    return out;
+  }
+  const out: CwlObject = { ...value };
+  const location =
+    typeof value.location === 'string'
+      ? resolveLocation(value.location, baseUrl)
+      : typeof value.path === 'string'
+        ? resolvePath(value.path, baseUrl)
+        : undefined;
+  if (location !== undefined) {
+    out.location = location;
+    const path = localPath(out.location);
+    if (path !== undefined) {
+      out.path = path;
+      if (typeof value.basename !== 'string') out.basename = basename(path);
+      out.dirname = dirname(path);
+    }
+  }
+  if (value.class === 'File' && typeof out.basename === 'string') Object.assign(out, nameParts(out.basename));
+  if (Array.isArray(value.secondaryFiles)) out.secondaryFiles = value.secondaryFiles.map((v) => resolveFileValues(v, baseUrl));
+  if (Array.isArray(value.listing)) out.listing = value.listing.map((v) => resolveFileValues(v, baseUrl));
+  return out;
+}
+
+export async function sha1Of(path: string): Promise<string> {
+  const hash = createHash('sha1');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return `sha1$${hash.digest('hex')}`;
+}
+
+/** Up to 64 KiB of the file as text; a larger file is an error for loadContents. */
+export async function readContents(path: string): Promise<string> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(maxContents + 1);
+    const { bytesRead } = await handle.read(buffer, 0, maxContents + 1, 0);
+    if (bytesRead > maxContents) throw new Error(`loadContents: ${path} is larger than 64 KiB`);
+    return buffer.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A File or Directory value describing a local path (with size+checksum for files). */
+export async function describePath(path: string, withChecksum: boolean): Promise<CwlObject> {
+  const info = await stat(path);
+  const name = basename(path);
+  const common = { location: pathToFileURL(path).href, path, basename: name, dirname: dirname(path) };
+  if (info.isDirectory()) return { class: 'Directory', ...common };
+  const file: CwlObject = { class: 'File', ...common, ...nameParts(name), size: info.size };
+  if (withChecksum) file.checksum = await sha1Of(path);
+  return file;
+}
+
+/** The directory's entries as File/Directory values; `deep` lists subdirectories too. */
+export async function listDirectory(path: string, deep: boolean, withChecksum: boolean): Promise<CwlObject[]> {
+  const names = (await readdir(path)).sort();
+  const entries: CwlObject[] = [];
+  for (const name of names) {
+    const entry = await describePath(join(path, name), withChecksum);
+    if (entry.class === 'Directory' && deep) entry.listing = await listDirectory(join(path, name), true, withChecksum);
+    entries.push(entry);
+  }
+  return entries;
+}

@@ -1,0 +1,61 @@
+/**
+ * What running one job (a CommandLineTool or ExpressionTool invocation) needs from the
+ * workflow layer, the error it throws when the job fails, and the expression evaluator bound
+ * to a job's inputs and runtime.
+ */
+import type { JobRecord } from './engine-host.js';
+import type { CwlValue } from './cwl-value.js';
+import type { Executor } from '../executors/executor.js';
+import {
+  evaluateExpression,
+  type ExpressionOptions,
+  type InterpolationOptions,
+} from './expressions/evaluate-expression.js';
+import { findRequirement, type RequirementScope } from './requirements.js';
+
+export interface JobContext {
+  readonly runDir: string;
+  /** Directory name of this job below runDir/jobs; unique within the run. */
+  readonly jobName: string;
+  /** Human-readable name of the job for messages (the step id). */
+  readonly label: string;
+  readonly executor: Executor;
+  readonly signal: AbortSignal;
+  readonly scope: RequirementScope;
+  /** Top-level inputs: secondaryFiles are looked for on disk instead of required present. */
+  readonly discoverSecondaryFiles: boolean;
+  readonly created: (job: JobRecord) => Promise<void>;
+  readonly started: (at: Date) => void;
+}
+
+export interface JobResultValue {
+  readonly outputs: Record<string, CwlValue>;
+  readonly exitCode?: number;
+}
+
+/** The job ran (or could not) and did not succeed. */
+export class JobFailedError extends Error {
+  readonly exitCode?: number;
+  constructor(message: string, exitCode?: number) {
+    super(message);
+    this.name = 'JobFailedError';
+    this.exitCode = exitCode;
+  }
+}
+
+export function expressionOptions(scope: RequirementScope): ExpressionOptions {
+  const inline = findRequirement(scope, 'InlineJavascriptRequirement');
+  const lib = inline !== undefined && Array.isArray(inline.expressionLib) ? inline.expressionLib.map(String) : [];
+  return { javascript: inline !== undefined, expressionLib: lib };
+}
+
+export type Evaluator = (
+  expression: CwlValue | undefined,
+  self: CwlValue,
+  interpolation?: InterpolationOptions,
+) => Promise<CwlValue>;
+
+export function evaluatorFor(inputs: CwlValue, runtime: CwlValue, options: ExpressionOptions): Evaluator {
+  return (expression, self, interpolation) =>
+    evaluateExpression(expression, { inputs, self, runtime }, options, interpolation);
+}

@@ -1,0 +1,208 @@
+/**
+ * Collects a finished job's outputs: `cwl.output.json` when the tool wrote one, otherwise
+ * each output's binding (glob, loadContents, outputEval, secondaryFiles, format), recursing
+ * into record fields. Files found get size and sha1 checksum; literals returned by
+ * expressions are written into the output directory. Each value is checked against its type.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { CwlObject, CwlValue } from './cwl-value.js';
+import type { CwlType, OutputBinding, Parameter, SecondaryFileSpec } from './cwl/model.js';
+import { describePath, listDirectory, localPath, readContents, resolveFileValues, sha1Of } from './file-values.js';
+import { glob } from './glob.js';
+import { basenameOf, stageAt } from './staging.js';
+import { isFileLike, isObject, problemsOf } from './value-types.js';
+
+export class OutputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OutputError';
+  }
+}
+
+export interface OutputContext {
+  readonly outdir: string;
+  /** Evaluates an expression with `self` (and the job's inputs/runtime). */
+  readonly evaluate: (expression: CwlValue | undefined, self: CwlValue) => Promise<CwlValue>;
+  /** loadListing in effect for output directories. */
+  readonly loadListing: string;
+}
+
+export async function collectOutputs(outputs: readonly Parameter[], ctx: OutputContext): Promise<CwlObject> {
+  const custom = join(ctx.outdir, 'cwl.output.json');
+  let given: CwlObject | undefined;
+  try {
+    const parsed: unknown = JSON.parse(await readFile(custom, 'utf8'));
+    if (isObject(parsed as CwlValue)) given = parsed as CwlObject;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new OutputError(`cwl.output.json: ${String(error)}`);
+  }
+  const result: CwlObject = {};
+  for (const output of outputs) {
+    const value =
+      given !== undefined
+        ? await finalizeFiles(resolveFileValues(given[output.id] ?? null, pathToFileURL(`${ctx.outdir}/`).href), ctx.outdir)
+        : await collectOutput(output.type, output.outputBinding, output.secondaryFiles, output.format, ctx);
+    checkOutput(output.id, value, output.type);
+    result[output.id] = value;
+  }
+  return result;
+}
+
+export function checkOutput(id: string, value: CwlValue, type: CwlType): void {
+  // An output declared Any may be null (unlike an input).
+  if (type === 'Any' && value === null) return;
+  const problems = problemsOf(value, type, `output ${id}`);
+  if (problems.length > 0) throw new OutputError(problems.join('; '));
+}
+
+async function collectOutput(
+  type: CwlType,
+  binding: OutputBinding | undefined,
+  secondaryFiles: readonly SecondaryFileSpec[],
+  format: CwlValue | undefined,
+  ctx: OutputContext,
+): Promise<CwlValue> {
+  const record = recordMember(type);
+  if (binding === undefined && record !== undefined) {
+    const out: CwlObject = {};
+    for (const field of record.fields) {
+      out[field.name] = await collectOutput(field.type, field.outputBinding, field.secondaryFiles, field.format, ctx);
+    }
+    return out;
+  }
+  if (binding === undefined) return null;
+  let files: CwlObject[] = [];
+  if (binding.glob !== undefined) {
+    const patterns = await ctx.evaluate(binding.glob, null);
+    for (const pattern of Array.isArray(patterns) ? patterns : [patterns]) {
+      if (typeof pattern !== 'string') throw new OutputError(`glob must be a string, got ${JSON.stringify(pattern)}`);
+      for (const path of await glob(pattern, ctx.outdir)) files.push(await describeOutput(path, ctx.loadListing));
+    }
+    if (binding.loadContents) {
+      for (const f of files) if (f.class === 'File') f.contents = await readContents(String(f.path));
+    }
+  }
+  let value: CwlValue;
+  if (binding.outputEval !== undefined) {
+    value = await finalizeFiles(await ctx.evaluate(binding.outputEval, files), ctx.outdir);
+  } else if (wantsList(type)) {
+    value = files;
+  } else {
+    if (files.length > 1) throw new OutputError(`glob matched ${files.length} files where one was expected`);
+    value = files[0] ?? null;
+  }
+  return decorate(value, secondaryFiles, format, ctx);
+}
+
+function recordMember(type: CwlType): Extract<CwlType, { type: 'record' }> | undefined {
+  if (Array.isArray(type)) return type.map(recordMember).find((t) => t !== undefined);
+  return typeof type === 'object' && type.type === 'record' ? type : undefined;
+}
+
+function wantsList(type: CwlType): boolean {
+  if (Array.isArray(type)) return type.some(wantsList);
+  return type === 'Any' || (typeof type === 'object' && type.type === 'array');
+}
+
+async function describeOutput(path: string, loadListing: string): Promise<CwlObject> {
+  const value = await describePath(path, true);
+  if (value.class === 'Directory') {
+    value.listing = await listDirectory(path, loadListing !== 'shallow_listing', true);
+  }
+  return value;
+}
+
+/** Adds secondaryFiles found next to each primary file, and the evaluated format. */
+async function decorate(
+  value: CwlValue,
+  secondaryFiles: readonly SecondaryFileSpec[],
+  format: CwlValue | undefined,
+  ctx: OutputContext,
+): Promise<CwlValue> {
+  if (Array.isArray(value)) {
+    const out: CwlValue[] = [];
+    for (const v of value) out.push(await decorate(v, secondaryFiles, format, ctx));
+    return out;
+  }
+  if (!isFileLike(value) || value.class !== 'File') return value;
+  const out: CwlObject = { ...value };
+  if (format !== undefined) out.format = await ctx.evaluate(format, value);
+  if (secondaryFiles.length > 0 && typeof value.path === 'string') {
+    const found: CwlValue[] = Array.isArray(value.secondaryFiles) ? [...value.secondaryFiles] : [];
+    for (const spec of secondaryFiles) {
+      const names = await secondaryNames(spec.pattern, value, ctx);
+      for (const name of names) {
+        if (isFileLike(name)) {
+          found.push(name);
+          continue;
+        }
+        const path = join(dirname(value.path), String(name));
+        try {
+          await stat(path);
+          found.push(await describeOutput(path, ctx.loadListing));
+        } catch {
+          if (spec.required !== false) throw new OutputError(`secondary file ${path} is missing`);
+        }
+      }
+    }
+    out.secondaryFiles = found;
+  }
+  return out;
+}
+
+/** Names (or values) a secondaryFiles pattern yields for a primary file ("^.bai", ".idx", expressions). */
+export async function secondaryNames(
+  pattern: string,
+  primary: CwlObject,
+  ctx: Pick<OutputContext, 'evaluate'>,
+): Promise<CwlValue[]> {
+  if (pattern.includes('$(') || pattern.includes('${')) {
+    const result = await ctx.evaluate(pattern, primary);
+    return Array.isArray(result) ? result : result === null ? [] : [result];
+  }
+  let name = basenameOf(primary);
+  let rest = pattern;
+  while (rest.startsWith('^')) {
+    const dot = name.lastIndexOf('.');
+    if (dot > 0) name = name.slice(0, dot);
+    rest = rest.slice(1);
+  }
+  return [name + rest];
+}
+
+/** Output Files get size/checksum; literals from expressions are written into outdir. */
+export async function finalizeFiles(value: CwlValue, outdir: string): Promise<CwlValue> {
+  if (Array.isArray(value)) {
+    const out: CwlValue[] = [];
+    for (const v of value) out.push(await finalizeFiles(v, outdir));
+    return out;
+  }
+  if (isObject(value) && value.class !== 'File' && value.class !== 'Directory') {
+    const out: CwlObject = {};
+    for (const [k, v] of Object.entries(value)) out[k] = await finalizeFiles(v, outdir);
+    return out;
+  }
+  if (!isFileLike(value)) return value;
+  const path = typeof value.location === 'string' ? localPath(value.location) : undefined;
+  if (path === undefined) {
+    const written = await stageAt(value, join(outdir, basenameOf(value)), true);
+    return finalizeFiles({ ...written, location: pathToFileURL(String(written.path)).href }, outdir);
+  }
+  const out: CwlObject = { ...value, path, basename: typeof value.basename === 'string' ? value.basename : basename(path) };
+  if (value.class === 'File') {
+    try {
+      const info = await stat(path);
+      out.size = info.size;
+      if (typeof value.checksum !== 'string') out.checksum = await sha1Of(path);
+    } catch {
+      throw new OutputError(`output file ${path} does not exist`);
+    }
+  }
+  for (const key of ['secondaryFiles', 'listing'] as const) {
+    const list: CwlValue | undefined = value[key];
+    if (Array.isArray(list)) out[key] = await finalizeFiles(list, outdir);
+  }
+  return out;
+}

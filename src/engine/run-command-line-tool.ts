@@ -1,0 +1,135 @@
+/**
+ * One CommandLineTool job: a fresh directory under runDir/jobs (out = the tool's working
+ * directory and runtime.outdir, tmp, stage), inputs completed and staged, the initial
+ * working directory built, the command line and environment assembled, the command handed
+ * to the Executor, its exit code judged against success/temporaryFail/permanentFail codes,
+ * and the outputs collected.
+ */
+import { availableParallelism, totalmem } from 'node:os';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CancelledError } from '../errors.js';
+import type { CwlObject, CwlValue } from './cwl-value.js';
+import type { CommandLineTool } from './cwl/model.js';
+import { buildCommandLine } from './command-line.js';
+import { stageInitialWorkDir } from './initial-work-dir.js';
+import { evaluatorFor, expressionOptions, JobFailedError, type JobContext, type JobResultValue } from './job-context.js';
+import { collectOutputs } from './outputs.js';
+import { findRequirement, isHardRequirement, type RequirementScope } from './requirements.js';
+import { stageValues } from './staging.js';
+import { completeInputs, withDefaults } from './tool-inputs.js';
+import { isFileLike, isObject } from './value-types.js';
+
+export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject, ctx: JobContext): Promise<JobResultValue> {
+  if (isHardRequirement(ctx.scope, 'DockerRequirement')) {
+    throw new JobFailedError(`${ctx.label}: DockerRequirement is required but no container engine is available`);
+  }
+  const jobDir = join(ctx.runDir, 'jobs', ctx.jobName);
+  const outdir = join(jobDir, 'out');
+  const tmpdir = join(jobDir, 'tmp');
+  await rm(jobDir, { recursive: true, force: true });
+  await mkdir(outdir, { recursive: true });
+  await mkdir(tmpdir, { recursive: true });
+  const options = expressionOptions(ctx.scope);
+  const defaults = withDefaults(tool, given);
+  const paths = { outdir, tmpdir };
+  const completed = await completeInputs(tool, defaults, ctx.scope, evaluatorFor(defaults, paths, options), ctx.discoverSecondaryFiles);
+  const resources = await resourcesOf(ctx.scope, evaluatorFor(completed, paths, options));
+  const runtime: CwlObject = { ...paths, ...resources };
+  let inputs = (await stageValues(completed, join(jobDir, 'stage'))) as CwlObject;
+  const iwd = findRequirement(ctx.scope, 'InitialWorkDirRequirement');
+  if (iwd !== undefined) {
+    const moved = await stageInitialWorkDir(iwd, outdir, evaluatorFor(inputs, runtime, options));
+    inputs = followMoves(inputs, moved) as CwlObject;
+  }
+  const evaluate = evaluatorFor(inputs, runtime, options);
+  const shell = findRequirement(ctx.scope, 'ShellCommandRequirement') !== undefined;
+  const argv = await buildCommandLine(tool, inputs, evaluate, shell);
+  const stream = async (expression: string | undefined, fallback: string): Promise<string> => {
+    if (expression === undefined) return fallback;
+    const name = await evaluate(expression, null);
+    if (typeof name !== 'string' || name === '') throw new JobFailedError(`${ctx.label}: stream name ${expression} is not a string`);
+    return name.startsWith('/') ? name : join(outdir, name);
+  };
+  const stdinPath = tool.stdin === undefined ? undefined : await stream(tool.stdin, '');
+  const stdoutPath = await stream(tool.stdout, join(jobDir, 'stdout.log'));
+  const stderrPath = await stream(tool.stderr, join(jobDir, 'stderr.log'));
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: outdir, TMPDIR: tmpdir };
+  const envVars = findRequirement(ctx.scope, 'EnvVarRequirement');
+  for (const def of Array.isArray(envVars?.envDef) ? envVars.envDef : []) {
+    if (isObject(def as CwlValue)) {
+      const entry = def as CwlObject;
+      env[String(entry.envName)] = String(await evaluate(entry.envValue, null));
+    }
+  }
+  const timeLimit = findRequirement(ctx.scope, 'ToolTimeLimit');
+  const seconds = timeLimit === undefined ? 0 : Number(await evaluate(timeLimit.timelimit as CwlValue, null));
+  if (!(seconds >= 0)) throw new JobFailedError(`${ctx.label}: ToolTimeLimit must be a non-negative number, got ${seconds}`);
+  await ctx.created({ argv, workDir: outdir, stdoutPath, stderrPath });
+  const handle = ctx.executor.submit(
+    {
+      id: jobDir,
+      argv,
+      cwd: outdir,
+      env,
+      stdinPath,
+      stdoutPath,
+      stderrPath,
+      timeLimitSeconds: seconds,
+      cores: Math.min(resources.cores, availableParallelism()),
+      ramMiB: Math.min(resources.ram, Math.floor(totalmem() / 1024 / 1024 / 2)),
+    },
+    ctx.signal,
+    ctx.started,
+  );
+  const { outcome } = await handle.result;
+  if (outcome.kind === 'canceled' || ctx.signal.aborted) throw new CancelledError();
+  if (outcome.kind === 'timed-out') throw new JobFailedError(`${ctx.label}: exceeded its time limit of ${seconds}s`);
+  if (outcome.kind === 'failed-to-start') throw new JobFailedError(`${ctx.label}: could not start: ${outcome.message}`);
+  const code = outcome.exitCode;
+  const failed =
+    tool.temporaryFailCodes.includes(code) || tool.permanentFailCodes.includes(code) || !tool.successCodes.includes(code);
+  if (failed) throw new JobFailedError(`${ctx.label}: command ${argv.join(' ')} exited with code ${code}`, code);
+  const loadListing = findRequirement(ctx.scope, 'LoadListingRequirement')?.loadListing;
+  const outputs = await collectOutputs(tool.outputs, {
+    outdir,
+    evaluate: evaluatorFor(inputs, { ...runtime, exitCode: code }, options),
+    loadListing: typeof loadListing === 'string' ? loadListing : tool.cwlVersion === 'v1.0' ? 'deep_listing' : 'no_listing',
+  });
+  return { outputs, exitCode: code };
+}
+
+async function resourcesOf(
+  scope: RequirementScope,
+  evaluate: (e: CwlValue | undefined, self: CwlValue) => Promise<CwlValue>,
+): Promise<{ cores: number; ram: number; outdirSize: number; tmpdirSize: number }> {
+  const r = findRequirement(scope, 'ResourceRequirement');
+  // The minimum is what a job reserves; the maximum only stands in when no minimum is given.
+  const pick = async (min: unknown, max: unknown, fallback: number): Promise<number> => {
+    const value = await evaluate((min ?? max ?? fallback) as CwlValue, null);
+    return typeof value === 'number' ? Math.ceil(value) : fallback;
+  };
+  return {
+    cores: await pick(r?.coresMin, r?.coresMax, 1),
+    ram: await pick(r?.ramMin, r?.ramMax, 256),
+    outdirSize: await pick(r?.outdirMin, r?.outdirMax, 1024),
+    tmpdirSize: await pick(r?.tmpdirMin, r?.tmpdirMax, 1024),
+  };
+}
+
+/** Input values whose files were placed in the working directory point at them there. */
+function followMoves(value: CwlValue, moved: Map<string, string>): CwlValue {
+  if (moved.size === 0) return value;
+  if (Array.isArray(value)) return value.map((v) => followMoves(v, moved));
+  if (!isObject(value)) return value;
+  const out: CwlObject = {};
+  for (const [k, v] of Object.entries(value)) out[k] = followMoves(v, moved);
+  if (isFileLike(value) && typeof value.path === 'string') {
+    const target = moved.get(value.path);
+    if (target !== undefined) {
+      out.path = target;
+      out.dirname = target.slice(0, target.lastIndexOf('/'));
+    }
+  }
+  return out;
+}

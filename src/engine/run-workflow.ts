@@ -1,0 +1,324 @@
+/**
+ * Runs a loaded process against the host: workflow inputs become input steps, each step
+ * starts as soon as the steps it reads from have finished (steps with no dependency between
+ * them run concurrently, bounded by the Executor), scattered steps fan out one job per
+ * element, `when` can skip a step, subworkflows recurse one StepPath level deeper. Every job
+ * is first looked up with `findCompletedJob` so a resumed run reuses finished work. The
+ * first failure aborts what is still running; the run ends only when every job has ended.
+ */
+import { setMaxListeners } from 'node:events';
+import { basename } from 'node:path';
+import { CancelledError, CommandFailedError, InvalidWorkflowError } from '../errors.js';
+import type { Executor } from '../executors/executor.js';
+import type { CwlObject, CwlValue } from './cwl-value.js';
+import type { Process, Requirement, Workflow, WorkflowStep } from './cwl/model.js';
+import type { EngineHost, StepInfo, StepPath } from './engine-host.js';
+import { ExpressionError } from './expressions/expression-error.js';
+import { evaluatorFor, expressionOptions, JobFailedError, type JobContext } from './job-context.js';
+import { readContents, resolveFileValues, localPath } from './file-values.js';
+import { rootScope, scopeFor, type RequirementScope } from './requirements.js';
+import { runCommandLineTool } from './run-command-line-tool.js';
+import { runExpressionTool } from './run-expression-tool.js';
+import { MergeError, mergeSources } from './scheduler/merge-sources.js';
+import { gatherScatter, planScatter, ScatterError } from './scheduler/scatter.js';
+import { StagingError } from './staging.js';
+import { completeInputs, withDefaults } from './tool-inputs.js';
+import { isFileLike, isObject } from './value-types.js';
+import { checkOutput, OutputError } from './outputs.js';
+
+export interface ExecuteOptions {
+  readonly runDir: string;
+  readonly executor: Executor;
+  readonly host: EngineHost;
+  readonly signal: AbortSignal;
+}
+
+interface Run extends ExecuteOptions {
+  /** Aborted by the caller's signal or by the run's first failure. */
+  readonly controller: AbortController;
+  firstError?: unknown;
+}
+
+/** Runs the process to completion and returns its CWL output object. */
+export async function executeProcess(process: Process, inputs: CwlObject, options: ExecuteOptions): Promise<CwlObject> {
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort();
+  options.signal.addEventListener('abort', onAbort, { once: true });
+  if (options.signal.aborted) controller.abort();
+  setMaxListeners(0, controller.signal);
+  const run: Run = { ...options, controller };
+  const scope = rootScope(overridesOf(inputs));
+  try {
+    const outputs = await runWithRecovery(run, () =>
+      process.class === 'Workflow'
+        ? runWorkflow(process, inputs, [], scope, run)
+        : runBareTool(process, inputs, scope, run),
+    );
+    if (options.signal.aborted) throw new CancelledError();
+    return outputs;
+  } finally {
+    options.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Top-level step list: inputs 0..k-1, then the workflow's steps (or the bare tool) from k. */
+export function describeTopLevelSteps(process: Process): StepInfo[] {
+  const inputs = process.inputs.map((input, i): StepInfo => ({ path: [{ order: i }], kind: 'input', label: input.id, scattered: false }));
+  const k = inputs.length;
+  if (process.class !== 'Workflow') {
+    return [...inputs, { path: [{ order: k }], kind: 'tool', label: shortLabel(process), toolId: toolIdOf(process), scattered: false }];
+  }
+  return [...inputs, ...process.steps.map((step, j) => stepInfo(step, [{ order: k + j }]))];
+}
+
+async function runWithRecovery(run: Run, body: () => Promise<CwlObject>): Promise<CwlObject> {
+  try {
+    return await body();
+  } catch (error) {
+    throw run.firstError ?? error;
+  }
+}
+
+/** Requirements an input object carries under `cwl:requirements`. */
+function overridesOf(inputs: CwlObject): Requirement[] {
+  const given = inputs['cwl:requirements'];
+  return Array.isArray(given) ? given.filter(isObject).map((r) => ({ ...r, class: String(r.class) })) : [];
+}
+
+async function runBareTool(tool: Exclude<Process, Workflow>, inputs: CwlObject, scope: RequirementScope, run: Run): Promise<CwlObject> {
+  const k = await reportInputs(tool, [], run);
+  const path: StepPath = [{ order: k }];
+  await run.host.stepStarted({ path, kind: 'tool', label: shortLabel(tool), toolId: toolIdOf(tool), scattered: false });
+  return runJob(tool, inputs, path, undefined, scopeFor(tool, undefined, scope), shortLabel(tool), run, true);
+}
+
+async function reportInputs(process: Process, prefix: StepPath, run: Run): Promise<number> {
+  for (const [i, input] of process.inputs.entries()) {
+    await run.host.stepStarted({ path: [...prefix, { order: i }], kind: 'input', label: input.id, scattered: false });
+  }
+  return process.inputs.length;
+}
+
+async function runWorkflow(
+  workflow: Workflow,
+  given: CwlObject,
+  prefix: StepPath,
+  parentScope: RequirementScope,
+  run: Run,
+): Promise<CwlObject> {
+  const scope = scopeFor(workflow, undefined, parentScope);
+  let inputs = failAsStep(() => withDefaults(workflow, given), prefix, workflow.id);
+  if (prefix.length === 0) {
+    const evaluate = evaluatorFor(inputs, {}, expressionOptions(scope));
+    inputs = await completeInputs(workflow, inputs, scope, evaluate, true);
+  }
+  const k = await reportInputs(workflow, prefix, run);
+  const started = new Map<string, Promise<CwlObject>>();
+  const byId = new Map(workflow.steps.map((s, j) => [s.id, { step: s, order: k + j }]));
+  const stepOutputs = (id: string): Promise<CwlObject> => {
+    let promise = started.get(id);
+    if (promise === undefined) {
+      const entry = byId.get(id);
+      if (entry === undefined) throw new InvalidWorkflowError([`${workflow.id}: unknown step ${id}`]);
+      promise = runStep(entry.step, [...prefix, { order: entry.order }], scope, inputs, sourceValue, run).catch((error: unknown) => {
+        run.firstError ??= error;
+        run.controller.abort();
+        throw error;
+      });
+      started.set(id, promise);
+    }
+    return promise;
+  };
+  const sourceValue = async (source: string): Promise<CwlValue> => {
+    if (source in inputs) return inputs[source];
+    const slash = source.lastIndexOf('/');
+    const outputs = await stepOutputs(source.slice(0, slash));
+    return outputs[source.slice(slash + 1)] ?? null;
+  };
+  const settled = await Promise.allSettled(workflow.steps.map((s) => stepOutputs(s.id)));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed !== undefined) throw run.firstError ?? failed.reason;
+  const outputs: CwlObject = {};
+  for (const output of workflow.outputs) {
+    const values = await Promise.all(output.outputSource.map(sourceValue));
+    outputs[output.id] = failAsStep(
+      () => {
+        const value = mergeSources(values, output.linkMerge, output.pickValue, `output ${output.id}`);
+        checkOutput(output.id, value, output.type);
+        return value;
+      },
+      prefix,
+      workflow.id,
+    );
+  }
+  return outputs;
+}
+
+async function runStep(
+  step: WorkflowStep,
+  path: StepPath,
+  workflowScope: RequirementScope,
+  workflowInputs: CwlObject,
+  sourceValue: (source: string) => Promise<CwlValue>,
+  run: Run,
+): Promise<CwlObject> {
+  const gathered: CwlObject = {};
+  for (const input of step.in) {
+    const values = await Promise.all(input.source.map(sourceValue));
+    let value = input.source.length === 0 ? null : failAsStep(() => mergeSources(values, input.linkMerge, input.pickValue, `${step.id}/${input.id}`), path, step.id);
+    if (value === null && input.default !== undefined) value = resolveFileValues(input.default, step.run.documentUrl);
+    if (input.loadContents && isFileLike(value) && typeof value.location === 'string') {
+      const file = localPath(value.location);
+      if (file !== undefined) value = { ...value, contents: await readContents(file) };
+    }
+    gathered[input.id] = value;
+  }
+  if (run.controller.signal.aborted) throw new CancelledError();
+  await run.host.stepStarted(stepInfo(step, path));
+  const stepScope = scopeFor(step.run, step, workflowScope);
+  const options = expressionOptions({
+    overrides: workflowScope.overrides,
+    requirements: [...step.requirements, ...workflowScope.requirements],
+    hints: [...step.hints, ...workflowScope.hints],
+  });
+  const runElement = async (values: CwlObject, element: number | undefined): Promise<CwlObject> => {
+    const ready: CwlObject = { ...values };
+    for (const input of step.in) {
+      if (input.valueFrom !== undefined) {
+        ready[input.id] = await evaluateForStep(input.valueFrom, values, values[input.id] ?? null, options, path, step.id);
+      }
+    }
+    if (step.when !== undefined) {
+      const condition = await evaluateForStep(step.when, ready, null, options, path, step.id);
+      if (typeof condition !== 'boolean') {
+        throw new CommandFailedError(`step ${step.id}: when must evaluate to a boolean, got ${JSON.stringify(condition)}`);
+      }
+      if (!condition) {
+        await run.host.jobEnded(path, element, { state: 'skipped' }, new Date());
+        return Object.fromEntries(step.out.map((o) => [o, null]));
+      }
+    }
+    const runInputs: CwlObject = {};
+    for (const input of step.run.inputs) runInputs[input.id] = ready[input.id] ?? null;
+    if (step.run.class === 'Workflow') {
+      const innerPrefix = element === undefined ? path : [...path.slice(0, -1), { order: path[path.length - 1].order, element }];
+      const outputs = await runWorkflow(step.run, runInputs, innerPrefix, stepScope, run);
+      return pickOutputs(outputs, step.out);
+    }
+    return pickOutputs(await runJob(step.run, runInputs, path, element, stepScope, step.id, run), step.out);
+  };
+  if (step.scatter.length === 0) return runElement(gathered, undefined);
+  const plan = failAsStep(() => planScatter(gathered, step.scatter, step.scatterMethod), path, step.id);
+  await run.host.scatterSized(path, plan.elements.length);
+  const settled = await Promise.allSettled(plan.elements.map((values, e) => runElement(values, e)));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  const results = settled.map((s) => (s.status === 'fulfilled' ? s.value : {}));
+  return gatherScatter(plan, results, step.out);
+}
+
+async function runJob(
+  process: Exclude<Process, Workflow>,
+  inputs: CwlObject,
+  path: StepPath,
+  element: number | undefined,
+  scope: RequirementScope,
+  label: string,
+  run: Run,
+  topLevel = false,
+): Promise<CwlObject> {
+  const done = await run.host.findCompletedJob(path, element);
+  if (done !== undefined) return done;
+  if (run.controller.signal.aborted) throw new CancelledError();
+  let startedReport: Promise<void> = Promise.resolve();
+  const ctx: JobContext = {
+    runDir: run.runDir,
+    jobName: jobName(path, element, label),
+    label: element === undefined ? `step ${label}` : `step ${label} (element ${element})`,
+    executor: run.executor,
+    signal: run.controller.signal,
+    scope,
+    discoverSecondaryFiles: topLevel,
+    created: (job) => run.host.jobCreated(path, element, job),
+    started: (at) => {
+      startedReport = run.host.jobStarted(path, element, at);
+    },
+  };
+  try {
+    const result = process.class === 'CommandLineTool' ? await runCommandLineTool(process, inputs, ctx) : await runExpressionTool(process, inputs, ctx);
+    await startedReport;
+    await run.host.jobEnded(path, element, { state: 'ok', exitCode: result.exitCode, outputs: result.outputs }, new Date());
+    return result.outputs;
+  } catch (error) {
+    await startedReport.catch(() => undefined);
+    if (error instanceof CancelledError || run.controller.signal.aborted) {
+      await run.host.jobEnded(path, element, { state: 'canceled' }, new Date());
+      throw error instanceof CancelledError ? error : new CancelledError();
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    const exitCode = error instanceof JobFailedError ? error.exitCode : undefined;
+    await run.host.jobEnded(path, element, { state: 'failed', exitCode, message }, new Date());
+    if (!isJobFailure(error)) throw error;
+    throw new CommandFailedError(message.startsWith('step ') ? message : `${ctx.label}: ${message}`, { cause: error });
+  }
+}
+
+function isJobFailure(error: unknown): boolean {
+  return [JobFailedError, ExpressionError, OutputError, StagingError, MergeError, ScatterError].some((c) => error instanceof c);
+}
+
+/** Domain errors outside a job (merging, scattering) fail the run as that step's failure. */
+function failAsStep<T>(body: () => T, path: StepPath, label: string): T {
+  try {
+    return body();
+  } catch (error) {
+    if (!isJobFailure(error)) throw error;
+    throw new CommandFailedError(`step ${label}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function evaluateForStep(
+  expression: string,
+  inputs: CwlObject,
+  self: CwlValue,
+  options: ReturnType<typeof expressionOptions>,
+  path: StepPath,
+  label: string,
+): Promise<CwlValue> {
+  try {
+    return await evaluatorFor(inputs, {}, options)(expression, self);
+  } catch (error) {
+    if (error instanceof ExpressionError) throw new CommandFailedError(`step ${label}: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
+function pickOutputs(outputs: CwlObject, names: readonly string[]): CwlObject {
+  return Object.fromEntries(names.map((n) => [n, outputs[n] ?? null]));
+}
+
+function stepInfo(step: WorkflowStep, path: StepPath): StepInfo {
+  return {
+    path,
+    kind: step.run.class === 'Workflow' ? 'subworkflow' : 'tool',
+    label: step.id,
+    toolId: toolIdOf(step.run),
+    scattered: step.scatter.length > 0,
+  };
+}
+
+function toolIdOf(process: Process): string {
+  const hash = process.id.indexOf('#');
+  if (hash >= 0 && !/^[0-9a-f-]{36}$/.test(process.id.slice(hash + 1))) return process.id.slice(hash + 1);
+  return basename(new URL(process.documentUrl).pathname);
+}
+
+function shortLabel(process: Process): string {
+  return process.label ?? toolIdOf(process);
+}
+
+function jobName(path: StepPath, element: number | undefined, label: string): string {
+  const coords = path.map((c) => (c.element === undefined ? `${c.order}` : `${c.order}.${c.element}`)).join('-');
+  const safe = label.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40);
+  return `${coords}${element === undefined ? '' : `_${element}`}-${safe}`;
+}

@@ -1,0 +1,127 @@
+/**
+ * Completes the input object of one tool invocation: defaults for missing/null inputs,
+ * a type check, and for Files/Directories what the parameter asks for — secondaryFiles
+ * discovered next to the primary file, `contents` (loadContents), `listing` (loadListing)
+ * and `size`.
+ */
+import { stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { CwlObject, CwlValue } from './cwl-value.js';
+import type { CwlType, Parameter, Process, SecondaryFileSpec } from './cwl/model.js';
+import { listDirectory, localPath, readContents, resolveFileValues } from './file-values.js';
+import { JobFailedError, type Evaluator } from './job-context.js';
+import { secondaryNames } from './outputs.js';
+import { findRequirement, type RequirementScope } from './requirements.js';
+import { isFileLike, isObject, matchingMember, problemsOf } from './value-types.js';
+
+/** Defaults applied and types checked; throws JobFailedError listing the problems. */
+export function withDefaults(process: Process, given: CwlObject): CwlObject {
+  const out: CwlObject = {};
+  const problems: string[] = [];
+  for (const input of process.inputs) {
+    let value = given[input.id] ?? null;
+    if (value === null && input.default !== undefined) value = resolveFileValues(input.default, process.documentUrl);
+    problems.push(...problemsOf(value, input.type, `input ${input.id}`));
+    out[input.id] = value;
+  }
+  for (const [k, v] of Object.entries(given)) if (!(k in out)) out[k] = v;
+  if (problems.length > 0) throw new JobFailedError(problems.join('; '));
+  return out;
+}
+
+interface Wanted {
+  /** Look for missing secondaryFiles on disk (top-level inputs only), else require them present. */
+  readonly discover: boolean;
+  readonly secondaryFiles: readonly SecondaryFileSpec[];
+  readonly loadContents: boolean;
+  readonly loadListing: string;
+}
+
+export async function completeInputs(
+  process: Process,
+  inputs: CwlObject,
+  scope: RequirementScope,
+  evaluate: Evaluator,
+  discover: boolean,
+): Promise<CwlObject> {
+  const defaultListing = findRequirement(scope, 'LoadListingRequirement')?.loadListing;
+  const fallback = typeof defaultListing === 'string' ? defaultListing : process.cwlVersion === 'v1.0' ? 'deep_listing' : 'no_listing';
+  const out: CwlObject = { ...inputs };
+  for (const input of process.inputs) {
+    out[input.id] = await complete(inputs[input.id] ?? null, input.type, wantedOf(input, fallback, discover), fallback, evaluate);
+  }
+  return out;
+}
+
+function wantedOf(
+  p: Pick<Parameter, 'secondaryFiles' | 'loadContents'> & { loadListing?: string },
+  fallback: string,
+  discover: boolean,
+): Wanted {
+  return { discover, secondaryFiles: p.secondaryFiles, loadContents: p.loadContents, loadListing: p.loadListing ?? fallback };
+}
+
+async function complete(value: CwlValue, type: CwlType, wanted: Wanted, fallback: string, evaluate: Evaluator): Promise<CwlValue> {
+  if (value === null) return null;
+  const member = matchingMember(value, type) ?? type;
+  if (Array.isArray(value)) {
+    const items = typeof member === 'object' && !Array.isArray(member) && member.type === 'array' ? member.items : 'Any';
+    const out: CwlValue[] = [];
+    for (const v of value) out.push(await complete(v, items, wanted, fallback, evaluate));
+    return out;
+  }
+  if (isFileLike(value)) return completeFile(value, wanted, evaluate);
+  if (isObject(value) && typeof member === 'object' && !Array.isArray(member) && member.type === 'record') {
+    const out: CwlObject = { ...value };
+    for (const field of member.fields) {
+      const v = value[field.name] ?? null;
+      out[field.name] = await complete(v, field.type, wantedOf(field, fallback, wanted.discover), fallback, evaluate);
+    }
+    return out;
+  }
+  return value;
+}
+
+async function completeFile(value: CwlObject, wanted: Wanted, evaluate: Evaluator): Promise<CwlObject> {
+  const out: CwlObject = { ...value };
+  const path = typeof value.location === 'string' ? localPath(value.location) : undefined;
+  if (value.class === 'File' && path !== undefined) {
+    try {
+      out.size = (await stat(path)).size;
+    } catch {
+      throw new JobFailedError(`input file ${path} does not exist`);
+    }
+    if (wanted.loadContents && typeof value.contents !== 'string') out.contents = await readContents(path);
+  }
+  if (value.class === 'Directory' && path !== undefined && !Array.isArray(value.listing) && wanted.loadListing !== 'no_listing') {
+    out.listing = await listDirectory(path, wanted.loadListing === 'deep_listing', false);
+  }
+  if (wanted.secondaryFiles.length > 0 && path !== undefined) {
+    const present = Array.isArray(value.secondaryFiles) ? [...value.secondaryFiles] : [];
+    const known = new Set(present.filter(isFileLike).map((f) => f.basename));
+    for (const spec of wanted.secondaryFiles) {
+      const required = spec.required === undefined ? true : await evaluate(spec.required, value);
+      for (const name of await secondaryNames(spec.pattern, value, { evaluate })) {
+        if (isFileLike(name)) {
+          present.push(name);
+          continue;
+        }
+        if (typeof name !== 'string' || known.has(name)) continue;
+        const candidate = join(dirname(path), name);
+        if (!wanted.discover) {
+          if (required === true) throw new JobFailedError(`missing required secondary file ${name} of ${path}`);
+          continue;
+        }
+        try {
+          const info = await stat(candidate);
+          present.push(resolveFileValues({ class: info.isDirectory() ? 'Directory' : 'File', location: candidate }, 'file:///'));
+          known.add(name);
+        } catch {
+          if (required === true) throw new JobFailedError(`missing required secondary file ${candidate}`);
+        }
+      }
+    }
+    out.secondaryFiles = present;
+  }
+  return out;
+}

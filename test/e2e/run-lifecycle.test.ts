@@ -1,0 +1,194 @@
+/**
+ * Runs CWL workflows end to end over HTTP with the real engine and real processes: states,
+ * task pages, job logs, outputs, failures, cancel, restart and a large scatter.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { buildTestApp, type TestApp } from '../helpers/test-app.js';
+import { createTestDatabase } from '../helpers/dialects.js';
+import { assertErrorResponse, assertMatchesSpec } from '../helpers/spec.js';
+import { multipartBody } from '../helpers/multipart.js';
+import { allTasks, getJson, submitWorkflow, waitForState } from './helpers.js';
+import { FAILING_TOOL, GATED_WORKFLOW, LINES_WORKFLOW, SCATTER_WORKFLOW, SLEEPING_TOOL, WC_TOOL } from './workflows.js';
+
+interface RunLog {
+  state: string;
+  outputs: Record<string, { location: string; size: number; checksum: string; basename: string }>;
+  run_log: { start_time?: string; end_time?: string; system_logs?: string[] };
+}
+
+/** Processes whose command line mentions `marker` (zombies excluded). */
+function processesMentioning(marker: string): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        const status = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        if (/\) Z /.test(status)) return false;
+        return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+test('a workflow with attachments runs to COMPLETE; tasks, logs and outputs are served', async (t) => {
+  const app = await buildTestApp(t, { engine: true });
+  const { auth } = await app.addUser('alice');
+  const runId = await submitWorkflow(app, auth, 'main.cwl', { text: { class: 'File', location: 'data/lines.txt' } }, [
+    { name: 'main.cwl', content: LINES_WORKFLOW },
+    { name: 'tools/wc.cwl', content: WC_TOOL },
+    { name: 'data/lines.txt', content: 'one\ntwo\nthree\n' },
+  ]);
+  assert.equal(await waitForState(app, auth, runId), 'COMPLETE');
+  const log = await getJson<RunLog>(app, auth, `/runs/${runId}`);
+  assertMatchesSpec('RunLog', log);
+  assert.match(log.run_log.start_time ?? '', /Z$/);
+  assert.match(log.run_log.end_time ?? '', /Z$/);
+
+  const reversed = await app.app.inject({ url: new URL(log.outputs.reversed.location).pathname, headers: { authorization: auth } });
+  assert.equal(reversed.body, 'three\ntwo\none\n');
+  const count = await app.app.inject({ url: new URL(log.outputs.count.location).pathname, headers: { authorization: auth } });
+  assert.equal(count.body.trim(), '3');
+  assert.equal(log.outputs.count.checksum, 'sha1$' + (await import('node:crypto')).createHash('sha1').update(count.body).digest('hex'));
+  const bob = await app.addUser('bob');
+  const theirs = await app.app.inject({ url: new URL(log.outputs.count.location).pathname, headers: { authorization: bob.auth } });
+  assertErrorResponse(theirs, 404);
+  const escape = await app.app.inject({ url: `/ga4gh/wes/v1/runs/${runId}/outputs/..%2F..%2Fwes.sqlite`, headers: { authorization: auth } });
+  assertErrorResponse(escape, 404);
+
+  const tasks = await allTasks(app, auth, runId, 1);
+  assert.deepEqual(tasks.map((task) => [task.id, task.name]), [['0', 'text'], ['1', 'count'], ['2', 'reverse']]);
+  for (const task of tasks) assertMatchesSpec('TaskLog', task);
+  const reverseTask = tasks[2];
+  assert.equal(reverseTask.exit_code, 0);
+  assert.equal((reverseTask.cmd as string[])[0], 'tac');
+  const stdout = await app.app.inject({ url: new URL(String(reverseTask.stdout)).pathname, headers: { authorization: auth } });
+  assert.equal(stdout.body, 'three\ntwo\none\n');
+  const engineLog = await app.app.inject({ url: `/ga4gh/wes/v1/runs/${runId}/log`, headers: { authorization: auth } });
+  assert.match(engineLog.body, /run complete/);
+});
+
+test('an invalid CWL document is a 400 with the loader\'s message and nothing is stored', async (t) => {
+  const app = await buildTestApp(t, { engine: true });
+  const { auth } = await app.addUser('alice');
+  const cases: [string, string, Record<string, unknown>, RegExp][] = [
+    ['broken.cwl', 'cwlVersion: v1.2\nclass: CommandLineTool\ninputs: [\n', {}, /broken\.cwl/],
+    ['echo.cwl', WC_TOOL, {}, /file/],
+    ['missing.cwl', WC_TOOL, {}, /missing\.cwl/],
+  ];
+  for (const [url, document, params, message] of cases) {
+    const { payload, headers } = await multipartBody(
+      { workflow_type: 'CWL', workflow_type_version: 'v1.2', workflow_url: url, workflow_params: JSON.stringify(params) },
+      [{ name: url === 'missing.cwl' ? 'other.cwl' : url, content: document }],
+    );
+    const response = await app.app.inject({ method: 'POST', url: '/ga4gh/wes/v1/runs', payload, headers: { ...headers, authorization: auth } });
+    assertErrorResponse(response, 400, message);
+  }
+  const runsDir = path.join(app.database.dataDir, 'runs');
+  assert.deepEqual(fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : [], []);
+});
+
+test('a failing step ends the run in EXECUTOR_ERROR with its exit code and stderr', async (t) => {
+  const app = await buildTestApp(t, { engine: true });
+  const { auth } = await app.addUser('alice');
+  const runId = await submitWorkflow(app, auth, 'fail.cwl', {}, [{ name: 'fail.cwl', content: FAILING_TOOL }]);
+  assert.equal(await waitForState(app, auth, runId), 'EXECUTOR_ERROR');
+  const log = await getJson<RunLog>(app, auth, `/runs/${runId}`);
+  assert.ok((log.run_log.system_logs ?? []).some((line) => /3/.test(line)), JSON.stringify(log.run_log));
+  const [task] = await allTasks(app, auth, runId);
+  assert.equal(task.exit_code, 3);
+  const stderr = await app.app.inject({ url: new URL(String(task.stderr)).pathname, headers: { authorization: auth } });
+  assert.equal(stderr.body, 'about to fail\n');
+});
+
+test('cancel stops a running run and leaves no process behind', async (t) => {
+  const app = await buildTestApp(t, { engine: true });
+  const { auth } = await app.addUser('alice');
+  const marker = `wes-cancel-${randomUUID()}`;
+  const runId = await submitWorkflow(app, auth, 'sleep.cwl', { marker }, [{ name: 'sleep.cwl', content: SLEEPING_TOOL }]);
+  await waitForState(app, auth, runId, (state) => state === 'RUNNING');
+  for (let i = 0; i < 100 && processesMentioning(marker).length < 2; i++) await delay(100);
+  assert.ok(processesMentioning(marker).length >= 2, 'the job\'s processes did not start');
+  const cancel = await app.app.inject({ method: 'POST', url: `/ga4gh/wes/v1/runs/${runId}/cancel`, headers: { authorization: auth } });
+  assert.equal(cancel.statusCode, 200);
+  const state = await getJson<{ state: string }>(app, auth, `/runs/${runId}/status`);
+  assert.ok(['CANCELING', 'CANCELED'].includes(state.state), state.state);
+  assert.equal(await waitForState(app, auth, runId), 'CANCELED');
+  assert.deepEqual(processesMentioning(marker), []);
+});
+
+test('a server restart in the middle of a run resumes it without rerunning finished jobs', async (t) => {
+  const database = await createTestDatabase();
+  const apps: TestApp[] = [];
+  // Apps before the database: dropping it first would cut their connections.
+  t.after(async () => {
+    for (const app of apps) await app.close();
+    await database.drop();
+  });
+  const counter = path.join(database.dataDir, 'counter.txt');
+  const gate = path.join(database.dataDir, 'gate');
+  const first = await buildTestApp(t, { engine: true, database });
+  apps.push(first);
+  const { auth } = await first.addUser('alice');
+  const runId = await submitWorkflow(first, auth, 'gated.cwl', { counter, gate }, [{ name: 'gated.cwl', content: GATED_WORKFLOW }]);
+  for (let i = 0; i < 300; i++) {
+    const tasks = await allTasks(first, auth, runId);
+    if (tasks.some((task) => task.id === '3' && 'start_time' in task)) break;
+    await delay(100);
+  }
+  assert.equal(fs.readFileSync(counter, 'utf8'), 'ran\n');
+  await first.close();
+  assert.equal((await getStateFromStore(database)).state, 'RUNNING');
+
+  fs.writeFileSync(gate, '');
+  const second = await buildTestApp(t, { engine: true, database });
+  apps.push(second);
+  await second.runner?.resumeActiveRuns();
+  assert.equal(await waitForState(second, auth, runId), 'COMPLETE');
+  assert.equal(fs.readFileSync(counter, 'utf8'), 'ran\n', 'the finished step ran again');
+  const log = await getJson<RunLog>(second, auth, `/runs/${runId}`);
+  const result = await second.app.inject({ url: new URL(log.outputs.result.location).pathname, headers: { authorization: auth } });
+  assert.equal(result.body, 'first\nsecond\n');
+  const tasks = await allTasks(second, auth, runId);
+  assert.deepEqual(tasks.map((task) => task.id), ['0', '1', '2', '3']);
+  assert.ok(tasks.slice(2).every((task) => task.exit_code === 0));
+
+  async function getStateFromStore(db: typeof database) {
+    const probe = await buildTestApp(t, { database: db });
+    apps.push(probe);
+    const state = await getJson<{ state: string }>(probe, auth, `/runs/${runId}/status`);
+    await probe.close();
+    return state;
+  }
+});
+
+test('a scatter of 1,000 elements lists 1,000 jobs, visible while the run runs', async (t) => {
+  const app = await buildTestApp(t, { engine: true });
+  const { auth } = await app.addUser('alice');
+  const numbers = Array.from({ length: 1000 }, (_, i) => i);
+  const runId = await submitWorkflow(app, auth, 'scatter.cwl', { numbers }, [{ name: 'scatter.cwl', content: SCATTER_WORKFLOW }]);
+  const seenWhileRunning = new Set<number>();
+  for (;;) {
+    const { state } = await getJson<{ state: string }>(app, auth, `/runs/${runId}/status`);
+    if (state !== 'RUNNING' && state !== 'QUEUED' && state !== 'INITIALIZING') break;
+    seenWhileRunning.add((await allTasks(app, auth, runId, 500)).length);
+    await delay(200);
+  }
+  assert.equal(await waitForState(app, auth, runId), 'COMPLETE');
+  const tasks = await allTasks(app, auth, runId, 250);
+  assert.deepEqual(tasks.map((task) => task.id), ['0', ...numbers.map((n) => `1.${n}`)]);
+  assert.ok(tasks.slice(1).every((task) => task.exit_code === 0));
+  assert.ok([...seenWhileRunning].some((n) => n < 1001), `task counts seen while running: ${[...seenWhileRunning].join(',')}`);
+  const log = await getJson<RunLog>(app, auth, `/runs/${runId}`);
+  const outs = log.outputs.outs as unknown as { location: string }[];
+  assert.equal(outs.length, 1000);
+  const last = await app.app.inject({ url: new URL(outs[999].location).pathname, headers: { authorization: auth } });
+  assert.equal(last.body, '999\n');
+});

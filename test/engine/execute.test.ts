@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  describeTopLevelSteps,
+  executeProcess,
+  loadProcess,
+  prepareInputs,
+  type CwlObject,
+  type EngineHost,
+  type StepPath,
+} from '../../src/engine/index.js';
+import { CancelledError, CommandFailedError } from '../../src/errors.js';
+import { LocalExecutor } from '../../src/executors/local/local-executor.js';
+
+const executor = new LocalExecutor({ maxJobs: 4 });
+after(() => executor.shutdown());
+
+type Event = [string, string, number | undefined, ...unknown[]];
+
+/** A host that records every call, and can claim some jobs already finished (resume). */
+function recordingHost(completed = new Map<string, CwlObject>()): EngineHost & { events: Event[] } {
+  const events: Event[] = [];
+  const key = (path: StepPath): string => path.map((c) => (c.element === undefined ? `${c.order}` : `${c.order}.${c.element}`)).join('/');
+  return {
+    events,
+    stepStarted: async (step) => void events.push(['stepStarted', key(step.path), undefined, step.kind, step.label, step.scattered]),
+    scatterSized: async (path, n) => void events.push(['scatterSized', key(path), undefined, n]),
+    jobCreated: async (path, element, job) => void events.push(['jobCreated', key(path), element, job.argv]),
+    jobStarted: async (path, element) => void events.push(['jobStarted', key(path), element]),
+    jobEnded: async (path, element, end) => void events.push(['jobEnded', key(path), element, end.state]),
+    findCompletedJob: async (path, element) => completed.get(`${key(path)}:${element ?? ''}`),
+  };
+}
+
+/** A zombie (dead, not yet reaped by a non-reaping init) counts as gone. */
+async function isAlive(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return stat !== '' && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+}
+
+async function setup(files: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'engine-e2e-'));
+  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+  return dir;
+}
+
+async function run(dir: string, document: string, params: CwlObject, host: EngineHost, signal = new AbortController().signal): Promise<CwlObject> {
+  const process = await loadProcess({ documentUrl: document, baseDir: dir });
+  const inputs = prepareInputs(process, params, dir);
+  return executeProcess(process, inputs, { runDir: join(dir, 'run'), executor, host, signal });
+}
+
+const echoTool = `cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: echo
+inputs: {word: {type: string, inputBinding: {}}}
+stdout: out.txt
+outputs: {out: {type: File, outputBinding: {glob: out.txt}}}
+`;
+
+describe('executing workflows', () => {
+  it('runs a scatter as one job per element and reports steps, scatter size and jobs', async () => {
+    const dir = await setup({
+      'echo.cwl': echoTool,
+      'wf.cwl': `cwlVersion: v1.2
+class: Workflow
+requirements: {ScatterFeatureRequirement: {}}
+inputs: {words: 'string[]'}
+outputs: {outs: {type: 'File[]', outputSource: say/out}}
+steps:
+  say: {run: echo.cwl, scatter: word, in: {word: words}, out: [out]}
+`,
+    });
+    const host = recordingHost();
+    const result = await run(dir, 'wf.cwl', { words: ['a', 'b', 'c'] }, host);
+    const outs = result.outs;
+    assert.ok(Array.isArray(outs) && outs.length === 3);
+    const texts = await Promise.all(outs.map((f) => readFile(String((f as CwlObject).path), 'utf8')));
+    assert.deepEqual(texts, ['a\n', 'b\n', 'c\n']);
+    assert.deepEqual((outs[0] as CwlObject).checksum, 'sha1$3f786850e387550fdab836ed7e6dc881de23001b');
+    assert.deepEqual(host.events.slice(0, 3), [
+      ['stepStarted', '0', undefined, 'input', 'words', false],
+      ['stepStarted', '1', undefined, 'tool', 'say', true],
+      ['scatterSized', '1', undefined, 3],
+    ]);
+    const ended = host.events.filter((e) => e[0] === 'jobEnded').map((e) => [e[2], e[3]]).sort();
+    assert.deepEqual(ended, [[0, 'ok'], [1, 'ok'], [2, 'ok']]);
+    const created = host.events.find((e) => e[0] === 'jobCreated' && e[2] === 1);
+    assert.deepEqual(created?.[3], ['echo', 'b']);
+  });
+
+  it('reports an empty scatter and a skipped conditional step', async () => {
+    const dir = await setup({
+      'echo.cwl': echoTool,
+      'wf.cwl': `cwlVersion: v1.2
+class: Workflow
+requirements: {ScatterFeatureRequirement: {}, InlineJavascriptRequirement: {}}
+inputs: {words: 'string[]', go: boolean}
+outputs:
+  outs: {type: 'File[]', outputSource: say/out}
+  maybe: {type: 'File?', outputSource: cond/out}
+steps:
+  say: {run: echo.cwl, scatter: word, in: {word: words}, out: [out]}
+  cond: {run: echo.cwl, when: $(inputs.go), in: {word: {default: hi}, go: go}, out: [out]}
+`,
+    });
+    const host = recordingHost();
+    const result = await run(dir, 'wf.cwl', { words: [], go: false }, host);
+    assert.deepEqual(result, { outs: [], maybe: null });
+    const pathOf = (label: string): unknown => host.events.find((e) => e[0] === 'stepStarted' && e[4] === label)?.[1];
+    assert.ok(host.events.some((e) => e[0] === 'scatterSized' && e[1] === pathOf('say') && e[3] === 0));
+    assert.ok(host.events.some((e) => e[0] === 'jobEnded' && e[1] === pathOf('cond') && e[3] === 'skipped'));
+    assert.ok(!host.events.some((e) => e[0] === 'jobCreated'));
+  });
+
+  it('reuses the outputs of jobs the host reports completed instead of rerunning them', async () => {
+    const dir = await setup({ 'echo.cwl': echoTool });
+    const reused = { out: { class: 'File', location: 'file:///earlier/out.txt', path: '/earlier/out.txt', basename: 'out.txt' } };
+    const host = recordingHost(new Map([['1:', reused]]));
+    const result = await run(dir, 'echo.cwl', { word: 'again' }, host);
+    assert.deepEqual(result, reused);
+    assert.ok(!host.events.some((e) => e[0] === 'jobCreated'));
+  });
+
+  it('fails with CommandFailedError naming the step and exit code', async () => {
+    const dir = await setup({
+      'fail.cwl': `cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: [sh, -c, 'exit 3']
+inputs: []
+outputs: []
+`,
+      'wf.cwl': `cwlVersion: v1.2
+class: Workflow
+inputs: []
+outputs: []
+steps:
+  breaks: {run: fail.cwl, in: [], out: []}
+`,
+    });
+    const host = recordingHost();
+    await assert.rejects(run(dir, 'wf.cwl', {}, host), (error: unknown) => {
+      assert.ok(error instanceof CommandFailedError);
+      assert.match(error.message, /step breaks/);
+      assert.match(error.message, /exit(ed with)? code 3/);
+      return true;
+    });
+    assert.ok(host.events.some((e) => e[0] === 'jobEnded' && e[1] === '0' && e[3] === 'failed'));
+  });
+
+  it('cancels: rejects with CancelledError and leaves no process behind', async () => {
+    const dir = await setup({
+      'slow.cwl': `cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: [sh, -c]
+arguments: ['sleep 300 & echo $! > "$0"; echo $$ >> "$0"; wait']
+inputs: {pidfile: {type: string, inputBinding: {position: 1}}}
+outputs: []
+`,
+    });
+    const pidfile = join(dir, 'pids');
+    const controller = new AbortController();
+    const running = run(dir, 'slow.cwl', { pidfile }, recordingHost(), controller.signal);
+    let pids: number[] = [];
+    while (pids.length < 2) {
+      await sleep(20);
+      pids = await readFile(pidfile, 'utf8').then((t) => t.trim().split('\n').filter((l) => l !== '').map(Number), () => []);
+    }
+    controller.abort();
+    await assert.rejects(running, CancelledError);
+    for (const pid of pids) assert.equal(await isAlive(pid), false, `process ${pid} survived the cancel`);
+  });
+
+  it('fails a step whose expression runs away, without hanging the run', async () => {
+    const dir = await setup({
+      'loop.cwl': `cwlVersion: v1.2
+class: ExpressionTool
+requirements: {InlineJavascriptRequirement: {}}
+inputs: []
+outputs: {x: int}
+expression: '\${ var a = []; for (;;) { a.push(new Array(1000000).fill(1)); } }'
+`,
+    });
+    await assert.rejects(run(dir, 'loop.cwl', {}, recordingHost()), (error: unknown) => error instanceof CommandFailedError && /out of memory|time limit/.test(error.message));
+  });
+});
+
+describe('describing steps', () => {
+  it('numbers inputs first, then the steps (or the bare tool)', async () => {
+    const dir = await setup({ 'echo.cwl': echoTool });
+    const tool = await loadProcess({ documentUrl: 'echo.cwl', baseDir: dir });
+    assert.deepEqual(
+      describeTopLevelSteps(tool).map((s) => [s.path, s.kind, s.label]),
+      [
+        [[{ order: 0 }], 'input', 'word'],
+        [[{ order: 1 }], 'tool', 'echo.cwl'],
+      ],
+    );
+    await stat(join(dir, 'echo.cwl'));
+  });
+});

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { evaluateExpression } from '../../src/engine/expressions/evaluate-expression.js';
+import { ExpressionError } from '../../src/engine/expressions/expression-error.js';
+
+const scope = {
+  inputs: { file: { class: 'File', path: '/data/a b.txt', basename: 'a b.txt' }, list: [1, 2, 3], rec: { 'a b': 'x', length: 7 }, none: null },
+  self: ['s0', 's1'],
+  runtime: { outdir: '/out', cores: 2 },
+};
+const refs = { javascript: false, expressionLib: [] };
+const js = { javascript: true, expressionLib: [] };
+const tight = { ...js, limits: { timeoutMs: 300, memoryBytes: 16 * 1024 * 1024 } };
+
+describe('parameter references', () => {
+  it('returns the referenced value itself when the string is one reference', async () => {
+    assert.deepEqual(await evaluateExpression('$(inputs.list)', scope, refs), [1, 2, 3]);
+    assert.equal(await evaluateExpression('$(inputs.list.length)', scope, refs), 3);
+    assert.equal(await evaluateExpression("$(inputs.rec['a b'])", scope, refs), 'x');
+    assert.equal(await evaluateExpression('$(self[1])', scope, refs), 's1');
+    assert.equal(await evaluateExpression('$(inputs.rec.length)', scope, refs), 7);
+  });
+
+  it('splices values into text, non-strings as JSON', async () => {
+    assert.equal(await evaluateExpression('n=$(runtime.cores) f=$(inputs.file.path)', scope, refs), 'n=2 f=/data/a b.txt');
+    assert.equal(await evaluateExpression('l=$(inputs.list)', scope, refs), 'l=[1, 2, 3]');
+  });
+
+  it('honours backslash escapes', async () => {
+    assert.equal(await evaluateExpression('\\$(inputs.list) \\\\$(runtime.cores)', scope, refs), '$(inputs.list) \\2');
+  });
+
+  it('fails on a property of null, length of a non-array, and JavaScript without the requirement', async () => {
+    await assert.rejects(evaluateExpression('$(inputs.none.x)', scope, refs), ExpressionError);
+    await assert.rejects(evaluateExpression('$(runtime.cores.length)', scope, refs), ExpressionError);
+    await assert.rejects(evaluateExpression('$(inputs.list.map(x => x))', scope, refs), /InlineJavascriptRequirement/);
+  });
+
+  it('leaves strings without expressions alone', async () => {
+    assert.equal(await evaluateExpression('plain \\ text', scope, refs), 'plain \\ text');
+  });
+});
+
+describe('JavaScript expressions', () => {
+  it('evaluates expressions and function bodies over inputs, self and runtime', async () => {
+    assert.deepEqual(await evaluateExpression('$(inputs.list.map(function (x) { return x * runtime.cores; }))', scope, js), [2, 4, 6]);
+    assert.equal(await evaluateExpression('${ return self.join("+"); }', scope, js), 's0+s1');
+    assert.equal(await evaluateExpression('${ return undefined; }', scope, js), null);
+  });
+
+  it('makes expressionLib functions available', async () => {
+    const options = { javascript: true, expressionLib: ['function twice(x) { return 2 * x; }'] };
+    assert.equal(await evaluateExpression('$(twice(inputs.list[2]))', scope, options), 6);
+  });
+
+  it('stops a runaway loop with a clear error', async () => {
+    await assert.rejects(evaluateExpression('${ while (true) {} }', scope, tight), /time limit exceeded/);
+  });
+
+  it('stops a huge allocation with a clear error', async () => {
+    await assert.rejects(
+      evaluateExpression('$(new Array(1e8).fill(1).join(","))', scope, { ...js, limits: { timeoutMs: 20_000, memoryBytes: 16 * 1024 * 1024 } }),
+      /out of memory/,
+    );
+  });
+
+  it('has no require, process or network in the sandbox', async () => {
+    await assert.rejects(evaluateExpression('$(require("fs"))', scope, js), /require' is not defined/);
+    assert.equal(await evaluateExpression('$(typeof process + typeof fetch + typeof XMLHttpRequest)', scope, js), 'undefinedundefinedundefined');
+  });
+
+  it('reports a thrown error with its message', async () => {
+    await assert.rejects(evaluateExpression('${ throw new Error("boom"); }', scope, js), /boom/);
+  });
+});
