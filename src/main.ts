@@ -1,10 +1,11 @@
-/** The `wes` command: server, administration and seeding. */
+/** The `wes` command: server, administration, seeding, and a client of any WES server. */
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from './config.js';
 import { serve } from './cli/serve.js';
 import { addUser, createKey } from './cli/admin/users.js';
 import { seedCommand } from './cli/admin/seed.js';
 import { WesError } from './errors.js';
+import { addClientCommands } from './cli/client/commands.js';
 
 function count(value: string): number {
   const n = Number(value);
@@ -60,6 +61,8 @@ program
   .action(async (opts: { user: string; inputs: number; steps: number; mapped: number; elements: number; running: number; logs: boolean }) =>
     seedCommand(loadConfig(), opts),
   );
+
+addClientCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`wes: ${error instanceof WesError || error instanceof Error ? error.message : String(error)}\n`);

@@ -10,6 +10,7 @@ import type { CwlValue } from './cwl-value.js';
 import type { Requirement } from './cwl/model.js';
 import { JobFailedError, type Evaluator } from './job-context.js';
 import { basenameOf, stageAt } from './staging.js';
+import { localPath } from './file-values.js';
 import { isFileLike, isObject } from './value-types.js';
 import { pythonJson } from './expressions/python-json.js';
 
@@ -17,6 +18,7 @@ export async function stageInitialWorkDir(
   requirement: Requirement,
   outdir: string,
   evaluate: Evaluator,
+  inplaceUpdate: boolean,
 ): Promise<Map<string, string>> {
   const moved = new Map<string, string>();
   const place = async (value: CwlValue, name: string | undefined, writable: boolean): Promise<void> => {
@@ -27,11 +29,10 @@ export async function stageInitialWorkDir(
     }
     if (isFileLike(value)) {
       const target = resolveTarget(outdir, name ?? basenameOf(value));
-      await stageAt(value, target, writable);
-      if (typeof value.path === 'string') moved.set(value.path, target);
-      for (const secondary of Array.isArray(value.secondaryFiles) ? value.secondaryFiles : []) {
-        if (isFileLike(secondary)) await stageAt(secondary, join(dirname(target), basenameOf(secondary)), writable);
-      }
+      // With InplaceUpdateRequirement a writable entry is the original itself, not a copy.
+      await stageAt(value, target, writable && !inplaceUpdate);
+      const source = typeof value.path === 'string' ? value.path : typeof value.location === 'string' ? localPath(value.location) : undefined;
+      if (source !== undefined) moved.set(source, target);
       return;
     }
     if (isObject(value) && 'entry' in value) {

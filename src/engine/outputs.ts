@@ -4,7 +4,7 @@
  * into record fields. Files found get size and sha1 checksum; literals returned by
  * expressions are written into the output directory. Each value is checked against its type.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CwlObject, CwlValue } from './cwl-value.js';
@@ -27,6 +27,11 @@ export interface OutputContext {
   readonly evaluate: (expression: CwlValue | undefined, self: CwlValue) => Promise<CwlValue>;
   /** loadListing in effect for output directories. */
   readonly loadListing: string;
+  /**
+   * Real paths an output may resolve to (the job's directory, its input files): a tool must
+   * not publish arbitrary host files as outputs by symlinking them into its directory.
+   */
+  readonly allowedRoots: readonly string[];
 }
 
 export async function collectOutputs(outputs: readonly Parameter[], ctx: OutputContext): Promise<CwlObject> {
@@ -78,7 +83,10 @@ async function collectOutput(
     const patterns = await ctx.evaluate(binding.glob, null);
     for (const pattern of Array.isArray(patterns) ? patterns : [patterns]) {
       if (typeof pattern !== 'string') throw new OutputError(`glob must be a string, got ${JSON.stringify(pattern)}`);
-      for (const path of await glob(pattern, ctx.outdir)) files.push(await describeOutput(path, ctx.loadListing));
+      for (const path of await glob(pattern, ctx.outdir)) {
+        await assertAllowedTarget(path, ctx.allowedRoots);
+        files.push(await describeOutput(path, ctx.loadListing));
+      }
     }
     if (binding.loadContents) {
       for (const f of files) if (f.class === 'File') f.contents = await readContents(String(f.path));
@@ -94,6 +102,13 @@ async function collectOutput(
     value = files[0] ?? null;
   }
   return decorate(value, secondaryFiles, format, ctx);
+}
+
+async function assertAllowedTarget(path: string, roots: readonly string[]): Promise<void> {
+  const target = await realpath(path);
+  if (!roots.some((root) => target === root || target.startsWith(`${root}/`))) {
+    throw new OutputError(`output ${path} resolves to ${target}, outside the job's directory and inputs`);
+  }
 }
 
 function recordMember(type: CwlType): Extract<CwlType, { type: 'record' }> | undefined {
@@ -135,7 +150,7 @@ async function decorate(
       const names = await secondaryNames(spec.pattern, value, ctx);
       for (const name of names) {
         if (isFileLike(name)) {
-          found.push(name);
+          found.push(await finalizeFiles(resolveFileValues(name, pathToFileURL(`${dirname(value.path)}/`).href), ctx.outdir));
           continue;
         }
         const path = join(dirname(value.path), String(name));
@@ -185,12 +200,18 @@ export async function finalizeFiles(value: CwlValue, outdir: string): Promise<Cw
     return out;
   }
   if (!isFileLike(value)) return value;
-  const path = typeof value.location === 'string' ? localPath(value.location) : undefined;
+  let path = typeof value.location === 'string' ? localPath(value.location) : undefined;
   if (path === undefined) {
     const written = await stageAt(value, join(outdir, basenameOf(value)), true);
     return finalizeFiles({ ...written, location: pathToFileURL(String(written.path)).href }, outdir);
   }
-  const out: CwlObject = { ...value, path, basename: typeof value.basename === 'string' ? value.basename : basename(path) };
+  // An expression may rename an output by giving it another basename: the file gets that name.
+  if (typeof value.basename === 'string' && value.basename !== basename(path) && !value.basename.includes('/')) {
+    const renamed = join(dirname(path), value.basename);
+    await stageAt({ ...value, secondaryFiles: [] }, renamed, true).catch(() => undefined);
+    path = renamed;
+  }
+  const out: CwlObject = { ...value, location: pathToFileURL(path).href, path, basename: basename(path) };
   if (value.class === 'File') {
     try {
       const info = await stat(path);

@@ -6,12 +6,13 @@
  * and the outputs collected.
  */
 import { availableParallelism, totalmem } from 'node:os';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CancelledError } from '../errors.js';
 import type { CwlObject, CwlValue } from './cwl-value.js';
 import type { CommandLineTool } from './cwl/model.js';
 import { buildCommandLine } from './command-line.js';
+import { localPath } from './file-values.js';
 import { stageInitialWorkDir } from './initial-work-dir.js';
 import { evaluatorFor, expressionOptions, JobFailedError, type JobContext, type JobResultValue } from './job-context.js';
 import { collectOutputs } from './outputs.js';
@@ -38,10 +39,13 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
   const runtime: CwlObject = { ...paths, ...resources };
   let inputs = (await stageValues(completed, join(jobDir, 'stage'))) as CwlObject;
   const iwd = findRequirement(ctx.scope, 'InitialWorkDirRequirement');
-  if (iwd !== undefined) {
-    const moved = await stageInitialWorkDir(iwd, outdir, evaluatorFor(inputs, runtime, options));
-    inputs = followMoves(inputs, moved) as CwlObject;
-  }
+  const moved = iwd === undefined ? new Map<string, string>() : await stageInitialWorkDir(
+          iwd,
+          outdir,
+          evaluatorFor(inputs, runtime, options),
+          findRequirement(ctx.scope, 'InplaceUpdateRequirement')?.inplaceUpdate === true,
+        );
+  inputs = followMoves(inputs, moved) as CwlObject;
   const evaluate = evaluatorFor(inputs, runtime, options);
   const shell = findRequirement(ctx.scope, 'ShellCommandRequirement') !== undefined;
   const argv = await buildCommandLine(tool, inputs, evaluate, shell);
@@ -95,6 +99,11 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
     outdir,
     evaluate: evaluatorFor(inputs, { ...runtime, exitCode: code }, options),
     loadListing: typeof loadListing === 'string' ? loadListing : tool.cwlVersion === 'v1.0' ? 'deep_listing' : 'no_listing',
+    allowedRoots: [
+      await realpath(jobDir),
+      ...(await inputRealPaths(completed)),
+      ...(await Promise.all([...moved.keys()].map((p) => realpath(p).catch(() => p)))),
+    ],
   });
   return { outputs, exitCode: code };
 }
@@ -115,6 +124,16 @@ async function resourcesOf(
     outdirSize: await pick(r?.outdirMin, r?.outdirMax, 1024),
     tmpdirSize: await pick(r?.tmpdirMin, r?.tmpdirMax, 1024),
   };
+}
+
+/** Real paths of every local File/Directory in the (unstaged) input values. */
+async function inputRealPaths(value: CwlValue): Promise<string[]> {
+  if (Array.isArray(value)) return (await Promise.all(value.map(inputRealPaths))).flat();
+  if (!isObject(value)) return [];
+  const nested = (await Promise.all(Object.values(value).map(inputRealPaths))).flat();
+  const path = isFileLike(value) && typeof value.location === 'string' ? localPath(value.location) : undefined;
+  if (path === undefined) return nested;
+  return [...nested, await realpath(path).catch(() => path)];
 }
 
 /** Input values whose files were placed in the working directory point at them there. */

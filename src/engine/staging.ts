@@ -32,13 +32,7 @@ export async function stageValues(value: CwlValue, stageDir: string): Promise<Cw
     if (isFileLike(v)) {
       const dir = join(stageDir, String(counter++));
       await mkdir(dir, { recursive: true });
-      const staged = await stageAt(v, join(dir, basenameOf(v)), false);
-      if (Array.isArray(v.secondaryFiles)) {
-        const secondary: CwlValue[] = [];
-        for (const s of v.secondaryFiles) if (isFileLike(s)) secondary.push(await stageAt(s, join(dir, basenameOf(s)), false));
-        staged.secondaryFiles = secondary;
-      }
-      return staged;
+      return stageAt(v, join(dir, basenameOf(v)), false);
     }
     if (isObject(v)) {
       const out: CwlObject = {};
@@ -57,8 +51,23 @@ export function basenameOf(v: CwlObject): string {
   return name !== '' ? name : randomUUID();
 }
 
-/** Materializes one File/Directory value at `target`; returns the value describing it. */
+/**
+ * Materializes one File/Directory value at `target`, a File's secondaryFiles beside it;
+ * returns the value describing the staged copy.
+ */
 export async function stageAt(v: CwlObject, target: string, writable: boolean): Promise<CwlObject> {
+  const staged = await stageOne(v, target, writable);
+  if (Array.isArray(v.secondaryFiles)) {
+    const secondary: CwlValue[] = [];
+    for (const s of v.secondaryFiles) {
+      if (isFileLike(s)) secondary.push(await stageAt(s, join(dirname(target), basenameOf(s)), writable));
+    }
+    staged.secondaryFiles = secondary;
+  }
+  return staged;
+}
+
+async function stageOne(v: CwlObject, target: string, writable: boolean): Promise<CwlObject> {
   const source = typeof v.location === 'string' ? localPath(v.location) : typeof v.path === 'string' ? v.path : undefined;
   await mkdir(dirname(target), { recursive: true });
   const out: CwlObject = { ...v, path: target, basename: target.slice(target.lastIndexOf('/') + 1), dirname: dirname(target) };

@@ -6,6 +6,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { CwlObject, CwlValue } from './cwl-value.js';
 import type { CwlType, Parameter, Process, SecondaryFileSpec } from './cwl/model.js';
 import { listDirectory, localPath, readContents, resolveFileValues } from './file-values.js';
@@ -93,8 +94,14 @@ async function completeFile(value: CwlObject, wanted: Wanted, evaluate: Evaluato
     }
     if (wanted.loadContents && typeof value.contents !== 'string') out.contents = await readContents(path);
   }
-  if (value.class === 'Directory' && path !== undefined && !Array.isArray(value.listing) && wanted.loadListing !== 'no_listing') {
+  // A located directory is listed from disk (it may have changed since an earlier step listed it).
+  if (value.class === 'Directory' && path !== undefined && wanted.loadListing !== 'no_listing') {
     out.listing = await listDirectory(path, wanted.loadListing === 'deep_listing', false);
+  } else if (Array.isArray(value.listing)) {
+    const plain: Wanted = { ...wanted, secondaryFiles: [], loadContents: false };
+    const listing: CwlValue[] = [];
+    for (const entry of value.listing) listing.push(isFileLike(entry) ? await completeFile(entry, plain, evaluate) : entry);
+    out.listing = listing;
   }
   if (wanted.secondaryFiles.length > 0 && path !== undefined) {
     const present = Array.isArray(value.secondaryFiles) ? [...value.secondaryFiles] : [];
@@ -103,7 +110,7 @@ async function completeFile(value: CwlObject, wanted: Wanted, evaluate: Evaluato
       const required = spec.required === undefined ? true : await evaluate(spec.required, value);
       for (const name of await secondaryNames(spec.pattern, value, { evaluate })) {
         if (isFileLike(name)) {
-          present.push(name);
+          present.push(resolveFileValues(name, pathToFileURL(`${dirname(path)}/`).href));
           continue;
         }
         if (typeof name !== 'string' || known.has(name)) continue;

@@ -35,7 +35,17 @@ export function toTaskLog(row: TaskRow, baseUrl: string, runId: string): TaskLog
   const taskUrl = `${runUrl(baseUrl, runId)}/tasks/${encodeURIComponent(id)}`;
   if (row.stdout_path !== null) log.stdout = `${taskUrl}/stdout`;
   if (row.stderr_path !== null) log.stderr = `${taskUrl}/stderr`;
+  const systemLogs = jobSystemLogs(row);
+  if (systemLogs.length > 0) log.system_logs = systemLogs;
   return log;
+}
+
+/** What a client cannot read from the other fields: why a job did not run or failed. */
+function jobSystemLogs(row: TaskRow): string[] {
+  if (row.job_state === 'skipped') return ['skipped: the step\'s `when` condition was false'];
+  if (row.job_state === 'canceled') return ['canceled'];
+  if (row.job_state === 'error' && row.job_message !== null) return [row.job_message];
+  return [];
 }
 
 export function parseStoredRequest(json: string): RunRequest {

@@ -13,7 +13,7 @@ import { createTestDatabase } from '../helpers/dialects.js';
 import { assertErrorResponse, assertMatchesSpec } from '../helpers/spec.js';
 import { multipartBody } from '../helpers/multipart.js';
 import { allTasks, getJson, submitWorkflow, waitForState } from './helpers.js';
-import { FAILING_TOOL, GATED_WORKFLOW, LINES_WORKFLOW, SCATTER_WORKFLOW, SLEEPING_TOOL, WC_TOOL } from './workflows.js';
+import { FAILING_TOOL, GATED_WORKFLOW, LINES_WORKFLOW, NESTED_WORKFLOW, SCATTER_WORKFLOW, SLEEPING_TOOL, WC_TOOL } from './workflows.js';
 
 interface RunLog {
   state: string;
@@ -191,4 +191,24 @@ test('a scatter of 1,000 elements lists 1,000 jobs, visible while the run runs',
   assert.equal(outs.length, 1000);
   const last = await app.app.inject({ url: new URL(outs[999].location).pathname, headers: { authorization: auth } });
   assert.equal(last.body, '999\n');
+});
+
+test('subworkflow steps are tasks of the run, listed after their parent and found by id', async (t) => {
+  const app = await buildTestApp(t, { engine: true });
+  const { auth } = await app.addUser('alice');
+  const runId = await submitWorkflow(app, auth, 'nested.cwl', { words: ['a', 'b'] }, [{ name: 'nested.cwl', content: NESTED_WORKFLOW }]);
+  assert.equal(await waitForState(app, auth, runId), 'COMPLETE');
+  const tasks = await allTasks(app, auth, runId, 2);
+  assert.deepEqual(
+    tasks.map((task) => [task.id, task.name]),
+    [['0', 'words'], ['1', 'inner'], ['1.0/0', 'w'], ['1.0/1', 'say'], ['1.1/0', 'w'], ['1.1/1', 'say'], ['2', 'maybe']],
+  );
+  const inner = await getJson<Record<string, unknown>>(app, auth, `/runs/${runId}/tasks/${encodeURIComponent('1.1/1')}`);
+  assertMatchesSpec('TaskLog', inner);
+  assert.deepEqual(inner.cmd, ['echo', 'b']);
+  const stdout = await app.app.inject({ url: new URL(String(inner.stdout)).pathname, headers: { authorization: auth } });
+  assert.equal(stdout.body, 'b\n');
+  assert.deepEqual(tasks[6].system_logs, ["skipped: the step's `when` condition was false"]);
+  const log = await getJson<{ outputs: Record<string, unknown> }>(app, auth, `/runs/${runId}`);
+  assert.equal(log.outputs.maybe, null);
 });

@@ -118,3 +118,46 @@ steps:
     in: {n: numbers}
     out: [out]
 `;
+
+/** A scattered subworkflow (inner tasks "1.e/m") and a step skipped by `when`. */
+export const NESTED_WORKFLOW = `cwlVersion: v1.2
+class: Workflow
+requirements: {SubworkflowFeatureRequirement: {}, ScatterFeatureRequirement: {}, InlineJavascriptRequirement: {}}
+inputs:
+  words: string[]
+outputs:
+  outs:
+    type: File[]
+    outputSource: inner/out
+  maybe:
+    type: int?
+    outputSource: maybe/o
+steps:
+  inner:
+    scatter: w
+    in: {w: words}
+    out: [out]
+    run:
+      class: Workflow
+      inputs: {w: string}
+      outputs:
+        out: {type: File, outputSource: say/out}
+      steps:
+        say:
+          in: {w: w}
+          out: [out]
+          run:
+            class: CommandLineTool
+            baseCommand: echo
+            inputs: {w: {type: string, inputBinding: {position: 1}}}
+            outputs: {out: stdout}
+  maybe:
+    when: $(inputs.n > 5)
+    in: {n: {default: 1}}
+    out: [o]
+    run:
+      class: ExpressionTool
+      inputs: {n: int}
+      outputs: {o: int}
+      expression: "$({o: inputs.n})"
+`;

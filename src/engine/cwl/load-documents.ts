@@ -36,7 +36,7 @@ export function assertAllowed(url: string, allow: UrlPolicy): void {
 /** Saved (expanded) JSON of every process in the document at `url` (without fragment). */
 export async function loadDocuments(url: string, allow: UrlPolicy): Promise<Record<string, unknown>[]> {
   const fetcher = new PolicyFetcher(allow);
-  const options = new LoadingOptions({ fetcher });
+  const options = new LoadingOptions({ fetcher, fileUri: url });
   let loaded: unknown;
   try {
     // We parse the document ourselves: PyYAML-era syntax needs our relaxed parser, and map forms
@@ -67,18 +67,37 @@ function listsInDocumentOrder(node: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(node)) {
     const idKey = idMaps[key];
-    if (idKey !== undefined && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const isMap = typeof value === 'object' && value !== null && !Array.isArray(value) && !('$import' in value);
+    if (idKey !== undefined && isMap) {
       out[key] = Object.entries(value).map(([id, entry]) => {
         if (typeof entry === 'object' && entry !== null && !Array.isArray(entry)) {
           return { [idKey]: id, ...(listsInDocumentOrder(entry) as Record<string, unknown>) };
         }
         return { [idKey]: id, [key === 'in' ? 'source' : key === 'steps' ? 'run' : 'type']: entry };
       });
+    } else if (key === 'secondaryFiles') {
+      out[key] = secondaryFilesAsStrings(value);
     } else {
       out[key] = listsInDocumentOrder(value);
     }
   }
   return out;
+}
+
+/**
+ * `{pattern, required: boolean}` entries in their string form ("p" / "p?"): cwl-ts-auto's
+ * loader consumes the object form destructively, so a document tried against several
+ * process classes fails on the second try.
+ */
+function secondaryFilesAsStrings(value: unknown): unknown {
+  const one = (entry: unknown): unknown => {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return entry;
+    const { pattern, required, ...rest } = entry as Record<string, unknown>;
+    if (typeof pattern !== 'string' || Object.keys(rest).length > 0) return entry;
+    if (required === undefined || required === true) return pattern;
+    return required === false ? `${pattern}?` : entry;
+  };
+  return Array.isArray(value) ? value.map(one) : one(value);
 }
 
 /** One problem per line of cwl-ts-auto's nested message, each keeping its location prefix. */

@@ -64,6 +64,7 @@ export async function loadProcess(options: LoadOptions): Promise<Process> {
   };
   const process = await processAt(url);
   checkLinks(process);
+  checkVersionFeatures(process);
   return process;
 }
 
@@ -113,6 +114,32 @@ function checkLinks(process: Process): void {
       if (!known.has(source)) problems.push(`${process.id}: output ${output.id}: unknown source ${source}`);
     }
   }
+  if (problems.length > 0) throw new InvalidWorkflowError(problems);
+}
+
+/**
+ * Features newer than a document's cwlVersion make it invalid (cwl-ts-auto validates against
+ * the v1.2 schema only): `when` and pickValue need v1.2, fractional resources v1.2.
+ */
+function checkVersionFeatures(process: Process): void {
+  const problems: string[] = [];
+  const visit = (p: Process): void => {
+    const old = p.cwlVersion === 'v1.0' || p.cwlVersion === 'v1.1';
+    if (old) {
+      for (const r of [...p.requirements, ...p.hints].filter((r) => r.class === 'ResourceRequirement')) {
+        for (const [key, value] of Object.entries(r)) {
+          if (typeof value === 'number' && !Number.isInteger(value)) problems.push(`${p.id}: ${key} must be an integer in ${p.cwlVersion}`);
+        }
+      }
+    }
+    if (p.class !== 'Workflow') return;
+    for (const step of p.steps) {
+      if (old && step.when !== undefined) problems.push(`${p.id}: step ${step.id}: when needs cwlVersion v1.2`);
+      if (old && step.in.some((i) => i.pickValue !== undefined)) problems.push(`${p.id}: step ${step.id}: pickValue needs cwlVersion v1.2`);
+      visit(step.run);
+    }
+  };
+  visit(process);
   if (problems.length > 0) throw new InvalidWorkflowError(problems);
 }
 

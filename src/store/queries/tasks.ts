@@ -27,6 +27,7 @@ export interface TaskRow {
   readonly end_time: string | null;
   readonly stdout_path: string | null;
   readonly stderr_path: string | null;
+  readonly job_message: string | null;
 }
 
 export const STEP_LEVEL_JOB_INDEX = -1;
@@ -146,4 +147,5 @@ const TASK_COLUMNS = [
   'j.end_time',
   'j.stdout_path',
   'j.stderr_path',
+  'j.message as job_message',
 ] as const;
