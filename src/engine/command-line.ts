@@ -22,10 +22,6 @@ interface Binding {
 
 export type Evaluate = (expression: CwlValue | undefined, self: CwlValue) => Promise<CwlValue>;
 
-export interface CommandLine {
-  readonly argv: string[];
-}
-
 export async function buildCommandLine(
   tool: CommandLineTool,
   inputs: CwlObject,
@@ -74,7 +70,6 @@ async function bindInput(
 ): Promise<Binding[]> {
   const key = binding === undefined ? undefined : [...lead, ...(await positionOf(binding, datum, evaluate)), ...tail];
   let inner: Binding[] = [];
-  let keepOwn = binding !== undefined;
   const member = datum === null ? undefined : matchingMember(datum, type);
   const resolved = member ?? (Array.isArray(type) ? undefined : type);
   if (resolved !== undefined && typeof resolved === 'object' && !Array.isArray(resolved)) {
@@ -103,8 +98,7 @@ async function bindInput(
   }
   if (binding?.valueFrom !== undefined) inner = [];
   if (key === undefined || binding === undefined) return inner;
-  const own: Binding = { key, binding, datum };
-  return keepOwn ? [...inner.map((b) => ({ ...b, key: [...key, ...b.key] })), own] : inner;
+  return [...inner.map((b) => ({ ...b, key: [...key, ...b.key] })), { key, binding, datum }];
 }
 
 async function render(b: Binding, evaluate: Evaluate): Promise<string[]> {

@@ -107,7 +107,7 @@ async function runWorkflow(
   run: Run,
 ): Promise<CwlObject> {
   const scope = scopeFor(workflow, undefined, parentScope);
-  let inputs = failAsStep(() => withDefaults(workflow, given), prefix, workflow.id);
+  let inputs = failAsStep(() => withDefaults(workflow, given), workflow.id);
   if (prefix.length === 0) {
     const evaluate = evaluatorFor(inputs, {}, expressionOptions(scope));
     inputs = await completeInputs(workflow, inputs, scope, evaluate, true);
@@ -141,8 +141,7 @@ async function runWorkflow(
   const outputs: CwlObject = {};
   for (const output of workflow.outputs) {
     const values = await Promise.all(output.outputSource.map(sourceValue));
-    outputs[output.id] = failAsStep(
-      () => {
+    outputs[output.id] = failAsStep(() => {
         const value = mergeSources(values, output.linkMerge, output.pickValue, `output ${output.id}`);
         checkOutput(output.id, value, output.type);
         return value;
@@ -165,7 +164,7 @@ async function runStep(
   const gathered: CwlObject = {};
   for (const input of step.in) {
     const values = await Promise.all(input.source.map(sourceValue));
-    let value = input.source.length === 0 ? null : failAsStep(() => mergeSources(values, input.linkMerge, input.pickValue, `${step.id}/${input.id}`), path, step.id);
+    let value = input.source.length === 0 ? null : failAsStep(() => mergeSources(values, input.linkMerge, input.pickValue, `${step.id}/${input.id}`), step.id);
     if (value === null && input.default !== undefined) value = resolveFileValues(input.default, step.run.documentUrl);
     if (input.loadContents && isFileLike(value) && typeof value.location === 'string') {
       const file = localPath(value.location);
@@ -185,11 +184,11 @@ async function runStep(
     const ready: CwlObject = { ...values };
     for (const input of step.in) {
       if (input.valueFrom !== undefined) {
-        ready[input.id] = await evaluateForStep(input.valueFrom, values, values[input.id] ?? null, options, path, step.id);
+        ready[input.id] = await evaluateForStep(input.valueFrom, values, values[input.id] ?? null, options, step.id);
       }
     }
     if (step.when !== undefined) {
-      const condition = await evaluateForStep(step.when, ready, null, options, path, step.id);
+      const condition = await evaluateForStep(step.when, ready, null, options, step.id);
       if (typeof condition !== 'boolean') {
         throw new CommandFailedError(`step ${step.id}: when must evaluate to a boolean, got ${JSON.stringify(condition)}`);
       }
@@ -208,7 +207,7 @@ async function runStep(
     return pickOutputs(await runJob(step.run, runInputs, path, element, stepScope, step.id, run), step.out);
   };
   if (step.scatter.length === 0) return runElement(gathered, undefined);
-  const plan = failAsStep(() => planScatter(gathered, step.scatter, step.scatterMethod), path, step.id);
+  const plan = failAsStep(() => planScatter(gathered, step.scatter, step.scatterMethod), step.id);
   await run.host.scatterSized(path, plan.elements.length);
   const settled = await Promise.allSettled(plan.elements.map((values, e) => runElement(values, e)));
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -268,7 +267,7 @@ function isJobFailure(error: unknown): boolean {
 }
 
 /** Domain errors outside a job (merging, scattering) fail the run as that step's failure. */
-function failAsStep<T>(body: () => T, path: StepPath, label: string): T {
+function failAsStep<T>(body: () => T, label: string): T {
   try {
     return body();
   } catch (error) {
@@ -282,7 +281,6 @@ async function evaluateForStep(
   inputs: CwlObject,
   self: CwlValue,
   options: ReturnType<typeof expressionOptions>,
-  path: StepPath,
   label: string,
 ): Promise<CwlValue> {
   try {

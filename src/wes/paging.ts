@@ -21,3 +21,12 @@ export function resolvePageSize(pageSize: number | undefined): number {
 export function presentToken(pageToken: string | undefined): string | undefined {
   return pageToken === undefined || pageToken === '' ? undefined : pageToken;
 }
+
+/**
+ * Splits the `pageSize + 1` rows of a look-ahead query into the page and the row its next
+ * page starts after (undefined when this is the last page).
+ */
+export function splitLookAhead<T>(rows: readonly T[], pageSize: number): { items: T[]; continueAfter?: T } {
+  const items = rows.slice(0, pageSize);
+  return rows.length > pageSize ? { items, continueAfter: items[items.length - 1] } : { items };
+}

@@ -14,7 +14,7 @@ import { isFinal, type RunState } from '../run-state.js';
 import type { AttachmentStaging } from './attachments.js';
 import { RUN_LAYOUT } from '../run-layout.js';
 import type { PageTokenCodec } from './page-token.js';
-import { presentToken, resolvePageSize, type PageRequest } from './paging.js';
+import { presentToken, resolvePageSize, splitLookAhead, type PageRequest } from './paging.js';
 import { parseRunRequest } from './run-request.js';
 import { toRunLog, toRunSummary } from './to-wes.js';
 import type { RunListResponse, RunLog, RunRequest } from './wes-types.js';
@@ -137,13 +137,10 @@ export class RunService {
     const scope = `runs:${caller.userId}`;
     const token = presentToken(page.pageToken);
     const before = token === undefined ? undefined : decodeRunCursor(this.#tokens.decode(token, scope));
-    const rows = await listRunsPage(this.#db, caller.userId, before, pageSize + 1);
-    const more = rows.length > pageSize;
-    const runs = rows.slice(0, pageSize);
-    const last = runs[runs.length - 1];
+    const { items, continueAfter: last } = splitLookAhead(await listRunsPage(this.#db, caller.userId, before, pageSize + 1), pageSize);
     return {
-      runs: runs.map(toRunSummary),
-      next_page_token: more && last !== undefined ? this.#tokens.encode(scope, [last.create_time, last.uuid]) : '',
+      runs: items.map(toRunSummary),
+      next_page_token: last === undefined ? '' : this.#tokens.encode(scope, [last.create_time, last.uuid]),
     };
   }
 

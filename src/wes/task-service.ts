@@ -8,7 +8,7 @@ import { findTask, listTasksPage, type TaskCursor, type TaskRow } from '../store
 import { parseTaskId } from '../store/task-path.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import type { PageTokenCodec } from './page-token.js';
-import { presentToken, resolvePageSize, type PageRequest } from './paging.js';
+import { presentToken, resolvePageSize, splitLookAhead, type PageRequest } from './paging.js';
 import { getOwnedRun, type Caller } from './run-service.js';
 import { toTaskLog } from './to-wes.js';
 import type { TaskListResponse, TaskLog } from './wes-types.js';
@@ -31,13 +31,10 @@ export class TaskService {
     const run = await getOwnedRun(this.#db, caller, runId);
     const scope = `tasks:${run.uuid}`;
     const after = token === undefined ? undefined : decodeTaskCursor(this.#tokens.decode(token, scope));
-    const rows = await listTasksPage(this.#db, run.id, after, pageSize + 1);
-    const more = rows.length > pageSize;
-    const tasks = rows.slice(0, pageSize);
-    const last = tasks[tasks.length - 1];
+    const { items, continueAfter: last } = splitLookAhead(await listTasksPage(this.#db, run.id, after, pageSize + 1), pageSize);
     return {
-      task_logs: tasks.map((row) => toTaskLog(row, baseUrl, run.uuid)),
-      next_page_token: more && last !== undefined ? this.#tokens.encode(scope, [last.sort_key, last.job_index]) : '',
+      task_logs: items.map((row) => toTaskLog(row, baseUrl, run.uuid)),
+      next_page_token: last === undefined ? '' : this.#tokens.encode(scope, [last.sort_key, last.job_index]),
     };
   }
 

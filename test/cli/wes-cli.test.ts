@@ -5,8 +5,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildTestApp, type TestApp } from '../helpers/test-app.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/dialects.js';
+import { sharedTestDatabase, type TestApp } from '../helpers/test-app.js';
+import type { TestDatabase } from '../helpers/dialects.js';
 import { SCATTER_WORKFLOW } from '../e2e/workflows.js';
 
 const run = promisify(execFile);
@@ -19,24 +19,17 @@ function wes(database: TestDatabase, args: string[]) {
   return run(process.execPath, [WES, ...args], { env });
 }
 
-async function withServer(t: import('node:test').TestContext, database: TestDatabase, engine = false): Promise<{ app: TestApp; url: string }> {
-  const app = await buildTestApp(t, { database, engine });
-  const url = await app.app.listen({ port: 0, host: '127.0.0.1' });
-  return { app, url };
+async function listen(app: TestApp): Promise<string> {
+  return app.app.listen({ port: 0, host: '127.0.0.1' });
 }
 
 test('wes seed writes a run that wes tasks reads back page by page through the API', async (t) => {
-  const database = await createTestDatabase();
-  const apps: TestApp[] = [];
-  t.after(async () => {
-    for (const app of apps) await app.close();
-    await database.drop();
-  });
+  const shared = await sharedTestDatabase(t);
+  const { database } = shared;
   const { stdout } = await wes(database, ['seed', '--inputs', '2', '--steps', '6', '--mapped', '2', '--elements', '7', '--running', '1']);
   const seeded = JSON.parse(stdout.trim()) as { run_id: string; tasks: number; api_key: string };
   assert.equal(seeded.tasks, 2 + 4 + 2 * 7);
-  const { app, url } = await withServer(t, database);
-  apps.push(app);
+  const url = await listen(await shared.app());
   const tasks = await wes(database, ['tasks', seeded.run_id, '--url', url, '--key', seeded.api_key, '--page-size', '3']);
   const lines = tasks.stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: string });
   assert.equal(lines.length, seeded.tasks);
@@ -45,12 +38,8 @@ test('wes seed writes a run that wes tasks reads back page by page through the A
 });
 
 test('wes user add and key create make keys that authenticate; wes submit runs a workflow', async (t) => {
-  const database = await createTestDatabase();
-  const apps: TestApp[] = [];
-  t.after(async () => {
-    for (const app of apps) await app.close();
-    await database.drop();
-  });
+  const shared = await sharedTestDatabase(t);
+  const { database } = shared;
   const added = await wes(database, ['user', 'add', 'carol']);
   const firstKey = added.stdout.trim().split('\n').pop() ?? '';
   const second = (await wes(database, ['key', 'create', 'carol'])).stdout.trim();
@@ -59,8 +48,7 @@ test('wes user add and key create make keys that authenticate; wes submit runs a
   await assert.rejects(wes(database, ['user', 'add', 'carol']), /already exists/);
   await assert.rejects(wes(database, ['key', 'create', 'nobody']), /not found/);
 
-  const { app, url } = await withServer(t, database, true);
-  apps.push(app);
+  const url = await listen(await shared.app({ engine: true }));
   const dir = fs.mkdtempSync(path.join(database.dataDir, 'client-'));
   fs.writeFileSync(path.join(dir, 'scatter.cwl'), SCATTER_WORKFLOW);
   fs.writeFileSync(path.join(dir, 'params.json'), JSON.stringify({ numbers: [4, 5] }));

@@ -8,8 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { buildTestApp, type TestApp } from '../helpers/test-app.js';
-import { createTestDatabase } from '../helpers/dialects.js';
+import { buildTestApp, sharedTestDatabase } from '../helpers/test-app.js';
 import { assertErrorResponse, assertMatchesSpec } from '../helpers/spec.js';
 import { multipartBody } from '../helpers/multipart.js';
 import { allTasks, getJson, submitWorkflow, waitForState } from './helpers.js';
@@ -125,17 +124,11 @@ test('cancel stops a running run and leaves no process behind', async (t) => {
 });
 
 test('a server restart in the middle of a run resumes it without rerunning finished jobs', async (t) => {
-  const database = await createTestDatabase();
-  const apps: TestApp[] = [];
-  // Apps before the database: dropping it first would cut their connections.
-  t.after(async () => {
-    for (const app of apps) await app.close();
-    await database.drop();
-  });
+  const shared = await sharedTestDatabase(t);
+  const { database } = shared;
   const counter = path.join(database.dataDir, 'counter.txt');
   const gate = path.join(database.dataDir, 'gate');
-  const first = await buildTestApp(t, { engine: true, database });
-  apps.push(first);
+  const first = await shared.app({ engine: true });
   const { auth } = await first.addUser('alice');
   const runId = await submitWorkflow(first, auth, 'gated.cwl', { counter, gate }, [{ name: 'gated.cwl', content: GATED_WORKFLOW }]);
   for (let i = 0; i < 300; i++) {
@@ -145,11 +138,12 @@ test('a server restart in the middle of a run resumes it without rerunning finis
   }
   assert.equal(fs.readFileSync(counter, 'utf8'), 'ran\n');
   await first.close();
-  assert.equal((await getStateFromStore(database)).state, 'RUNNING');
+  const probe = await shared.app();
+  assert.equal((await getJson<{ state: string }>(probe, auth, `/runs/${runId}/status`)).state, 'RUNNING');
+  await probe.close();
 
   fs.writeFileSync(gate, '');
-  const second = await buildTestApp(t, { engine: true, database });
-  apps.push(second);
+  const second = await shared.app({ engine: true });
   await second.runner?.resumeActiveRuns();
   assert.equal(await waitForState(second, auth, runId), 'COMPLETE');
   assert.equal(fs.readFileSync(counter, 'utf8'), 'ran\n', 'the finished step ran again');
@@ -160,13 +154,6 @@ test('a server restart in the middle of a run resumes it without rerunning finis
   assert.deepEqual(tasks.map((task) => task.id), ['0', '1', '2', '3']);
   assert.ok(tasks.slice(2).every((task) => task.exit_code === 0));
 
-  async function getStateFromStore(db: typeof database) {
-    const probe = await buildTestApp(t, { database: db });
-    apps.push(probe);
-    const state = await getJson<{ state: string }>(probe, auth, `/runs/${runId}/status`);
-    await probe.close();
-    return state;
-  }
 });
 
 test('a scatter of 1,000 elements lists 1,000 jobs, visible while the run runs', async (t) => {

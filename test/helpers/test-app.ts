@@ -86,3 +86,25 @@ export async function buildTestApp(
     },
   };
 }
+
+/**
+ * A database that outlives several apps (a server restart, a CLI beside a server): apps made
+ * with `app()` are closed before the database is dropped, since dropping it first would cut
+ * their connections.
+ */
+export async function sharedTestDatabase(t: TestContext) {
+  const database = await createTestDatabase();
+  const apps: TestApp[] = [];
+  t.after(async () => {
+    for (const app of apps) await app.close();
+    await database.drop();
+  });
+  return {
+    database,
+    async app(options: { engine?: boolean } = {}): Promise<TestApp> {
+      const app = await buildTestApp(t, { ...options, database });
+      apps.push(app);
+      return app;
+    },
+  };
+}

@@ -94,10 +94,6 @@ interface ProcessBase {
   readonly hints: readonly Requirement[];
 }
 
-export interface ToolArgument {
-  readonly binding: InputBinding;
-}
-
 export interface CommandLineTool extends ProcessBase {
   readonly class: 'CommandLineTool';
   readonly baseCommand: readonly string[];
