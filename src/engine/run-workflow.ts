@@ -142,13 +142,10 @@ async function runWorkflow(
   for (const output of workflow.outputs) {
     const values = await Promise.all(output.outputSource.map(sourceValue));
     outputs[output.id] = failAsStep(() => {
-        const value = mergeSources(values, output.linkMerge, output.pickValue, `output ${output.id}`);
-        checkOutput(output.id, value, output.type);
-        return value;
-      },
-      prefix,
-      workflow.id,
-    );
+      const value = mergeSources(values, output.linkMerge, output.pickValue, `output ${output.id}`);
+      checkOutput(output.id, value, output.type);
+      return value;
+    }, workflow.id);
   }
   return outputs;
 }
@@ -164,7 +161,8 @@ async function runStep(
   const gathered: CwlObject = {};
   for (const input of step.in) {
     const values = await Promise.all(input.source.map(sourceValue));
-    let value = input.source.length === 0 ? null : failAsStep(() => mergeSources(values, input.linkMerge, input.pickValue, `${step.id}/${input.id}`), step.id);
+    const merge = (): CwlValue => mergeSources(values, input.linkMerge, input.pickValue, `${step.id}/${input.id}`);
+    let value = input.source.length === 0 ? null : failAsStep(merge, step.id);
     if (value === null && input.default !== undefined) value = resolveFileValues(input.default, step.run.documentUrl);
     if (input.loadContents && isFileLike(value) && typeof value.location === 'string') {
       const file = localPath(value.location);
