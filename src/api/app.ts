@@ -7,7 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Services } from '../wes/services.js';
 import type { Caller } from '../wes/run-service.js';
 import { installAuth } from './auth.js';
-import { installErrorHandlers } from './error-handler.js';
+import { installErrorHandlers, sendError } from './error-handler.js';
 import { runRoutes } from './routes/runs.js';
 import { serviceInfoRoutes } from './routes/service-info.js';
 import { taskRoutes } from './routes/tasks.js';
@@ -25,7 +25,15 @@ export interface AppOptions {
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false }).withTypeProvider<TypeBoxTypeProvider>();
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // Task ids of nested steps are longer than Fastify's default limit of 100 characters.
+    maxParamLength: 1000,
+    // Errors raised before routing (a bad URL encoding, an over-long parameter) get the same body as the rest.
+    frameworkErrors: (error, _request, reply) => {
+      void sendError(reply, 400, error.message);
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandlers(app);
   const { services, publicUrl } = options;
   await app.register(serviceInfoRoutes, { prefix: API_PREFIX, services, publicUrl });

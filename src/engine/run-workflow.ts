@@ -107,10 +107,12 @@ async function runWorkflow(
   run: Run,
 ): Promise<CwlObject> {
   const scope = scopeFor(workflow, undefined, parentScope);
-  let inputs = failAsStep(() => withDefaults(workflow, given), workflow.id);
+  let inputs = await failAsStep(() => withDefaults(workflow, given), workflow.id);
   if (prefix.length === 0) {
-    const evaluate = evaluatorFor(inputs, {}, expressionOptions(scope));
-    inputs = await completeInputs(workflow, inputs, scope, evaluate, true);
+    // Top-level workflow inputs: secondaryFiles are discovered next to the files given.
+    const defaults = inputs;
+    const evaluate = evaluatorFor(defaults, {}, expressionOptions(scope));
+    inputs = await failAsStep(() => completeInputs(workflow, defaults, scope, evaluate, true), workflow.id);
   }
   const k = await reportInputs(workflow, prefix, run);
   const started = new Map<string, Promise<CwlObject>>();
@@ -120,7 +122,7 @@ async function runWorkflow(
     if (promise === undefined) {
       const entry = byId.get(id);
       if (entry === undefined) throw new InvalidWorkflowError([`${workflow.id}: unknown step ${id}`]);
-      promise = runStep(entry.step, [...prefix, { order: entry.order }], scope, inputs, sourceValue, run).catch((error: unknown) => {
+      promise = runStep(entry.step, [...prefix, { order: entry.order }], scope, sourceValue, run).catch((error: unknown) => {
         run.firstError ??= error;
         run.controller.abort();
         throw error;
@@ -141,7 +143,7 @@ async function runWorkflow(
   const outputs: CwlObject = {};
   for (const output of workflow.outputs) {
     const values = await Promise.all(output.outputSource.map(sourceValue));
-    outputs[output.id] = failAsStep(() => {
+    outputs[output.id] = await failAsStep(() => {
       const value = mergeSources(values, output.linkMerge, output.pickValue, `output ${output.id}`);
       checkOutput(output.id, value, output.type);
       return value;
@@ -154,7 +156,6 @@ async function runStep(
   step: WorkflowStep,
   path: StepPath,
   workflowScope: RequirementScope,
-  workflowInputs: CwlObject,
   sourceValue: (source: string) => Promise<CwlValue>,
   run: Run,
 ): Promise<CwlObject> {
@@ -162,7 +163,7 @@ async function runStep(
   for (const input of step.in) {
     const values = await Promise.all(input.source.map(sourceValue));
     const merge = (): CwlValue => mergeSources(values, input.linkMerge, input.pickValue, `${step.id}/${input.id}`);
-    let value = input.source.length === 0 ? null : failAsStep(merge, step.id);
+    let value = input.source.length === 0 ? null : await failAsStep(merge, step.id);
     if (value === null && input.default !== undefined) value = resolveFileValues(input.default, step.run.documentUrl);
     if (input.loadContents && isFileLike(value) && typeof value.location === 'string') {
       const file = localPath(value.location);
@@ -205,7 +206,7 @@ async function runStep(
     return pickOutputs(await runJob(step.run, runInputs, path, element, stepScope, step.id, run), step.out);
   };
   if (step.scatter.length === 0) return runElement(gathered, undefined);
-  const plan = failAsStep(() => planScatter(gathered, step.scatter, step.scatterMethod), step.id);
+  const plan = await failAsStep(() => planScatter(gathered, step.scatter, step.scatterMethod), step.id);
   await run.host.scatterSized(path, plan.elements.length);
   const settled = await Promise.allSettled(plan.elements.map((values, e) => runElement(values, e)));
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -265,9 +266,9 @@ function isJobFailure(error: unknown): boolean {
 }
 
 /** Domain errors outside a job (merging, scattering) fail the run as that step's failure. */
-function failAsStep<T>(body: () => T, label: string): T {
+async function failAsStep<T>(body: () => T | Promise<T>, label: string): Promise<T> {
   try {
-    return body();
+    return await body();
   } catch (error) {
     if (!isJobFailure(error)) throw error;
     throw new CommandFailedError(`step ${label}: ${(error as Error).message}`, { cause: error });

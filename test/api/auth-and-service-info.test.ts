@@ -60,9 +60,10 @@ test('service-info is public, valid, and counts runs by state from the store', a
   assert.match(instructions.body, /Authorization: Bearer/);
 });
 
-test('unknown endpoints are ErrorResponse 404s', async (t) => {
+test('unknown endpoints and undecodable URLs are ErrorResponses', async (t) => {
   const app = await buildTestApp(t);
   assertErrorResponse(await app.app.inject({ url: '/ga4gh/wes/v1/nothing' }), 404, /no such endpoint/);
+  assertErrorResponse(await app.app.inject({ url: '/ga4gh/wes/v1/runs/%ZZ' }), 400, /not a valid url/);
 });
 
 test('each WesError status is one the spec declares, and maps to an ErrorResponse', () => {

@@ -82,6 +82,16 @@ test('every bad submission is a 400 naming the problem, and leaves nothing behin
   }
   const json = await app.app.inject({ method: 'POST', url: '/ga4gh/wes/v1/runs', payload: runFields(), headers: { authorization: auth } });
   assertErrorResponse(json, 400, /multipart\/form-data/);
+  for (const [contentType, body] of [['multipart/form-data; boundary=xyz', 'garbage'], ['multipart/form-data', '--x\r\n']]) {
+    const malformed = await app.app.inject({
+      method: 'POST',
+      url: '/ga4gh/wes/v1/runs',
+      payload: body,
+      headers: { authorization: auth, 'content-type': contentType },
+    });
+    assertErrorResponse(malformed, 400, /malformed multipart/);
+  }
+  assert.deepEqual(runsDirEntries(app), []);
   const list = await app.app.inject({ url: '/ga4gh/wes/v1/runs', headers: { authorization: auth } });
   assert.deepEqual((list.json() as { runs: unknown[] }).runs, []);
 });

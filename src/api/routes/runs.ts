@@ -1,7 +1,7 @@
 /** The run endpoints: ListRuns, RunWorkflow, GetRunLog, GetRunStatus, CancelRun, and the run's engine log. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import multipart from '@fastify/multipart';
-import { BadRequestError } from '../../errors.js';
+import multipart, { type Multipart } from '@fastify/multipart';
+import { BadRequestError, WesError } from '../../errors.js';
 import { AttachmentStaging } from '../../wes/attachments.js';
 import { isKnownField } from '../../wes/run-request.js';
 import type { Services } from '../../wes/services.js';
@@ -33,7 +33,9 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
     const staging = await AttachmentStaging.create(services.runs.runsDir);
     const fields = new Map<string, string>();
     try {
-      for await (const part of request.parts()) {
+      const parts = request.parts()[Symbol.asyncIterator]();
+      for (let next = await nextPart(parts); !next.done; next = await nextPart(parts)) {
+        const part = next.value;
         if (part.type === 'file') {
           if (part.fieldname !== 'workflow_attachment') {
             part.file.resume();
@@ -79,3 +81,13 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
     sendLog(request, reply, await services.runs.getEngineLogPath(request.caller, request.params.run_id)),
   );
 };
+
+/** The next form part; a body that is not valid multipart is the client's error, not ours. */
+async function nextPart(parts: AsyncIterator<Multipart>): Promise<IteratorResult<Multipart>> {
+  try {
+    return await parts.next();
+  } catch (error) {
+    if (error instanceof WesError || (error as { statusCode?: number }).statusCode !== undefined) throw error;
+    throw new BadRequestError(`malformed multipart/form-data body: ${(error as Error).message}`, { cause: error });
+  }
+}
