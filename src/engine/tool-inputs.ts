@@ -8,7 +8,8 @@ import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CwlObject, CwlValue } from './cwl-value.js';
-import type { CwlType, Parameter, Process, SecondaryFileSpec } from './cwl/model.js';
+import type { CwlType, FormatGraph, Parameter, Process, SecondaryFileSpec } from './cwl/model.js';
+import { formatMatches } from './cwl/format-ontology.js';
 import { listDirectory, localPath, readContents, resolveFileValues } from './file-values.js';
 import { JobFailedError, type Evaluator } from './job-context.js';
 import { secondaryNames } from './outputs.js';
@@ -30,12 +31,21 @@ export function withDefaults(process: Process, given: CwlObject): CwlObject {
   return out;
 }
 
+/** What one parameter (or record field) asks of the Files and Directories it receives. */
 interface Wanted {
-  /** Look for missing secondaryFiles on disk (top-level inputs only), else require them present. */
-  readonly discover: boolean;
   readonly secondaryFiles: readonly SecondaryFileSpec[];
   readonly loadContents: boolean;
   readonly loadListing: string;
+  readonly format?: CwlValue;
+}
+
+interface Completion {
+  /** Look for missing secondaryFiles on disk (top-level inputs only), else require them present. */
+  readonly discover: boolean;
+  /** loadListing when the parameter gives none. */
+  readonly fallbackListing: string;
+  readonly formatGraph: FormatGraph;
+  readonly evaluate: Evaluator;
 }
 
 export async function completeInputs(
@@ -46,44 +56,64 @@ export async function completeInputs(
   discover: boolean,
 ): Promise<CwlObject> {
   const defaultListing = findRequirement(scope, 'LoadListingRequirement')?.loadListing;
-  const fallback = typeof defaultListing === 'string' ? defaultListing : process.cwlVersion === 'v1.0' ? 'deep_listing' : 'no_listing';
+  const fallbackListing =
+    typeof defaultListing === 'string' ? defaultListing : process.cwlVersion === 'v1.0' ? 'deep_listing' : 'no_listing';
+  const completion: Completion = { discover, fallbackListing, formatGraph: process.formatGraph, evaluate };
   const out: CwlObject = { ...inputs };
   for (const input of process.inputs) {
-    out[input.id] = await complete(inputs[input.id] ?? null, input.type, wantedOf(input, fallback, discover), fallback, evaluate);
+    out[input.id] = await complete(inputs[input.id] ?? null, input.type, wantedOf(input, completion), completion);
   }
   return out;
 }
 
 function wantedOf(
-  p: Pick<Parameter, 'secondaryFiles' | 'loadContents'> & { loadListing?: string },
-  fallback: string,
-  discover: boolean,
+  p: Pick<Parameter, 'secondaryFiles' | 'loadContents' | 'format'> & { loadListing?: string },
+  completion: Completion,
 ): Wanted {
-  return { discover, secondaryFiles: p.secondaryFiles, loadContents: p.loadContents, loadListing: p.loadListing ?? fallback };
+  return {
+    secondaryFiles: p.secondaryFiles,
+    loadContents: p.loadContents,
+    loadListing: p.loadListing ?? completion.fallbackListing,
+    format: p.format,
+  };
 }
 
-async function complete(value: CwlValue, type: CwlType, wanted: Wanted, fallback: string, evaluate: Evaluator): Promise<CwlValue> {
+async function complete(value: CwlValue, type: CwlType, wanted: Wanted, completion: Completion): Promise<CwlValue> {
   if (value === null) return null;
   const member = matchingMember(value, type) ?? type;
   if (Array.isArray(value)) {
     const items = typeof member === 'object' && !Array.isArray(member) && member.type === 'array' ? member.items : 'Any';
     const out: CwlValue[] = [];
-    for (const v of value) out.push(await complete(v, items, wanted, fallback, evaluate));
+    for (const v of value) out.push(await complete(v, items, wanted, completion));
     return out;
   }
-  if (isFileLike(value)) return completeFile(value, wanted, evaluate);
+  if (isFileLike(value)) return completeFile(value, wanted, completion);
   if (isObject(value) && typeof member === 'object' && !Array.isArray(member) && member.type === 'record') {
     const out: CwlObject = { ...value };
     for (const field of member.fields) {
       const v = value[field.name] ?? null;
-      out[field.name] = await complete(v, field.type, wantedOf(field, fallback, wanted.discover), fallback, evaluate);
+      out[field.name] = await complete(v, field.type, wantedOf(field, completion), completion);
     }
     return out;
   }
   return value;
 }
 
-async function completeFile(value: CwlObject, wanted: Wanted, evaluate: Evaluator): Promise<CwlObject> {
+/** A File input of a parameter with `format` must have that format or a subclass of it. */
+async function checkFormat(value: CwlObject, wanted: Wanted, completion: Completion): Promise<void> {
+  if (wanted.format === undefined || value.class !== 'File') return;
+  const evaluated = await completion.evaluate(wanted.format, null);
+  const allowed = (Array.isArray(evaluated) ? evaluated : [evaluated]).filter((f): f is string => typeof f === 'string');
+  const actual = value.format;
+  if (typeof actual !== 'string') throw new JobFailedError(`input file ${String(value.location)} has no format, expected ${allowed.join(' or ')}`);
+  if (!allowed.some((f) => formatMatches(actual, f, completion.formatGraph))) {
+    throw new JobFailedError(`input file ${String(value.location)} has format ${actual}, expected ${allowed.join(' or ')}`);
+  }
+}
+
+async function completeFile(value: CwlObject, wanted: Wanted, completion: Completion): Promise<CwlObject> {
+  await checkFormat(value, wanted, completion);
+  const { evaluate } = completion;
   const out: CwlObject = { ...value };
   const path = typeof value.location === 'string' ? localPath(value.location) : undefined;
   if (value.class === 'File' && path !== undefined) {
@@ -98,9 +128,9 @@ async function completeFile(value: CwlObject, wanted: Wanted, evaluate: Evaluato
   if (value.class === 'Directory' && path !== undefined && wanted.loadListing !== 'no_listing') {
     out.listing = await listDirectory(path, wanted.loadListing === 'deep_listing', false);
   } else if (Array.isArray(value.listing)) {
-    const plain: Wanted = { ...wanted, secondaryFiles: [], loadContents: false };
+    const plain: Wanted = { ...wanted, secondaryFiles: [], loadContents: false, format: undefined };
     const listing: CwlValue[] = [];
-    for (const entry of value.listing) listing.push(isFileLike(entry) ? await completeFile(entry, plain, evaluate) : entry);
+    for (const entry of value.listing) listing.push(isFileLike(entry) ? await completeFile(entry, plain, completion) : entry);
     out.listing = listing;
   }
   if (wanted.secondaryFiles.length > 0 && path !== undefined) {
@@ -115,7 +145,7 @@ async function completeFile(value: CwlObject, wanted: Wanted, evaluate: Evaluato
         }
         if (typeof name !== 'string' || known.has(name)) continue;
         const candidate = join(dirname(path), name);
-        if (!wanted.discover) {
+        if (!completion.discover) {
           if (required === true) throw new JobFailedError(`missing required secondary file ${name} of ${path}`);
           continue;
         }

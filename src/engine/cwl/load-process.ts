@@ -3,11 +3,13 @@
  * one object of a packed `$graph`, `#main` by default), with every referenced document
  * fetched under the URL policy, and checks the links between steps.
  */
+import { readFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { InvalidWorkflowError } from '../../errors.js';
-import { loadDocuments, type UrlPolicy } from './load-documents.js';
-import type { Process, Workflow } from './model.js';
+import { assertAllowed, loadDocuments, type UrlPolicy } from './load-documents.js';
+import type { FormatGraph, Process, Workflow } from './model.js';
+import { parseOntology } from './format-ontology.js';
 import { collectNamedTypes, normalizeProcess } from './normalize-process.js';
 
 export interface LoadOptions {
@@ -27,6 +29,16 @@ export async function loadProcess(options: LoadOptions): Promise<Process> {
   const documents = new Map<string, Promise<Record<string, unknown>[]>>();
   const namedTypes = new Map<string, unknown>();
   const processes = new Map<string, Promise<Process>>();
+  const ontologies = new Map<string, Promise<FormatGraph>>();
+  const ontologyOf = (docUrl: string, docs: Record<string, unknown>[]): Promise<FormatGraph> => {
+    let graph = ontologies.get(docUrl);
+    if (graph === undefined) {
+      const schemas = docs.flatMap((d) => (Array.isArray(d.$schemas) ? d.$schemas.map(String) : []));
+      graph = loadOntology(schemas.map((s) => new URL(s, docUrl).href), allow);
+      ontologies.set(docUrl, graph);
+    }
+    return graph;
+  };
 
   const documentAt = (docUrl: string): Promise<Record<string, unknown>[]> => {
     let docs = documents.get(docUrl);
@@ -54,6 +66,7 @@ export async function loadProcess(options: LoadOptions): Promise<Process> {
           docUrl,
           typeof version === 'string' ? version : 'v1.2',
           namespaces as Record<string, string>,
+          await ontologyOf(docUrl, docs),
           namedTypes,
           processAt,
         );
@@ -66,6 +79,20 @@ export async function loadProcess(options: LoadOptions): Promise<Process> {
   checkLinks(process);
   checkVersionFeatures(process);
   return process;
+}
+
+async function loadOntology(urls: readonly string[], allow: UrlPolicy): Promise<FormatGraph> {
+  const graph = new Map<string, string[]>();
+  for (const url of urls) {
+    assertAllowed(url, allow);
+    try {
+      const text = url.startsWith('file:') ? await readFile(fileURLToPath(url), 'utf8') : await (await fetch(url)).text();
+      parseOntology(text, graph);
+    } catch (error) {
+      throw new InvalidWorkflowError([`${url}: cannot read $schemas ontology: ${error instanceof Error ? error.message : String(error)}`]);
+    }
+  }
+  return graph;
 }
 
 function toUrl(documentUrl: string, baseDir: string): string {

@@ -6,6 +6,9 @@
  */
 import type { CwlValue } from '../cwl-value.js';
 
+/** Format class IRI → the classes it is a subclass of or equivalent to ($schemas ontologies). */
+export type FormatGraph = ReadonlyMap<string, readonly string[]>;
+
 export type CwlType = string | CwlType[] | ArrayType | RecordType | EnumType;
 
 export interface ArrayType {
@@ -86,6 +89,8 @@ interface ProcessBase {
   readonly documentUrl: string;
   /** The document's $namespaces (prefix → IRI), for `prefix:name` formats in input objects. */
   readonly namespaces: Readonly<Record<string, string>>;
+  /** Ontology of the document's $schemas, for checking input formats. */
+  readonly formatGraph: FormatGraph;
   readonly label?: string;
   readonly cwlVersion: string;
   readonly inputs: readonly Parameter[];

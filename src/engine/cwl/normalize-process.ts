@@ -9,6 +9,7 @@ import { InvalidWorkflowError } from '../../errors.js';
 import type { CwlValue } from '../cwl-value.js';
 import type {
   CommandLineTool,
+  FormatGraph,
   CwlType,
   InputBinding,
   OutputBinding,
@@ -26,6 +27,7 @@ export type RunResolver = (runUrl: string) => Promise<Process>;
 
 interface Context {
   readonly documentUrl: string;
+  readonly formatGraph: FormatGraph;
   /** The document's $namespaces, to expand `prefix:name` formats. */
   readonly namespaces: Readonly<Record<string, string>>;
   readonly cwlVersion: string;
@@ -92,11 +94,13 @@ export async function normalizeProcess(
   documentUrl: string,
   cwlVersion: string,
   namespaces: Readonly<Record<string, string>>,
+  formatGraph: FormatGraph,
   namedTypes: Map<string, unknown>,
   resolveRun: RunResolver,
 ): Promise<Process> {
   const ctx: Context = {
     documentUrl,
+    formatGraph,
     namespaces: isJson(doc.$namespaces) ? (doc.$namespaces as Record<string, string>) : namespaces,
     cwlVersion: str(doc.cwlVersion) ?? cwlVersion,
     namedTypes,
@@ -107,6 +111,7 @@ export async function normalizeProcess(
     id,
     documentUrl,
     namespaces: ctx.namespaces,
+    formatGraph: ctx.formatGraph,
     label: str(doc.label),
     cwlVersion: ctx.cwlVersion,
     inputs: asList(doc.inputs).map((p) => parameter(p, ctx)),
@@ -174,7 +179,7 @@ async function step(raw: unknown, workflowId: string, ctx: Context): Promise<Wor
   const id = str(raw.id) ?? randomUUID();
   const runRaw = raw.run;
   const run = isJson(runRaw)
-    ? await normalizeProcess(runRaw, ctx.documentUrl, ctx.cwlVersion, ctx.namespaces, ctx.namedTypes, ctx.resolveRun)
+    ? await normalizeProcess(runRaw, ctx.documentUrl, ctx.cwlVersion, ctx.namespaces, ctx.formatGraph, ctx.namedTypes, ctx.resolveRun)
     : await ctx.resolveRun(new URL(String(runRaw), ctx.documentUrl).href);
   const inputs: StepInput[] = asList(raw.in).map((i) => {
     const j = isJson(i) ? i : {};

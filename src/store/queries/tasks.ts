@@ -3,7 +3,7 @@
  * no job: an input, a skipped or not yet expanded step) or one job of a step's collection.
  * Tasks are ordered by (step sort_key, job_index), step-level tasks having job_index -1.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { Database } from '../database.js';
 import type { JobState } from '../tables/job.table.js';
 
@@ -42,7 +42,8 @@ const START: TaskCursor = { sortKey: '', jobIndex: STEP_LEVEL_JOB_INDEX };
  *  - step-level tasks:      wis_step_task_order_idx (run, collection_job_count = 0, sort_key > k)
  *  - rest of the current collection: icjja_task_order_idx (run, step_sort_key = k, order_index > j)
  *  - later collections:     icjja_task_order_idx (run, step_sort_key > k)
- * then a primary-key join per row for the step, its workflow step and its job.
+ * then, for the ≤ limit rows of the page only, primary-key probes for the step, its workflow
+ * step and its job.
  */
 export async function listTasksPage(
   db: Kysely<Database>,
@@ -89,15 +90,26 @@ export async function listTasksPage(
     .unionAll(db.selectFrom(restOfCurrent.as('b2')).selectAll())
     .unionAll(db.selectFrom(laterCollections.as('b3')).selectAll());
 
+  const ordered = db.selectFrom(page.as('t')).selectAll().orderBy('t.sort_key').orderBy('t.job_index').limit(limit);
+  // Step fields come from correlated primary-key probes rather than joins: with a step table
+  // of a few thousand rows PostgreSQL prefers hashing all of it to probing it once per row.
+  const step = (eb: ExpressionBuilder<{ p: { step_id: number } } & Database, 'p'>) =>
+    eb.selectFrom('workflow_invocation_step as s').whereRef('s.id', '=', 'p.step_id');
   return db
-    .selectFrom(page.as('t'))
-    .innerJoin('workflow_invocation_step as s', 's.id', 't.step_id')
-    .innerJoin('workflow_step as ws', 'ws.id', 's.workflow_step_id')
-    .leftJoin('job as j', 'j.id', 't.job_id')
-    .select(['t.sort_key', 't.job_index', ...TASK_COLUMNS])
-    .orderBy('t.sort_key')
-    .orderBy('t.job_index')
-    .limit(limit)
+    .selectFrom(ordered.as('p'))
+    .leftJoin('job as j', 'j.id', 'p.job_id')
+    .select((eb) => [
+      'p.sort_key',
+      'p.job_index',
+      step(eb).select('s.task_path').as('task_path'),
+      step(eb).select('s.order_index').as('order_index'),
+      step(eb).innerJoin('workflow_step as ws', 'ws.id', 's.workflow_step_id').select('ws.label').as('label'),
+      step(eb).innerJoin('workflow_step as ws', 'ws.id', 's.workflow_step_id').select('ws.tool_id').as('tool_id'),
+      ...JOB_COLUMNS,
+    ])
+    .$narrowType<{ task_path: string; order_index: number }>()
+    .orderBy('p.sort_key')
+    .orderBy('p.job_index')
     .execute();
 }
 
@@ -120,7 +132,7 @@ export async function findTask(
       .where('s.collection_job_count', '=', 0)
       .innerJoin('workflow_step as ws', 'ws.id', 's.workflow_step_id')
       .leftJoin('job as j', 'j.id', 's.job_id')
-      .select(['s.sort_key', sql<number>`${sql.lit(STEP_LEVEL_JOB_INDEX)}`.as('job_index'), ...TASK_COLUMNS])
+      .select(['s.sort_key', sql<number>`${sql.lit(STEP_LEVEL_JOB_INDEX)}`.as('job_index'), ...STEP_COLUMNS, ...JOB_COLUMNS])
       .executeTakeFirst();
   }
   return step
@@ -129,16 +141,15 @@ export async function findTask(
     )
     .innerJoin('workflow_step as ws', 'ws.id', 's.workflow_step_id')
     .innerJoin('job as j', 'j.id', 'a.job_id')
-    .select(['s.sort_key', 'a.order_index as job_index', ...TASK_COLUMNS])
+    .select(['s.sort_key', 'a.order_index as job_index', ...STEP_COLUMNS, ...JOB_COLUMNS])
     .executeTakeFirst();
 }
 
-/** The columns every task row carries, from the step (s), its workflow step (ws) and its job (j). */
-const TASK_COLUMNS = [
-  's.task_path',
-  's.order_index',
-  'ws.label',
-  'ws.tool_id',
+/** The columns a task row carries from its step (s) and workflow step (ws). */
+const STEP_COLUMNS = ['s.task_path', 's.order_index', 'ws.label', 'ws.tool_id'] as const;
+
+/** The columns a task row carries from its job (j). */
+const JOB_COLUMNS = [
   'j.id as job_id',
   'j.state as job_state',
   'j.argv',
