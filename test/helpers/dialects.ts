@@ -1,6 +1,6 @@
 /**
- * The database a test file runs against: SQLite in a temp dir, or a fresh PostgreSQL database
- * created for the test and dropped after it. WES_TEST_DIALECT picks one (scripts/test.mjs runs
+ * The database a test file (or a benchmark) runs against: SQLite in a temp dir, or a fresh
+ * PostgreSQL database created for it and dropped after it. WES_TEST_DIALECT picks one (scripts/test.mjs runs
  * the suite once per dialect); WES_TEST_PG_URL points at a server where databases can be created.
  */
 import fs from 'node:fs';
@@ -20,25 +20,31 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export async function createTestDatabase(): Promise<TestDatabase> {
+export async function createTestDatabase(dialect: Dialect = DIALECT, adminUrl: string = ADMIN_URL): Promise<TestDatabase> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wes-test-'));
   const sqlitePath = path.join(dataDir, 'wes.sqlite');
-  if (DIALECT === 'sqlite') {
+  if (dialect === 'sqlite') {
     return { sqlitePath, dataDir, drop: async () => fs.rmSync(dataDir, { recursive: true, force: true }) };
   }
   const name = `wes_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(ADMIN_URL);
+  const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5_000 });
+  try {
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+  } catch (error) {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+  const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {
     databaseUrl: url.toString(),
     sqlitePath,
     dataDir,
     drop: async () => {
-      const client = new pg.Client({ connectionString: ADMIN_URL });
+      const client = new pg.Client({ connectionString: adminUrl });
       await client.connect();
       await client.query(`drop database if exists ${name} with (force)`);
       await client.end();

@@ -3,7 +3,8 @@
  * no job: an input, a skipped or not yet expanded step) or one job of a step's collection.
  * Tasks are ordered by (step sort_key, job_index), step-level tasks having job_index -1.
  */
-import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { isPostgres } from '../dialect.js';
 import type { Database } from '../database.js';
 import type { JobState } from '../tables/job.table.js';
 
@@ -91,23 +92,48 @@ export async function listTasksPage(
     .unionAll(db.selectFrom(laterCollections.as('b3')).selectAll());
 
   const ordered = db.selectFrom(page.as('t')).selectAll().orderBy('t.sort_key').orderBy('t.job_index').limit(limit);
-  // Step fields come from correlated primary-key probes rather than joins: with a step table
-  // of a few thousand rows PostgreSQL prefers hashing all of it to probing it once per row.
-  const step = (eb: ExpressionBuilder<{ p: { step_id: number } } & Database, 'p'>) =>
-    eb.selectFrom('workflow_invocation_step as s').whereRef('s.id', '=', 'p.step_id');
+  if (isPostgres(db)) {
+    // LATERAL … LIMIT 1 keeps these per-row primary-key probes: as plain joins PostgreSQL may
+    // hash or merge a whole step or job table instead, which costs more as the store grows.
+    return db
+      .selectFrom(ordered.as('p'))
+      .innerJoinLateral(
+        (eb) =>
+          eb
+            .selectFrom('workflow_invocation_step as s')
+            .select(['s.task_path', 's.order_index', 's.workflow_step_id'])
+            .whereRef('s.id', '=', 'p.step_id')
+            .limit(1)
+            .as('s'),
+        (join) => join.onTrue(),
+      )
+      .innerJoinLateral(
+        (eb) =>
+          eb
+            .selectFrom('workflow_step as ws')
+            .select(['ws.label', 'ws.tool_id'])
+            .whereRef('ws.id', '=', 's.workflow_step_id')
+            .limit(1)
+            .as('ws'),
+        (join) => join.onTrue(),
+      )
+      .leftJoinLateral(
+        (eb) => eb.selectFrom('job as j').select(JOB_COLUMNS).whereRef('j.id', '=', 'p.job_id').limit(1).as('job'),
+        (join) => join.onTrue(),
+      )
+      .select(['p.sort_key', 'p.job_index', ...STEP_COLUMNS])
+      .selectAll('job')
+      .orderBy('p.sort_key')
+      .orderBy('p.job_index')
+      .execute();
+  }
+  // SQLite has no hash or merge joins: these are primary-key lookups per page row.
   return db
     .selectFrom(ordered.as('p'))
+    .innerJoin('workflow_invocation_step as s', 's.id', 'p.step_id')
+    .innerJoin('workflow_step as ws', 'ws.id', 's.workflow_step_id')
     .leftJoin('job as j', 'j.id', 'p.job_id')
-    .select((eb) => [
-      'p.sort_key',
-      'p.job_index',
-      step(eb).select('s.task_path').as('task_path'),
-      step(eb).select('s.order_index').as('order_index'),
-      step(eb).innerJoin('workflow_step as ws', 'ws.id', 's.workflow_step_id').select('ws.label').as('label'),
-      step(eb).innerJoin('workflow_step as ws', 'ws.id', 's.workflow_step_id').select('ws.tool_id').as('tool_id'),
-      ...JOB_COLUMNS,
-    ])
-    .$narrowType<{ task_path: string; order_index: number }>()
+    .select(['p.sort_key', 'p.job_index', ...STEP_COLUMNS, ...JOB_COLUMNS])
     .orderBy('p.sort_key')
     .orderBy('p.job_index')
     .execute();

@@ -1,0 +1,130 @@
+/**
+ * Query plans of a captured query, and whether they stay on indexes: no full scan of a table
+ * (PostgreSQL Seq Scan or a hash built from a whole table, SQLite "SCAN <table>") and sorting
+ * only over LIMITed branches (a sort
+ * fed by a LIMIT, a union of LIMITed inputs, or a nested loop whose outer side is one).
+ */
+import { CompiledQuery, type Kysely } from 'kysely';
+import type { Database } from '../src/store/database.js';
+import type { Dialect } from '../src/store/dialect.js';
+
+export interface CapturedQuery {
+  readonly sql: string;
+  readonly parameters: readonly unknown[];
+}
+
+export interface PlanVerdict {
+  readonly indexOnly: boolean;
+  readonly fullScans: string[];
+  readonly unboundedSorts: string[];
+  readonly text: string;
+}
+
+export async function explainQuery(db: Kysely<Database>, dialect: Dialect, query: CapturedQuery): Promise<PlanVerdict> {
+  return dialect === 'postgres' ? explainPostgres(db, query) : explainSqlite(db, query);
+}
+
+interface SqlitePlanRow {
+  id: number;
+  parent: number;
+  detail: string;
+}
+
+async function explainSqlite(db: Kysely<Database>, query: CapturedQuery): Promise<PlanVerdict> {
+  const result = await db.executeQuery<SqlitePlanRow>(CompiledQuery.raw(`explain query plan ${query.sql}`, [...query.parameters]));
+  const rows = result.rows;
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const depth = (r: SqlitePlanRow): number => (byId.has(r.parent) ? 1 + depth(byId.get(r.parent) as SqlitePlanRow) : 0);
+  // Subqueries (co-routines / materialized views) are scanned as row sources, not tables.
+  const subqueries = new Set<string>();
+  for (const r of rows) {
+    const m = /^(?:CO-ROUTINE|MATERIALIZE) (\S+)/.exec(r.detail);
+    if (m !== null) subqueries.add(m[1]);
+  }
+  // A branch of the union: a subquery whose own plan sorts before its LIMIT would read its whole range.
+  const insideSubquery = (r: SqlitePlanRow): boolean => {
+    let p = byId.get(r.parent);
+    while (p !== undefined) {
+      if (/^(?:CO-ROUTINE|MATERIALIZE) /.test(p.detail)) return true;
+      p = byId.get(p.parent);
+    }
+    return false;
+  };
+  const fullScans: string[] = [];
+  const unboundedSorts: string[] = [];
+  for (const r of rows) {
+    const scan = /^SCAN (\S+)/.exec(r.detail);
+    if (scan !== null && !subqueries.has(scan[1])) fullScans.push(r.detail);
+    if (/TEMP B-TREE/.test(r.detail) && insideSubquery(r)) unboundedSorts.push(r.detail);
+  }
+  const text = rows.map((r) => `${'  '.repeat(depth(r))}${r.detail}`).join('\n');
+  return { indexOnly: fullScans.length === 0 && unboundedSorts.length === 0, fullScans, unboundedSorts, text };
+}
+
+interface PgPlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  'Parent Relationship'?: string;
+  'Plan Rows'?: number;
+  Plans?: PgPlanNode[];
+  [key: string]: unknown;
+}
+
+async function explainPostgres(db: Kysely<Database>, query: CapturedQuery): Promise<PlanVerdict> {
+  const result = await db.executeQuery<{ 'QUERY PLAN': { Plan: PgPlanNode }[] | string }>(
+    CompiledQuery.raw(`explain (format json) ${query.sql}`, [...query.parameters]),
+  );
+  const raw = result.rows[0]?.['QUERY PLAN'];
+  const doc = typeof raw === 'string' ? (JSON.parse(raw) as { Plan: PgPlanNode }[]) : raw;
+  if (doc === undefined || doc[0] === undefined) throw new Error('no plan');
+  const root = doc[0].Plan;
+  const fullScans: string[] = [];
+  const unboundedSorts: string[] = [];
+  const lines: string[] = [];
+  const walk = (node: PgPlanNode, depth: number): void => {
+    const on = node['Relation Name'] === undefined ? '' : ` on ${node['Relation Name']}`;
+    const using = node['Index Name'] === undefined ? '' : ` using ${node['Index Name']}`;
+    lines.push(`${'  '.repeat(depth)}${node['Node Type']}${on}${using} (rows=${node['Plan Rows'] ?? '?'})`);
+    if (node['Node Type'] === 'Seq Scan') fullScans.push(`Seq Scan on ${node['Relation Name'] ?? '?'}`);
+    // A hash join's build side is read whole: over an index scan without a LIMIT it is a full read too.
+    if (node['Node Type'] === 'Hash' && !bounded(node.Plans?.[0])) {
+      const input = node.Plans?.[0];
+      if (input !== undefined && input['Node Type'] !== 'Seq Scan') {
+        fullScans.push(`Hash of all ${input['Relation Name'] ?? '?'} rows (${input['Node Type']}${input['Index Name'] === undefined ? '' : ` using ${input['Index Name']}`})`);
+      }
+    }
+    if ((node['Node Type'] === 'Sort' || node['Node Type'] === 'Incremental Sort') && !bounded(node.Plans?.[0])) {
+      unboundedSorts.push(`${node['Node Type']} at depth ${depth}`);
+    }
+    for (const child of node.Plans ?? []) walk(child, depth + 1);
+  };
+  walk(root, 0);
+  return { indexOnly: fullScans.length === 0 && unboundedSorts.length === 0, fullScans, unboundedSorts, text: lines.join('\n') };
+}
+
+/** Whether a plan node yields a LIMITed number of rows (per execution). */
+function bounded(node: PgPlanNode | undefined): boolean {
+  if (node === undefined) return false;
+  const children = node.Plans ?? [];
+  switch (node['Node Type']) {
+    case 'Limit':
+      return true;
+    case 'Append':
+    case 'Merge Append':
+    case 'Merge Join':
+      return children.every(bounded);
+    case 'Nested Loop': {
+      // The outer side drives the loop; the inner side is a per-row lookup.
+      const outer = children.find((c) => c['Parent Relationship'] === 'Outer') ?? children[0];
+      return bounded(outer);
+    }
+    case 'Hash Join': {
+      const outer = children.find((c) => c['Parent Relationship'] === 'Outer') ?? children[0];
+      return bounded(outer);
+    }
+    default:
+      // Subquery Scan, Result, Materialize, Memoize, Hash, Sort, Gather …: as bounded as their input.
+      return children.length > 0 && children.every(bounded);
+  }
+}
