@@ -1,4 +1,5 @@
 /** `wes serve`: opens the store, prints the admin key on first start, and listens. */
+import path from 'node:path';
 import type { Config } from '../config.js';
 import { buildApp } from '../api/app.js';
 import { createServices } from '../wes/services.js';
@@ -8,7 +9,9 @@ import { LocalExecutor } from '../executors/local/local-executor.js';
 
 export async function serve(config: Config): Promise<void> {
   const store = await openConfiguredStore(config);
-  const executor = new LocalExecutor({ maxJobs: config.maxJobs });
+  const executor = new LocalExecutor({ maxJobs: config.maxJobs, stateDir: path.join(config.dataDir, 'executor') });
+  // Jobs of a server that died without stopping them would run on beside their reruns.
+  const reaped = await executor.reapOrphans();
   const runner = new Runner({ db: store.db, executor, allowedUrlPrefixes: config.allowedWorkflowUrlPrefixes });
   const services = await createServices(store, {
     dataDir: config.dataDir,
@@ -39,9 +42,10 @@ export async function serve(config: Config): Promise<void> {
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
-  await app.listen({ host: config.host, port: config.port });
+  const address = await app.listen({ host: config.host, port: config.port });
+  if (reaped > 0) process.stdout.write(`stopped ${reaped} job process group(s) left by a previous server\n`);
   const resumed = await runner.resumeActiveRuns();
   if (resumed > 0) process.stdout.write(`resumed ${resumed} active run(s)\n`);
   const where = config.databaseUrl === undefined ? `SQLite in ${config.dataDir}` : 'PostgreSQL';
-  process.stdout.write(`wes-server listening on http://${config.host}:${config.port}/ga4gh/wes/v1 (${where}${config.noAuth ? ', no auth' : ''})\n`);
+  process.stdout.write(`wes-server listening on ${address}/ga4gh/wes/v1 (${where}${config.noAuth ? ', no auth' : ''})\n`);
 }

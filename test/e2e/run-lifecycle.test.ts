@@ -11,6 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { buildTestApp, sharedTestDatabase } from '../helpers/test-app.js';
 import { assertErrorResponse, assertMatchesSpec } from '../helpers/spec.js';
 import { multipartBody } from '../helpers/multipart.js';
+import { processesMentioning } from '../helpers/processes.js';
 import { allTasks, getJson, submitWorkflow, waitForState } from './helpers.js';
 import { FAILING_TOOL, GATED_WORKFLOW, LINES_WORKFLOW, NESTED_WORKFLOW, SCATTER_WORKFLOW, SLEEPING_TOOL, WC_TOOL } from './workflows.js';
 
@@ -18,23 +19,6 @@ interface RunLog {
   state: string;
   outputs: Record<string, { location: string; size: number; checksum: string; basename: string }>;
   run_log: { start_time?: string; end_time?: string; system_logs?: string[] };
-}
-
-/** Processes whose command line mentions `marker` (zombies excluded). */
-function processesMentioning(marker: string): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        const status = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-        if (/\) Z /.test(status)) return false;
-        return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 test('a workflow with attachments runs to COMPLETE; tasks, logs and outputs are served', async (t) => {

@@ -370,3 +370,44 @@ test('shutdown cancels queued and running jobs, waits for them, and refuses new 
     await ex.shutdown(); // idempotent
   });
 });
+
+test('a later executor with the same stateDir stops the jobs a dead one left running', async () => {
+  await withDir(async (dir) => {
+    const stateDir = join(dir, 'state');
+    const crashed = new LocalExecutor({ maxJobs: 1, stateDir, killGraceMs: 200 });
+    let pgid = 0;
+    const started = new Promise<void>((resolve) => {
+      crashed.submit(spec(dir, ['sh', '-c', 'sleep 1000 & sleep 1001; wait']), never, () => resolve());
+    });
+    await started;
+    await waitFor(async () => (await readdir(stateDir)).length === 1, 'the group to be recorded');
+    pgid = Number((await readdir(stateDir))[0]);
+    await waitFor(async () => (await liveMembers(pgid)).length === 3, 'the shell and both sleeps');
+
+    // The first executor is abandoned as a crashed server would abandon it: no shutdown().
+    const next = new LocalExecutor({ maxJobs: 1, stateDir, killGraceMs: 200 });
+    assert.equal(await next.reapOrphans(), 1);
+    assert.deepEqual(await liveMembers(pgid), []);
+    assert.deepEqual(await readdir(stateDir), []);
+    assert.equal(await next.reapOrphans(), 0);
+    await crashed.shutdown();
+  });
+});
+
+test('a group recorded in another boot is forgotten, not signalled', async () => {
+  await withDir(async (dir) => {
+    const stateDir = join(dir, 'state');
+    const crashed = new LocalExecutor({ maxJobs: 1, stateDir });
+    const started = new Promise<void>((resolve) => {
+      crashed.submit(spec(dir, ['sleep', '1000']), never, () => resolve());
+    });
+    await started;
+    await waitFor(async () => (await readdir(stateDir)).length === 1, 'the group to be recorded');
+    const pgid = Number((await readdir(stateDir))[0]);
+    await writeFile(join(stateDir, String(pgid)), 'some-other-boot');
+    assert.equal(await new LocalExecutor({ maxJobs: 1, stateDir }).reapOrphans(), 1);
+    assert.equal((await liveMembers(pgid)).length, 1, 'a group from another boot was killed');
+    await crashed.shutdown();
+    assert.deepEqual(await liveMembers(pgid), []);
+  });
+});

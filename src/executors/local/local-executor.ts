@@ -12,6 +12,7 @@ import { open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Executor, JobHandle, JobOutcome, JobResult, JobSpec } from '../executor.js';
 import { terminateGroup } from './process-group.js';
+import { GroupRegistry } from './group-registry.js';
 
 export interface LocalExecutorOptions {
   /** Most jobs running at once; an integer >= 1. */
@@ -22,6 +23,11 @@ export interface LocalExecutorOptions {
   readonly ramMiB?: number;
   /** Time between SIGTERM and SIGKILL when a job is stopped; defaults to 3000 ms. */
   readonly killGraceMs?: number;
+  /**
+   * Directory where running process groups are recorded, so that `reapOrphans()` in a later
+   * process can stop jobs a crashed server left running. No record is kept when absent.
+   */
+  readonly stateDir?: string;
 }
 
 const DEFAULT_KILL_GRACE_MS = 3000;
@@ -94,6 +100,7 @@ export class LocalExecutor implements Executor {
   readonly #cores: number;
   readonly #ramMiB: number;
   readonly #graceMs: number;
+  readonly #registry: GroupRegistry | undefined;
   readonly #queue: Job[] = [];
   /** Jobs holding a slot: starting, running, or waiting for their group to disappear. */
   readonly #active = new Set<Job>();
@@ -117,6 +124,16 @@ export class LocalExecutor implements Executor {
     this.#cores = cores;
     this.#ramMiB = ramMiB;
     this.#graceMs = graceMs;
+    this.#registry = options.stateDir === undefined ? undefined : new GroupRegistry(options.stateDir);
+  }
+
+  /**
+   * Stops the jobs an earlier executor with the same stateDir left running when its process
+   * died without shutdown(); call once at start, before submitting. Returns how many groups
+   * were on record.
+   */
+  async reapOrphans(): Promise<number> {
+    return this.#registry?.reap(this.#graceMs) ?? 0;
   }
 
   submit(spec: JobSpec, signal: AbortSignal, onStart?: (startedAt: Date) => void): JobHandle {
@@ -321,6 +338,8 @@ export class LocalExecutor implements Executor {
     } catch {
       // A throwing callback is the caller's bug; the job must still be tracked to its end.
     }
+    // Best effort: without the record only a crash of this process would leave the job behind.
+    await this.#registry?.add(pid).catch(() => undefined);
     // The child holds its own duplicates of the descriptors.
     await closeAll();
 
@@ -331,6 +350,7 @@ export class LocalExecutor implements Executor {
     // Background leftovers of a command that exited by itself are stopped as well, so the job
     // really is over when its result says so.
     await this.#killGroup(job);
+    await this.#registry?.remove(pid).catch(() => undefined);
 
     if (job.stopReason !== undefined) return ended({ kind: job.stopReason }, startedAt);
     const exitCode = code ?? 128 + (signal === null ? 0 : osConstants.signals[signal]);
