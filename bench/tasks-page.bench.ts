@@ -33,7 +33,7 @@ import {
   type PlanPosition,
   type Probe,
 } from './baselines.js';
-import { explainQuery, type CapturedQuery, type PlanVerdict } from './explain.js';
+import { explainQuery, type CapturedQuery, type PlanVerdict } from '../test/helpers/plan-verdict.js';
 import { createTestDatabase, type TestDatabase } from '../test/helpers/dialects.js';
 
 const PG_ADMIN_URL = process.env.WES_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

@@ -1,12 +1,14 @@
 /**
  * Query plans of a captured query, and whether they stay on indexes: no full scan of a table
  * (PostgreSQL Seq Scan or a hash built from a whole table, SQLite "SCAN <table>") and sorting
- * only over LIMITed branches (a sort
- * fed by a LIMIT, a union of LIMITed inputs, or a nested loop whose outer side is one).
+ * only over LIMITed branches (PostgreSQL: a sort fed by a LIMIT, a union of LIMITed inputs, or a
+ * nested loop whose outer side is one; SQLite: a sort of subquery rows, never of an index range
+ * read in the same scope — SQLite's plan does not show LIMITs). Used by the store tests and by
+ * bench:tasks.
  */
-import { CompiledQuery, type Kysely } from 'kysely';
-import type { Database } from '../src/store/database.js';
-import type { Dialect } from '../src/store/dialect.js';
+import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
+import type { Database } from '../../src/store/database.js';
+import type { Dialect } from '../../src/store/dialect.js';
 
 export interface CapturedQuery {
   readonly sql: string;
@@ -20,7 +22,7 @@ export interface PlanVerdict {
   readonly text: string;
 }
 
-export async function explainQuery(db: Kysely<Database>, dialect: Dialect, query: CapturedQuery): Promise<PlanVerdict> {
+export async function explainQuery(db: Kysely<Database> | Transaction<Database>, dialect: Dialect, query: CapturedQuery): Promise<PlanVerdict> {
   return dialect === 'postgres' ? explainPostgres(db, query) : explainSqlite(db, query);
 }
 
@@ -30,7 +32,7 @@ interface SqlitePlanRow {
   detail: string;
 }
 
-async function explainSqlite(db: Kysely<Database>, query: CapturedQuery): Promise<PlanVerdict> {
+async function explainSqlite(db: Kysely<Database> | Transaction<Database>, query: CapturedQuery): Promise<PlanVerdict> {
   const result = await db.executeQuery<SqlitePlanRow>(CompiledQuery.raw(`explain query plan ${query.sql}`, [...query.parameters]));
   const rows = result.rows;
   const byId = new Map(rows.map((r) => [r.id, r]));
@@ -41,21 +43,16 @@ async function explainSqlite(db: Kysely<Database>, query: CapturedQuery): Promis
     const m = /^(?:CO-ROUTINE|MATERIALIZE) (\S+)/.exec(r.detail);
     if (m !== null) subqueries.add(m[1]);
   }
-  // A branch of the union: a subquery whose own plan sorts before its LIMIT would read its whole range.
-  const insideSubquery = (r: SqlitePlanRow): boolean => {
-    let p = byId.get(r.parent);
-    while (p !== undefined) {
-      if (/^(?:CO-ROUTINE|MATERIALIZE) /.test(p.detail)) return true;
-      p = byId.get(p.parent);
-    }
-    return false;
-  };
   const fullScans: string[] = [];
   const unboundedSorts: string[] = [];
   for (const r of rows) {
     const scan = /^SCAN (\S+)/.exec(r.detail);
     if (scan !== null && !subqueries.has(scan[1])) fullScans.push(r.detail);
-    if (/TEMP B-TREE/.test(r.detail) && insideSubquery(r)) unboundedSorts.push(r.detail);
+    // Sorting rows read from an index range in the same scope sorts everything after the cursor.
+    const siblings = rows.filter((other) => other.parent === r.parent);
+    if (/TEMP B-TREE/.test(r.detail) && siblings.some((other) => /^(SEARCH|SCAN) \S+ USING (COVERING )?INDEX/.test(other.detail))) {
+      unboundedSorts.push(r.detail);
+    }
   }
   const text = rows.map((r) => `${'  '.repeat(depth(r))}${r.detail}`).join('\n');
   return { indexOnly: fullScans.length === 0 && unboundedSorts.length === 0, fullScans, unboundedSorts, text };
@@ -71,7 +68,7 @@ interface PgPlanNode {
   [key: string]: unknown;
 }
 
-async function explainPostgres(db: Kysely<Database>, query: CapturedQuery): Promise<PlanVerdict> {
+async function explainPostgres(db: Kysely<Database> | Transaction<Database>, query: CapturedQuery): Promise<PlanVerdict> {
   const result = await db.executeQuery<{ 'QUERY PLAN': { Plan: PgPlanNode }[] | string }>(
     CompiledQuery.raw(`explain (format json) ${query.sql}`, [...query.parameters]),
   );
