@@ -11,8 +11,6 @@
  * For the largest run of each dialect, the EXPLAIN of our page query and whether it stays on
  * indexes. Prints a table, ratios and goals, and last one JSON line with every figure.
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';

@@ -184,7 +184,7 @@ async function main(): Promise<void> {
       const test = tests[next++];
       const verdict = await runTest(test, executor, Number(args.timeout) * 1000);
       verdicts.set(test, verdict);
-      if (verdict.kind === 'failed') console.log(`FAIL ${test.id}: ${verdict.reason}`);
+      if (verdict.kind !== 'passed') console.log(`${verdict.kind === 'failed' ? 'FAIL' : 'SKIP'} ${test.id}: ${verdict.reason}`);
     }
   };
   await Promise.all(Array.from({ length: parallel }, worker));

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The test command: typecheck, then every test file once on SQLite, then the files that use a
-// database again on PostgreSQL. WES_TEST_DIALECTS=sqlite (or postgres) runs just one.
+// database again on PostgreSQL, then the CWL conformance tests tagged `required`.
+// WES_TEST_DIALECTS=sqlite (or postgres) runs just one database; file arguments run just those.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -33,4 +34,9 @@ for (const dialect of dialects) {
   if (files.length === 0) continue;
   console.log(`\n=== ${files.length} test files on ${dialect} ===`);
   run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { WES_TEST_DIALECT: dialect });
+}
+
+if (only.length === 0) {
+  console.log('\n=== CWL v1.2 conformance: required ===');
+  run(process.execPath, ['--import', 'tsx', 'scripts/conformance.ts', '--tags', 'required', '-j', '2']);
 }

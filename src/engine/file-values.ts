@@ -13,6 +13,14 @@ import { isFileLike, isObject } from './value-types.js';
 
 const maxContents = 64 * 1024;
 
+/** A file a job needs to read (loadContents) is missing or too large. */
+export class FileContentsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FileContentsError';
+  }
+}
+
 /** Resolves a location (a URL, possibly relative) against a base URL. */
 export function resolveLocation(location: string, baseUrl: string): string {
   return new URL(location, baseUrl).href;
@@ -77,11 +85,13 @@ export async function sha1Of(path: string): Promise<string> {
 
 /** Up to 64 KiB of the file as text; a larger file is an error for loadContents. */
 export async function readContents(path: string): Promise<string> {
-  const handle = await open(path, 'r');
+  const handle = await open(path, 'r').catch((error: unknown) => {
+    throw new FileContentsError(`loadContents: cannot open ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  });
   try {
     const buffer = Buffer.alloc(maxContents + 1);
     const { bytesRead } = await handle.read(buffer, 0, maxContents + 1, 0);
-    if (bytesRead > maxContents) throw new Error(`loadContents: ${path} is larger than 64 KiB`);
+    if (bytesRead > maxContents) throw new FileContentsError(`loadContents: ${path} is larger than 64 KiB`);
     return buffer.subarray(0, bytesRead).toString('utf8');
   } finally {
     await handle.close();

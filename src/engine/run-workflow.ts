@@ -13,30 +13,23 @@ import type { Executor } from '../executors/executor.js';
 import type { CwlObject, CwlValue } from './cwl-value.js';
 import type { Process, Requirement, Workflow, WorkflowStep } from './cwl/model.js';
 import type { EngineHost, StepInfo, StepPath } from './engine-host.js';
-import { ExpressionError } from './expressions/expression-error.js';
-import { evaluatorFor, expressionOptions, JobFailedError, type JobContext } from './job-context.js';
+import { evaluatorFor, expressionOptions } from './job-context.js';
 import { readContents, resolveFileValues, localPath } from './file-values.js';
+import { checkOutput } from './outputs.js';
 import { rootScope, scopeFor, type RequirementScope } from './requirements.js';
-import { runCommandLineTool } from './run-command-line-tool.js';
-import { runExpressionTool } from './run-expression-tool.js';
-import { MergeError, mergeSources } from './scheduler/merge-sources.js';
-import { gatherScatter, planScatter, ScatterError } from './scheduler/scatter.js';
-import { StagingError } from './staging.js';
+import { runJob } from './run-job.js';
+import { recordFailure, type RunState } from './run-state.js';
+import { mergeSources } from './scheduler/merge-sources.js';
+import { gatherScatter, planScatter } from './scheduler/scatter.js';
+import { failAsStep } from './step-failure.js';
 import { completeInputs, withDefaults } from './tool-inputs.js';
 import { isFileLike, isObject } from './value-types.js';
-import { checkOutput, OutputError } from './outputs.js';
 
 export interface ExecuteOptions {
   readonly runDir: string;
   readonly executor: Executor;
   readonly host: EngineHost;
   readonly signal: AbortSignal;
-}
-
-interface Run extends ExecuteOptions {
-  /** Aborted by the caller's signal or by the run's first failure. */
-  readonly controller: AbortController;
-  firstError?: unknown;
 }
 
 /** Runs the process to completion and returns its CWL output object. */
@@ -46,7 +39,7 @@ export async function executeProcess(process: Process, inputs: CwlObject, option
   options.signal.addEventListener('abort', onAbort, { once: true });
   if (options.signal.aborted) controller.abort();
   setMaxListeners(0, controller.signal);
-  const run: Run = { ...options, controller };
+  const run: RunState = { ...options, controller };
   const scope = rootScope(overridesOf(inputs));
   try {
     const outputs = await runWithRecovery(run, () =>
@@ -71,7 +64,7 @@ export function describeTopLevelSteps(process: Process): StepInfo[] {
   return [...inputs, ...process.steps.map((step, j) => stepInfo(step, [{ order: k + j }]))];
 }
 
-async function runWithRecovery(run: Run, body: () => Promise<CwlObject>): Promise<CwlObject> {
+async function runWithRecovery(run: RunState, body: () => Promise<CwlObject>): Promise<CwlObject> {
   try {
     return await body();
   } catch (error) {
@@ -85,14 +78,14 @@ function overridesOf(inputs: CwlObject): Requirement[] {
   return Array.isArray(given) ? given.filter(isObject).map((r) => ({ ...r, class: String(r.class) })) : [];
 }
 
-async function runBareTool(tool: Exclude<Process, Workflow>, inputs: CwlObject, scope: RequirementScope, run: Run): Promise<CwlObject> {
+async function runBareTool(tool: Exclude<Process, Workflow>, inputs: CwlObject, scope: RequirementScope, run: RunState): Promise<CwlObject> {
   const k = await reportInputs(tool, [], run);
   const path: StepPath = [{ order: k }];
   await run.host.stepStarted({ path, kind: 'tool', label: shortLabel(tool), toolId: toolIdOf(tool), scattered: false });
   return runJob(tool, inputs, path, undefined, scopeFor(tool, undefined, scope), shortLabel(tool), run, true);
 }
 
-async function reportInputs(process: Process, prefix: StepPath, run: Run): Promise<number> {
+async function reportInputs(process: Process, prefix: StepPath, run: RunState): Promise<number> {
   for (const [i, input] of process.inputs.entries()) {
     await run.host.stepStarted({ path: [...prefix, { order: i }], kind: 'input', label: input.id, scattered: false });
   }
@@ -104,7 +97,7 @@ async function runWorkflow(
   given: CwlObject,
   prefix: StepPath,
   parentScope: RequirementScope,
-  run: Run,
+  run: RunState,
 ): Promise<CwlObject> {
   const scope = scopeFor(workflow, undefined, parentScope);
   let inputs = await failAsStep(() => withDefaults(workflow, given), workflow.id);
@@ -123,8 +116,7 @@ async function runWorkflow(
       const entry = byId.get(id);
       if (entry === undefined) throw new InvalidWorkflowError([`${workflow.id}: unknown step ${id}`]);
       promise = runStep(entry.step, [...prefix, { order: entry.order }], scope, sourceValue, run).catch((error: unknown) => {
-        run.firstError ??= error;
-        run.controller.abort();
+        recordFailure(run, error);
         throw error;
       });
       started.set(id, promise);
@@ -157,7 +149,7 @@ async function runStep(
   path: StepPath,
   workflowScope: RequirementScope,
   sourceValue: (source: string) => Promise<CwlValue>,
-  run: Run,
+  run: RunState,
 ): Promise<CwlObject> {
   const gathered: CwlObject = {};
   for (const input of step.in) {
@@ -183,11 +175,13 @@ async function runStep(
     const ready: CwlObject = { ...values };
     for (const input of step.in) {
       if (input.valueFrom !== undefined) {
-        ready[input.id] = await evaluateForStep(input.valueFrom, values, values[input.id] ?? null, options, step.id);
+        const valueFrom = input.valueFrom;
+        ready[input.id] = await failAsStep(() => evaluatorFor(values, {}, options)(valueFrom, values[input.id] ?? null), step.id);
       }
     }
     if (step.when !== undefined) {
-      const condition = await evaluateForStep(step.when, ready, null, options, step.id);
+      const when = step.when;
+      const condition = await failAsStep(() => evaluatorFor(ready, {}, options)(when, null), step.id);
       if (typeof condition !== 'boolean') {
         throw new CommandFailedError(`step ${step.id}: when must evaluate to a boolean, got ${JSON.stringify(condition)}`);
       }
@@ -215,81 +209,6 @@ async function runStep(
   return gatherScatter(plan, results, step.out);
 }
 
-async function runJob(
-  process: Exclude<Process, Workflow>,
-  inputs: CwlObject,
-  path: StepPath,
-  element: number | undefined,
-  scope: RequirementScope,
-  label: string,
-  run: Run,
-  topLevel = false,
-): Promise<CwlObject> {
-  const done = await run.host.findCompletedJob(path, element);
-  if (done !== undefined) return done;
-  if (run.controller.signal.aborted) throw new CancelledError();
-  let startedReport: Promise<void> = Promise.resolve();
-  const ctx: JobContext = {
-    runDir: run.runDir,
-    jobName: jobName(path, element, label),
-    label: element === undefined ? `step ${label}` : `step ${label} (element ${element})`,
-    executor: run.executor,
-    signal: run.controller.signal,
-    scope,
-    discoverSecondaryFiles: topLevel,
-    created: (job) => run.host.jobCreated(path, element, job),
-    started: (at) => {
-      startedReport = run.host.jobStarted(path, element, at);
-    },
-  };
-  try {
-    const result = process.class === 'CommandLineTool' ? await runCommandLineTool(process, inputs, ctx) : await runExpressionTool(process, inputs, ctx);
-    await startedReport;
-    await run.host.jobEnded(path, element, { state: 'ok', exitCode: result.exitCode, outputs: result.outputs }, new Date());
-    return result.outputs;
-  } catch (error) {
-    await startedReport.catch(() => undefined);
-    if (error instanceof CancelledError || run.controller.signal.aborted) {
-      await run.host.jobEnded(path, element, { state: 'canceled' }, new Date());
-      throw error instanceof CancelledError ? error : new CancelledError();
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    const exitCode = error instanceof JobFailedError ? error.exitCode : undefined;
-    await run.host.jobEnded(path, element, { state: 'failed', exitCode, message }, new Date());
-    if (!isJobFailure(error)) throw error;
-    throw new CommandFailedError(message.startsWith('step ') ? message : `${ctx.label}: ${message}`, { cause: error });
-  }
-}
-
-function isJobFailure(error: unknown): boolean {
-  return [JobFailedError, ExpressionError, OutputError, StagingError, MergeError, ScatterError].some((c) => error instanceof c);
-}
-
-/** Domain errors outside a job (merging, scattering) fail the run as that step's failure. */
-async function failAsStep<T>(body: () => T | Promise<T>, label: string): Promise<T> {
-  try {
-    return await body();
-  } catch (error) {
-    if (!isJobFailure(error)) throw error;
-    throw new CommandFailedError(`step ${label}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-async function evaluateForStep(
-  expression: string,
-  inputs: CwlObject,
-  self: CwlValue,
-  options: ReturnType<typeof expressionOptions>,
-  label: string,
-): Promise<CwlValue> {
-  try {
-    return await evaluatorFor(inputs, {}, options)(expression, self);
-  } catch (error) {
-    if (error instanceof ExpressionError) throw new CommandFailedError(`step ${label}: ${error.message}`, { cause: error });
-    throw error;
-  }
-}
-
 function pickOutputs(outputs: CwlObject, names: readonly string[]): CwlObject {
   return Object.fromEntries(names.map((n) => [n, outputs[n] ?? null]));
 }
@@ -312,10 +231,4 @@ function toolIdOf(process: Process): string {
 
 function shortLabel(process: Process): string {
   return process.label ?? toolIdOf(process);
-}
-
-function jobName(path: StepPath, element: number | undefined, label: string): string {
-  const coords = path.map((c) => (c.element === undefined ? `${c.order}` : `${c.order}.${c.element}`)).join('-');
-  const safe = label.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40);
-  return `${coords}${element === undefined ? '' : `_${element}`}-${safe}`;
 }

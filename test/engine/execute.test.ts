@@ -16,7 +16,8 @@ import {
 import { CancelledError, CommandFailedError } from '../../src/errors.js';
 import { LocalExecutor } from '../../src/executors/local/local-executor.js';
 
-const executor = new LocalExecutor({ maxJobs: 4 });
+// A core budget of 4 so that three one-core jobs really run at once on any machine.
+const executor = new LocalExecutor({ maxJobs: 4, cores: 4 });
 after(() => executor.shutdown());
 
 type Event = [string, string, number | undefined, ...unknown[]];
@@ -155,6 +156,33 @@ steps:
       return true;
     });
     assert.ok(host.events.some((e) => e[0] === 'jobEnded' && e[1] === '0' && e[3] === 'failed'));
+  });
+
+  it('stops the other elements of a scatter when one fails, and reports the failure', async () => {
+    const dir = await setup({
+      'sh.cwl': `cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: [sh, -c]
+inputs: {script: {type: string, inputBinding: {}}}
+outputs: []
+`,
+      'wf.cwl': `cwlVersion: v1.2
+class: Workflow
+requirements: {ScatterFeatureRequirement: {}}
+inputs: {scripts: 'string[]'}
+outputs: []
+steps:
+  each: {run: sh.cwl, scatter: script, in: {script: scripts}, out: []}
+`,
+    });
+    const host = recordingHost();
+    await assert.rejects(run(dir, 'wf.cwl', { scripts: ['sleep 300', 'sleep 1; exit 5', 'sleep 300'] }, host), (error: unknown) => {
+      assert.ok(error instanceof CommandFailedError, String(error));
+      assert.match(error.message, /step each \(element 1\)/);
+      return true;
+    });
+    const ended = host.events.filter((e) => e[0] === 'jobEnded').map((e) => [e[2], e[3]]).sort();
+    assert.deepEqual(ended, [[0, 'canceled'], [1, 'failed'], [2, 'canceled']]);
   });
 
   it('cancels: rejects with CancelledError and leaves no process behind', async () => {

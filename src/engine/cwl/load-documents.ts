@@ -45,7 +45,11 @@ export async function loadDocuments(url: string, allow: UrlPolicy): Promise<Reco
     loaded = await loadDocument(url, undefined, options);
   } catch (error) {
     if (error instanceof InvalidWorkflowError) throw error;
-    if (error instanceof ValidationException) throw new InvalidWorkflowError(problemsOf(error, url), { cause: error });
+    if (error instanceof ValidationException) {
+      const raw: unknown = options.idx[url];
+      const docClass = typeof raw === 'object' && raw !== null && 'class' in raw ? raw.class : undefined;
+      throw new InvalidWorkflowError(problemsOf(error, url, docClass), { cause: error });
+    }
     throw new InvalidWorkflowError([`${url}: ${error instanceof Error ? error.message : String(error)}`], { cause: error });
   }
   const processes = Array.isArray(loaded) ? loaded : [loaded];
@@ -100,8 +104,31 @@ function secondaryFilesAsStrings(value: unknown): unknown {
   return Array.isArray(value) ? value.map(one) : one(value);
 }
 
-/** One problem per line of cwl-ts-auto's nested message, each keeping its location prefix. */
-function problemsOf(error: ValidationException, url: string): string[] {
-  const lines = error.toString().split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  return lines.length > 0 ? lines.map((l) => `${url}: ${l}`) : [`${url}: invalid document`];
+/**
+ * cwl-ts-auto reports a tree: for each process class and each union member it tried, why it
+ * did not fit. We keep the branch of the document's own class and report, per field path
+ * (e.g. "inputs.type"), the reasons found there.
+ */
+const processClasses = ['CommandLineTool', 'ExpressionTool', 'Workflow', 'Operation'];
+
+function problemsOf(error: ValidationException, url: string, docClass: unknown): string[] {
+  const byPath = new Map<string, Set<string>>();
+  const walk = (e: ValidationException, path: readonly string[]): void => {
+    const message = e.message.replace(/\s+/g, ' ').trim();
+    const trying = /^Trying '(\w+)'/.exec(message);
+    const otherClass = trying !== null && processClasses.includes(trying[1]) && trying[1] !== docClass;
+    if (otherClass && typeof docClass === 'string') return;
+    const field = /^the `([^`]+)` field is not valid because/.exec(message);
+    const next = field === null ? path : [...path, field[1]];
+    if (message !== '' && trying === null && field === null && !/^tried \w+ but$/.test(message)) {
+      const key = next.join('.');
+      byPath.set(key, (byPath.get(key) ?? new Set()).add(message));
+    }
+    for (const child of e.children) walk(child, next);
+  };
+  walk(error, []);
+  // The top level also tried "a list of processes"; that reason only matters when it is the only one.
+  if (byPath.size > 1) byPath.delete('');
+  const problems = [...byPath].map(([path, reasons]) => `${url}: ${path === '' ? 'document' : path}: ${[...reasons].slice(0, 3).join('; or ')}`);
+  return problems.length > 0 ? problems : [`${url}: invalid document`];
 }
