@@ -17,17 +17,8 @@ import type { PageTokenCodec } from './page-token.js';
 import { presentToken, resolvePageSize, splitLookAhead, type PageRequest } from './paging.js';
 import { parseRunRequest } from './run-request.js';
 import { toRunLog, toRunSummary } from './to-wes.js';
-import type { RunListResponse, RunLog, RunRequest } from './wes-types.js';
-
-/** The engine as the run service sees it. */
-export interface RunLauncher {
-  /** Checks that the workflow and its inputs can run; throws InvalidWorkflowError. Nothing is recorded yet. */
-  check(request: RunRequest, attachmentsDir: string): Promise<void>;
-  /** Starts the recorded, QUEUED run in the background. */
-  start(invocationId: number): void;
-  /** Asks the engine to stop a CANCELING run; the engine marks it CANCELED once nothing runs. */
-  cancel(invocationId: number): void;
-}
+import type { RunListResponse, RunLog } from './wes-types.js';
+import type { RunLauncher } from '../run-launcher.js';
 
 export interface Caller {
   readonly userId: number;

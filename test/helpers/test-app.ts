@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { openStore, type Store } from '../../src/store/connect.js';
 import { createServices, type Services } from '../../src/wes/services.js';
-import type { RunLauncher } from '../../src/wes/run-service.js';
+import type { RunLauncher } from '../../src/run-launcher.js';
 import { createTestDatabase, type TestDatabase } from './dialects.js';
 import { Runner } from '../../src/engine/runner/runner.js';
 import { LocalExecutor } from '../../src/executors/local/local-executor.js';

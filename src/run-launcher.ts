@@ -1,0 +1,17 @@
+/**
+ * The contract between the API side (wes/run-service) and whatever runs workflows
+ * (engine/runner): a neutral module so neither imports the other.
+ */
+import type { RunRequest } from './wes/wes-types.js';
+
+export type { RunRequest };
+
+/** The engine as the run service sees it. */
+export interface RunLauncher {
+  /** Checks that the workflow and its inputs can run; throws InvalidWorkflowError. Nothing is recorded yet. */
+  check(request: RunRequest, attachmentsDir: string): Promise<void>;
+  /** Starts the recorded, QUEUED run in the background. */
+  start(invocationId: number): void;
+  /** Asks the engine to stop a CANCELING run; the engine marks it CANCELED once nothing runs. */
+  cancel(invocationId: number): void;
+}
