@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { buildTestApp, sharedTestDatabase } from '../helpers/test-app.js';
+import { buildTestApp, sharedTestDatabase, type TestApp } from '../helpers/test-app.js';
 import { assertErrorResponse, assertMatchesSpec } from '../helpers/spec.js';
 import { multipartBody } from '../helpers/multipart.js';
 import { processesMentioning } from '../helpers/processes.js';
@@ -183,3 +183,24 @@ test('subworkflow steps are tasks of the run, listed after their parent and foun
   const log = await getJson<{ outputs: Record<string, unknown> }>(app, auth, `/runs/${runId}`);
   assert.equal(log.outputs.maybe, null);
 });
+
+test('a cancel at any moment after submission ends the run CANCELED with nothing left running', async (t) => {
+  const app = await buildTestApp(t, { engine: true });
+  const { auth } = await app.addUser('alice');
+  for (const wait of [0, 5, 10, 15, 20, 30, 45, 60, 100]) {
+    const marker = `wes-early-cancel-${randomUUID()}`;
+    const runId = await submitWorkflow(app, auth, 'sleep.cwl', { marker }, [{ name: 'sleep.cwl', content: SLEEPING_TOOL }]);
+    // Staggered so the cancel lands while queued, initializing or running.
+    await delay(wait);
+    const cancel = await app.app.inject({ method: 'POST', url: `/ga4gh/wes/v1/runs/${runId}/cancel`, headers: { authorization: auth } });
+    assert.equal(cancel.statusCode, 200);
+    assert.equal(await waitForState(app, auth, runId), 'CANCELED');
+    await app.runner?.settled(await invocationIdOf(app, runId));
+    assert.deepEqual(processesMentioning(marker), []);
+  }
+});
+
+async function invocationIdOf(app: TestApp, runId: string): Promise<number> {
+  const row = await app.store.db.selectFrom('workflow_invocation').select('id').where('uuid', '=', runId).executeTakeFirstOrThrow();
+  return row.id;
+}

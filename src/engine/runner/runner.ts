@@ -9,7 +9,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../store/database.js';
-import { findRunById, listActiveRuns, markRunState } from '../../store/queries/runs.js';
+import { findRunById, listActiveRuns, markRunState, setRunWorkflow } from '../../store/queries/runs.js';
 import { insertWorkflow, listWorkflowSteps } from '../../store/queries/jobs.js';
 import type { WorkflowInvocationRow } from '../../store/tables/invocation.table.js';
 import { CancelledError, CommandFailedError } from '../../errors.js';
@@ -115,6 +115,9 @@ export class Runner implements RunLauncher {
       const topLevelSteps = await this.#recordWorkflow(run, process);
       const started = run.start_time ?? time();
       if (!(await markRunState(this.#db, run.id, ['INITIALIZING', 'RUNNING'], 'RUNNING', time(), { start_time: started }))) {
+        // Canceled while initializing: nothing has run, so the cancel is complete.
+        const end = time();
+        await markRunState(this.#db, run.id, ['CANCELING'], 'CANCELED', end, { end_time: end });
         return;
       }
       await log('run running');
@@ -157,7 +160,7 @@ export class Runner implements RunLauncher {
       steps.map((s) => ({ order_index: s.path[0].order, type: s.kind, label: s.label ?? null, tool_id: s.toolId ?? null })),
       new Date().toISOString(),
     );
-    await markRunState(this.#db, run.id, ['INITIALIZING'], 'INITIALIZING', new Date().toISOString(), { workflow_id: workflowId });
+    await setRunWorkflow(this.#db, run.id, workflowId, new Date().toISOString());
     return new Map(steps.map((s, i) => [s.path[0].order, stepIds[i]]));
   }
 }

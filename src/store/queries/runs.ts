@@ -75,7 +75,7 @@ export async function markRunState(
   from: readonly RunState[],
   to: RunState,
   now: string,
-  fields: { start_time?: string; end_time?: string; outputs?: string; message?: string; workflow_id?: number } = {},
+  fields: { start_time?: string; end_time?: string; outputs?: string; message?: string } = {},
 ): Promise<boolean> {
   const result = await db
     .updateTable('workflow_invocation')
@@ -84,4 +84,9 @@ export async function markRunState(
     .where('state', 'in', from)
     .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
+}
+
+/** Records the workflow a run was loaded as (once, when it starts). */
+export async function setRunWorkflow(db: Kysely<Database>, id: number, workflowId: number, now: string): Promise<void> {
+  await db.updateTable('workflow_invocation').set({ workflow_id: workflowId, update_time: now }).where('id', '=', id).execute();
 }
