@@ -28,7 +28,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
     // Task ids of nested steps are longer than Fastify's default limit of 100 characters.
-    maxParamLength: 1000,
+    routerOptions: { maxParamLength: 1000 },
     // Errors raised before routing (a bad URL encoding, an over-long parameter) get the same body as the rest.
     frameworkErrors: (error, _request, reply) => {
       void sendError(reply, 400, error.message);
