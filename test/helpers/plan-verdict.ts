@@ -54,8 +54,37 @@ async function explainSqlite(db: Kysely<Database> | Transaction<Database>, query
       unboundedSorts.push(r.detail);
     }
   }
+  unboundedSorts.push(...(await unlimitedSubqueries(db, query)));
   const text = rows.map((r) => `${'  '.repeat(depth(r))}${r.detail}`).join('\n');
   return { indexOnly: fullScans.length === 0 && unboundedSorts.length === 0, fullScans, unboundedSorts, text };
+}
+
+interface SqliteOp {
+  addr: number;
+  opcode: string;
+  p2: number;
+  p3: number;
+}
+
+/**
+ * EXPLAIN QUERY PLAN does not show LIMITs, so read the bytecode: every co-routine (subquery)
+ * whose own body opens a table or index must also count down a LIMIT (DecrJumpZero), or it
+ * feeds the sort above it every row after the cursor.
+ */
+async function unlimitedSubqueries(db: Kysely<Database> | Transaction<Database>, query: CapturedQuery): Promise<string[]> {
+  const { rows: ops } = await db.executeQuery<SqliteOp>(CompiledQuery.raw(`explain ${query.sql}`, [...query.parameters]));
+  // InitCoroutine with a jump target defines a body [p3, p2); with p2 = 0 it only restarts one.
+  const bodies = ops.filter((op) => op.opcode === 'InitCoroutine' && op.p2 > 0).map((op) => ({ start: op.p3, end: op.p2 }));
+  const innermost = (addr: number) =>
+    bodies.filter((b) => addr >= b.start && addr < b.end).sort((a, b) => a.end - a.start - (b.end - b.start))[0];
+  const problems: string[] = [];
+  for (const body of bodies) {
+    const own = ops.filter((op) => innermost(op.addr) === body);
+    if (own.some((op) => op.opcode === 'OpenRead') && !own.some((op) => op.opcode === 'DecrJumpZero')) {
+      problems.push(`subquery at bytecode ${body.start}-${body.end} reads a table without a LIMIT`);
+    }
+  }
+  return problems;
 }
 
 interface PgPlanNode {
