@@ -41,14 +41,25 @@ export interface TestApp {
 
 export async function buildTestApp(
   t: TestContext,
-  options: { launcher?: RunLauncher; engine?: boolean; noAuth?: boolean; maxUploadBytes?: number; database?: TestDatabase } = {},
+  options: {
+    launcher?: RunLauncher;
+    engine?: boolean;
+    noAuth?: boolean;
+    maxUploadBytes?: number;
+    database?: TestDatabase;
+    /** Sees every query after it ran (besides the counter). */
+    onQuery?: (sql: string, parameters: readonly unknown[]) => void;
+  } = {},
 ): Promise<TestApp> {
   const database = options.database ?? (await createTestDatabase());
   const queries = new QueryCounter();
   const store = await openStore({
     databaseUrl: database.databaseUrl,
     sqlitePath: database.sqlitePath,
-    onQuery: (sql) => queries.record(sql),
+    onQuery: (sql, parameters) => {
+      queries.record(sql);
+      options.onQuery?.(sql, parameters);
+    },
   });
   const executor = options.engine === true ? new LocalExecutor({ maxJobs: 2 }) : undefined;
   const runner = executor === undefined ? undefined : new Runner({ db: store.db, executor, allowedUrlPrefixes: [] });
