@@ -121,7 +121,7 @@ export class Runner implements RunLauncher {
         return;
       }
       await log('run running');
-      const host = new StoreEngineHost(this.#db, run.id, topLevelSteps);
+      const host = new StoreEngineHost(this.#db, run.id, topLevelSteps, run.state !== 'QUEUED');
       const outputs = await executeProcess(process, inputs, { runDir: path.join(run.run_dir, RUN_LAYOUT.work), executor: this.#executor, host, signal });
       const end = time();
       const outputsJson = JSON.stringify(outputs);

@@ -42,12 +42,15 @@ export class StoreEngineHost implements EngineHost {
   readonly #topLevelSteps: ReadonlyMap<number, number>;
   readonly #steps = new Map<string, StepInstance>();
   readonly #jobs = new Map<string, number>();
+  /** False for a run's first attempt: no step or job was recorded before, so nothing is looked up. */
+  readonly #resuming: boolean;
   #nestedWorkflow: { id: number; next: number } | undefined;
 
-  constructor(db: Kysely<Database>, invocationId: number, topLevelSteps: ReadonlyMap<number, number>) {
+  constructor(db: Kysely<Database>, invocationId: number, topLevelSteps: ReadonlyMap<number, number>, resuming: boolean) {
     this.#db = db;
     this.#invocationId = invocationId;
     this.#topLevelSteps = topLevelSteps;
+    this.#resuming = resuming;
   }
 
   async stepStarted(step: StepInfo): Promise<void> {
@@ -85,6 +88,7 @@ export class StoreEngineHost implements EngineHost {
   }
 
   async findCompletedJob(path: StepPath, element: number | undefined): Promise<CwlObject | undefined> {
+    if (!this.#resuming) return undefined;
     const task = await findTask(this.#db, this.#invocationId, formatStepPath(path), element);
     if (task?.job_id == null || task.job_state !== 'ok') return undefined;
     const job = await findJob(this.#db, task.job_id);
@@ -136,7 +140,7 @@ export class StoreEngineHost implements EngineHost {
     const taskPath = formatStepPath(path);
     const cached = this.#steps.get(taskPath);
     if (cached !== undefined) return cached;
-    const existing = await findStepInstance(this.#db, this.#invocationId, taskPath);
+    const existing = this.#resuming ? await findStepInstance(this.#db, this.#invocationId, taskPath) : undefined;
     if (existing !== undefined) {
       const step = { id: existing.id, sortKey: existing.sort_key, collectionId: existing.implicit_collection_jobs_id };
       this.#steps.set(taskPath, step);
