@@ -24,7 +24,7 @@ import {
 } from '../src/engine/index.js';
 import { LocalExecutor } from '../src/executors/local/local-executor.js';
 
-const suiteDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../shared/cwl-v1.2');
+const suiteDir = resolve(dirname(fileURLToPath(import.meta.url)), '../vendor/cwl-v1.2');
 
 interface TestCase {
   readonly id: string;

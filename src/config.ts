@@ -23,6 +23,31 @@ export interface Config {
   readonly allowedWorkflowUrlPrefixes: readonly string[];
   /** Public base URL used in absolute links (task_logs_url, stdout); derived from the request when unset. */
   readonly publicUrl?: string;
+  /**
+   * Host directories users may name as `file://` or absolute-path inputs (WES_ALLOWED_INPUT_DIRS,
+   * comma-separated absolute paths); empty means only a run's own attachments and outputs.
+   */
+  readonly allowedInputDirs: readonly string[];
+  /**
+   * How jobs without a container are confined (WES_JOB_SANDBOX): 'bwrap' (bubblewrap), 'none'
+   * (the operator accepts unconfined jobs), or undefined: bwrap when installed, otherwise
+   * unconfined jobs with a single user only.
+   */
+  readonly jobSandbox?: 'bwrap' | 'none';
+  /** Container engine for DockerRequirement (WES_CONTAINER_ENGINE); undefined: podman, else docker, when installed. */
+  readonly containerEngine?: 'podman' | 'docker';
+  /** Most active (not finished) runs per user that execute at once (WES_MAX_RUNS_PER_USER); more wait QUEUED. */
+  readonly maxRunsPerUser: number;
+  /** Most running jobs per user (WES_MAX_JOBS_PER_USER). */
+  readonly maxJobsPerUser: number;
+  /** Largest POST /runs body in bytes, all attachments and fields together (WES_MAX_UPLOAD_BYTES). */
+  readonly maxUploadBytes: number;
+  /** Largest http(s) input file downloaded for a run, in bytes (WES_MAX_INPUT_BYTES). */
+  readonly maxInputBytes: number;
+  /** Let http(s) inputs name loopback, link-local and private addresses (WES_ALLOW_PRIVATE_INPUT_URLS). */
+  readonly allowPrivateInputUrls: boolean;
+  /** Host headers (host or host:port) accepted for absolute links when publicUrl is unset (WES_TRUSTED_HOSTS). */
+  readonly trustedHosts: readonly string[];
 }
 
 function parsePort(value: string | undefined, fallback: number): number {
@@ -41,6 +66,26 @@ function parsePositiveInt(name: string, value: string | undefined, fallback: num
   return n;
 }
 
+function parseList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+function parseChoice<T extends string>(name: string, value: string | undefined, choices: readonly T[]): T | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!(choices as readonly string[]).includes(value)) throw new Error(`${name} must be one of ${choices.join(', ')}, got "${value}"`);
+  return value as T;
+}
+
+function parseAbsoluteDirs(name: string, value: string | undefined): string[] {
+  return parseList(value).map((dir) => {
+    if (!path.isAbsolute(dir)) throw new Error(`${name} entries must be absolute paths, got "${dir}"`);
+    return path.resolve(dir);
+  });
+}
+
 function parseFlag(value: string | undefined): boolean {
   return value !== undefined && ['1', 'true', 'yes', 'on'].includes(value.toLowerCase());
 }
@@ -57,11 +102,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     port: parsePort(env.WES_PORT, 8080),
     noAuth: parseFlag(env.WES_NO_AUTH),
     maxJobs: parsePositiveInt('WES_MAX_JOBS', env.WES_MAX_JOBS, os.availableParallelism()),
-    allowedWorkflowUrlPrefixes: (env.WES_ALLOWED_WORKFLOW_URLS ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== ''),
+    allowedWorkflowUrlPrefixes: parseList(env.WES_ALLOWED_WORKFLOW_URLS),
     publicUrl: env.WES_PUBLIC_URL === undefined || env.WES_PUBLIC_URL === '' ? undefined : env.WES_PUBLIC_URL.replace(/\/+$/, ''),
+    allowedInputDirs: parseAbsoluteDirs('WES_ALLOWED_INPUT_DIRS', env.WES_ALLOWED_INPUT_DIRS),
+    jobSandbox: parseChoice('WES_JOB_SANDBOX', env.WES_JOB_SANDBOX, ['bwrap', 'none'] as const),
+    containerEngine: parseChoice('WES_CONTAINER_ENGINE', env.WES_CONTAINER_ENGINE, ['podman', 'docker'] as const),
+    maxRunsPerUser: parsePositiveInt('WES_MAX_RUNS_PER_USER', env.WES_MAX_RUNS_PER_USER, 10),
+    maxJobsPerUser: parsePositiveInt('WES_MAX_JOBS_PER_USER', env.WES_MAX_JOBS_PER_USER, os.availableParallelism()),
+    maxUploadBytes: parsePositiveInt('WES_MAX_UPLOAD_BYTES', env.WES_MAX_UPLOAD_BYTES, 1024 * 1024 * 1024),
+    maxInputBytes: parsePositiveInt('WES_MAX_INPUT_BYTES', env.WES_MAX_INPUT_BYTES, 10 * 1024 * 1024 * 1024),
+    allowPrivateInputUrls: parseFlag(env.WES_ALLOW_PRIVATE_INPUT_URLS),
+    trustedHosts: parseList(env.WES_TRUSTED_HOSTS),
     ...overrides,
   };
 }

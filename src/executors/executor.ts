@@ -5,6 +5,28 @@
  * queued job can be recorded and resumed.
  */
 
+/**
+ * A host path a confined job may see, and where it sees it. The engine computes one list per
+ * job (its staged inputs read-only, its work and tmp directories writable); every confining
+ * backend (bubblewrap, podman, docker, a batch script) only turns that list into its own flags.
+ */
+export interface Mount {
+  readonly hostPath: string;
+  /** Absolute path inside the job's view; equal to hostPath unless the job runs in a container. */
+  readonly jobPath: string;
+  readonly writable: boolean;
+}
+
+/** What a job may reach; unconfined executors (WES_JOB_SANDBOX=none) ignore it. */
+export interface Confinement {
+  /** Everything of the host's files the job sees besides the system's read-only directories. */
+  readonly mounts: readonly Mount[];
+  /** Outside networks (never the server's loopback services); from CWL NetworkAccess. */
+  readonly network: boolean;
+  /** Run in this container image (DockerRequirement); argv, cwd and paths are then in-container. */
+  readonly image?: string;
+}
+
 export interface JobSpec {
   /** Caller-chosen identifier, unique among jobs running at once; used in errors and logs. */
   readonly id: string;
@@ -24,6 +46,10 @@ export interface JobSpec {
   /** Resources the job reserves while it runs; bound what runs at once. */
   readonly cores?: number;
   readonly ramMiB?: number;
+  /** The user the job runs for; jobs of different owners share the slots fairly. */
+  readonly owner?: string;
+  /** Undefined means the executor's default view (unconfined, or a sandbox seeing only cwd). */
+  readonly confinement?: Confinement;
 }
 
 export type JobOutcome =

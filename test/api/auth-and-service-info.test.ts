@@ -67,7 +67,7 @@ test('unknown endpoints and undecodable URLs are ErrorResponses', async (t) => {
 });
 
 test('each WesError status is one the spec declares, and maps to an ErrorResponse', () => {
-  const spec = YAML.parse(fs.readFileSync(new URL('../../../shared/spec/wes-1.1.0.openapi.yaml', import.meta.url), 'utf8')) as {
+  const spec = YAML.parse(fs.readFileSync(new URL('../../vendor/wes-spec/wes-1.1.0.openapi.yaml', import.meta.url), 'utf8')) as {
     paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
   };
   const declared = new Set(

@@ -1,5 +1,5 @@
 /**
- * Validates response bodies against the WES 1.1.0 OpenAPI document in ../shared/spec, read
+ * Validates response bodies against the WES 1.1.0 OpenAPI document in vendor/wes-spec, read
  * with OpenAPI 3.0 semantics: `nullable`, and $ref siblings ignored.
  */
 import fs from 'node:fs';
@@ -10,7 +10,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import YAML from 'yaml';
 
-const SPEC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/spec');
+const SPEC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../vendor/wes-spec');
 const BASE = 'https://wes-server.test/spec/';
 
 function openApi30(node: unknown): unknown {
