@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const DATABASE_DIRS = ['test/store', 'test/api', 'test/e2e', 'test/cli'];
+const DATABASE_DIRS = ['test/store', 'test/api', 'test/e2e', 'test/cli', 'test/security'];
 const dialects = (process.env.WES_TEST_DIALECTS ?? 'sqlite,postgres').split(',').filter(Boolean);
 const only = process.argv.slice(2);
 

@@ -84,3 +84,23 @@ export interface Executor {
   /** Kills every running job and refuses new ones; resolves when all have ended. */
   shutdown(): Promise<void>;
 }
+
+/**
+ * How a confined job is really started: the process to spawn in place of the job's own argv
+ * (`bwrap … -- argv`, `podman run … image argv`). Implementations are chosen per job by the
+ * executor's wiring (container image or not); the spawned process still leads the job's
+ * process group, so cancel and time limits reach it the usual way.
+ */
+export interface CommandWrapper {
+  /** Called right before spawning; a rejection fails the job to start with its message. */
+  wrap(spec: JobSpec): Promise<WrappedCommand>;
+}
+
+export interface WrappedCommand {
+  readonly argv: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  /** Extra step to stop the job beyond killing its process group (e.g. `podman kill`). */
+  stop?(): Promise<void>;
+  /** Runs once after the job ended, however it ended (e.g. remove a container, a cgroup). */
+  cleanup?(): Promise<void>;
+}

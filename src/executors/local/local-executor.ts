@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { constants as osConstants, availableParallelism, totalmem } from 'node:os';
 import { open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import type { Executor, JobHandle, JobOutcome, JobResult, JobSpec } from '../executor.js';
+import type { CommandWrapper, Executor, JobHandle, JobOutcome, JobResult, JobSpec, WrappedCommand } from '../executor.js';
 import { terminateGroup } from './process-group.js';
 import { GroupRegistry } from './group-registry.js';
 
@@ -28,6 +28,8 @@ export interface LocalExecutorOptions {
    * process can stop jobs a crashed server left running. No record is kept when absent.
    */
   readonly stateDir?: string;
+  /** Starts each job through this (a sandbox, a container); absent: the job's argv as is. */
+  readonly wrapper?: CommandWrapper;
 }
 
 const DEFAULT_KILL_GRACE_MS = 3000;
@@ -53,6 +55,7 @@ interface Job {
   /** True once the leader's exit was seen; a stop after that no longer changes the outcome. */
   exited: boolean;
   pgid?: number;
+  wrapped?: WrappedCommand;
   /** The one terminateGroup in flight, shared by every path that wants the group dead. */
   killing?: Promise<void>;
 }
@@ -101,6 +104,7 @@ export class LocalExecutor implements Executor {
   readonly #ramMiB: number;
   readonly #graceMs: number;
   readonly #registry: GroupRegistry | undefined;
+  readonly #wrapper: CommandWrapper | undefined;
   readonly #queue: Job[] = [];
   /** Jobs holding a slot: starting, running, or waiting for their group to disappear. */
   readonly #active = new Set<Job>();
@@ -125,6 +129,7 @@ export class LocalExecutor implements Executor {
     this.#ramMiB = ramMiB;
     this.#graceMs = graceMs;
     this.#registry = options.stateDir === undefined ? undefined : new GroupRegistry(options.stateDir);
+    this.#wrapper = options.wrapper;
   }
 
   /**
@@ -247,12 +252,21 @@ export class LocalExecutor implements Executor {
 
   #killGroup(job: Job): Promise<void> {
     if (job.killing === undefined && job.pgid !== undefined) {
-      job.killing = terminateGroup(job.pgid, this.#graceMs);
+      const stop = job.wrapped?.stop?.().catch(() => undefined) ?? Promise.resolve();
+      job.killing = Promise.all([stop, terminateGroup(job.pgid, this.#graceMs)]).then(() => undefined);
     }
     return job.killing ?? Promise.resolve();
   }
 
   async #execute(job: Job): Promise<JobResult> {
+    try {
+      return await this.#spawnAndWait(job);
+    } finally {
+      await job.wrapped?.cleanup?.().catch(() => undefined);
+    }
+  }
+
+  async #spawnAndWait(job: Job): Promise<JobResult> {
     const { spec } = job;
     const command = spec.argv[0];
     if (command === undefined || command === '') {
@@ -302,11 +316,27 @@ export class LocalExecutor implements Executor {
       return ended({ kind: 'canceled' });
     }
 
+    let argv = spec.argv;
+    let env = spec.env;
+    if (this.#wrapper !== undefined) {
+      try {
+        job.wrapped = await this.#wrapper.wrap(spec);
+      } catch (err) {
+        return failWith(`cannot start ${command}: ${errorMessage(err)}`);
+      }
+      ({ argv, env } = job.wrapped);
+      // A cancel may have arrived while the wrapper was being prepared.
+      if (job.stopReason !== undefined) {
+        await closeAll();
+        return ended({ kind: 'canceled' });
+      }
+    }
+
     let child: ChildProcess;
     try {
-      child = spawn(command, spec.argv.slice(1), {
+      child = spawn(argv[0] ?? command, argv.slice(1), {
         cwd: spec.cwd,
-        env: { ...spec.env },
+        env: { ...env },
         // A new session makes the child lead its own process group (pgid = pid).
         detached: true,
         stdio: [stdinFd, stdout.fd, stderr.fd],
