@@ -1,0 +1,269 @@
+/**
+ * Engine throughput, end to end through the API: a real `wes serve` (SQLite, or PostgreSQL with
+ * --dialect postgres) runs a scatter of `echo` over N strings; the time from POST /runs to
+ * COMPLETE, ms per job, the server's peak RSS (VmHWM), and the worst latency of GET
+ * /service-info and of a task page while the run goes on. Beside it, the floor: the same N
+ * `echo` processes spawned bare from Node as many at a time as the server runs (the job slots),
+ * and cwltool's time on the same workflow where it is installed and N ≤ 10,000.
+ *
+ *   npm run bench:engine -- [--sizes 1000,10000,100000] [--sandbox none,bwrap] [--no-cwltool]
+ *                           [--dialect sqlite|postgres] [--max-jobs 2]
+ *
+ * Prints a table, then one JSON line with every figure.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createTestDatabase, type TestDatabase } from '../test/helpers/dialects.js';
+import type { Dialect } from '../src/store/dialect.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CWLTOOL_MAX_N = 10_000;
+const PROBE_INTERVAL_MS = 50;
+
+const ECHO_TOOL = `cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: echo
+inputs:
+  msg: {type: string, inputBinding: {position: 1}}
+outputs:
+  out: stdout
+`;
+const SCATTER_WORKFLOW = `cwlVersion: v1.2
+class: Workflow
+requirements: {ScatterFeatureRequirement: {}}
+inputs:
+  msgs: string[]
+outputs:
+  out: {type: 'File[]', outputSource: echo/out}
+steps:
+  echo:
+    run: echo.cwl
+    scatter: msg
+    in: {msg: msgs}
+    out: [out]
+`;
+
+type Sandbox = 'none' | 'bwrap';
+
+interface Options {
+  readonly sizes: number[];
+  readonly sandboxes: Sandbox[];
+  readonly cwltool: boolean;
+  readonly dialect: Dialect;
+  readonly maxJobs: number;
+}
+
+interface Row {
+  n: number;
+  sandbox: Sandbox;
+  dialect: Dialect;
+  state: string;
+  wallSeconds: number;
+  msPerJob: number;
+  peakRssMiB: number;
+  worstServiceInfoMs: number;
+  worstTaskPageMs: number;
+  floorSeconds: number;
+  ratioToFloor: number;
+  cwltoolSeconds?: number;
+}
+
+function parseOptions(argv: string[]): Options {
+  const value = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const sizes = (value('--sizes') ?? '1000,10000').split(',').map((s) => Number(s.replace(/_/g, '')));
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--sizes takes positive integers, e.g. 1000,10000');
+  const sandboxes = (value('--sandbox') ?? 'none').split(',') as Sandbox[];
+  if (sandboxes.some((s) => s !== 'none' && s !== 'bwrap')) throw new Error('--sandbox takes none and/or bwrap');
+  const dialect = (value('--dialect') ?? 'sqlite') as Dialect;
+  if (dialect !== 'sqlite' && dialect !== 'postgres') throw new Error('--dialect takes sqlite or postgres');
+  const maxJobs = Number(value('--max-jobs') ?? 2);
+  return { sizes, sandboxes, cwltool: !argv.includes('--no-cwltool'), dialect, maxJobs };
+}
+
+interface Server {
+  readonly child: ChildProcess;
+  readonly baseUrl: string;
+  stop(): Promise<void>;
+}
+
+async function startServer(database: TestDatabase, sandbox: Sandbox, maxJobs: number): Promise<Server> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'serve', '--no-auth', '--port', '0'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      WES_DATA_DIR: database.dataDir,
+      WES_MAX_JOBS: String(maxJobs),
+      WES_JOB_SANDBOX: sandbox,
+      ...(database.databaseUrl === undefined ? {} : { DATABASE_URL: database.databaseUrl }),
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  const lines = createInterface({ input: child.stdout! });
+  const baseUrl = await new Promise<string>((resolve, reject) => {
+    lines.on('line', (line) => {
+      const match = /listening on (http:\/\/\S+?)\/ga4gh/.exec(line);
+      if (match !== null) resolve(match[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`wes serve exited with ${code} before listening`)));
+  });
+  lines.on('line', () => undefined);
+  return { child, baseUrl, stop };
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const start = performance.now();
+  const value = await work();
+  return { ms: performance.now() - start, value };
+}
+
+function peakRssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+  return kib / 1024;
+}
+
+async function runThroughApi(n: number, sandbox: Sandbox, options: Options): Promise<Omit<Row, 'floorSeconds' | 'ratioToFloor' | 'cwltoolSeconds'>> {
+  const database = await createTestDatabase(options.dialect);
+  const server = await startServer(database, sandbox, options.maxJobs);
+  try {
+    const api = `${server.baseUrl}/ga4gh/wes/v1`;
+    const form = new FormData();
+    form.set('workflow_type', 'CWL');
+    form.set('workflow_type_version', 'v1.2');
+    form.set('workflow_url', 'wf.cwl');
+    form.set('workflow_params', JSON.stringify({ msgs: Array.from({ length: n }, (_, i) => `m${i}`) }));
+    form.append('workflow_attachment', new Blob([SCATTER_WORKFLOW]), 'wf.cwl');
+    form.append('workflow_attachment', new Blob([ECHO_TOOL]), 'echo.cwl');
+    const started = performance.now();
+    const submitted = await fetch(`${api}/runs`, { method: 'POST', body: form });
+    if (!submitted.ok) throw new Error(`submit: ${submitted.status} ${await submitted.text()}`);
+    const { run_id: runId } = (await submitted.json()) as { run_id: string };
+    let worstServiceInfoMs = 0;
+    let worstTaskPageMs = 0;
+    let state = 'QUEUED';
+    while (!['COMPLETE', 'EXECUTOR_ERROR', 'SYSTEM_ERROR', 'CANCELED'].includes(state)) {
+      const info = await timed(() => fetch(`${api}/service-info`).then((r) => r.arrayBuffer()));
+      worstServiceInfoMs = Math.max(worstServiceInfoMs, info.ms);
+      const page = await timed(() => fetch(`${api}/runs/${runId}/tasks?page_size=100`).then((r) => r.arrayBuffer()));
+      worstTaskPageMs = Math.max(worstTaskPageMs, page.ms);
+      const status = (await (await fetch(`${api}/runs/${runId}/status`)).json()) as { state: string };
+      state = status.state;
+      await new Promise((resolve) => setTimeout(resolve, PROBE_INTERVAL_MS));
+    }
+    const wallSeconds = (performance.now() - started) / 1000;
+    return {
+      n,
+      sandbox,
+      dialect: options.dialect,
+      state,
+      wallSeconds,
+      msPerJob: (wallSeconds * 1000) / n,
+      peakRssMiB: peakRssMiB(server.child.pid!),
+      worstServiceInfoMs,
+      worstTaskPageMs,
+    };
+  } finally {
+    await server.stop();
+    await database.drop();
+  }
+}
+
+/** The same N echo processes, stdout to a file each, `slots` at a time, started bare from Node. */
+async function floorSeconds(n: number, sandbox: Sandbox, slots: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'wes-bench-floor-'));
+  const wrap = (argv: string[]): string[] =>
+    sandbox === 'bwrap'
+      ? ['bwrap', '--unshare-all', '--die-with-parent', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--bind', dir, dir, '--proc', '/proc', '--dev', '/dev', '--', ...argv]
+      : argv;
+  try {
+    const started = performance.now();
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < n) {
+        const i = next++;
+        const out = openSync(join(dir, `${i}.out`), 'w');
+        const argv = wrap(['echo', `m${i}`]);
+        await new Promise<void>((resolve, reject) => {
+          const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', out, 'inherit'], cwd: dir });
+          child.once('error', reject);
+          child.once('exit', () => resolve());
+        });
+        closeSync(out);
+      }
+    };
+    await Promise.all(Array.from({ length: slots }, worker));
+    return (performance.now() - started) / 1000;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function cwltoolSeconds(n: number): number | undefined {
+  if (spawnSync('cwltool', ['--version'], { stdio: 'ignore' }).status !== 0) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'wes-bench-cwltool-'));
+  try {
+    writeFileSync(join(dir, 'wf.cwl'), SCATTER_WORKFLOW);
+    writeFileSync(join(dir, 'echo.cwl'), ECHO_TOOL);
+    writeFileSync(join(dir, 'job.json'), JSON.stringify({ msgs: Array.from({ length: n }, (_, i) => `m${i}`) }));
+    const started = performance.now();
+    const result = spawnSync('cwltool', ['--quiet', '--outdir', join(dir, 'out'), join(dir, 'wf.cwl'), join(dir, 'job.json')], {
+      stdio: 'ignore',
+    });
+    if (result.status !== 0) return undefined;
+    return (performance.now() - started) / 1000;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function table(rows: Row[]): string {
+  const header = ['N', 'sandbox', 'db', 'state', 'wall s', 'ms/job', 'peak RSS MiB', 'worst svc-info ms', 'worst page ms', 'floor s', '× floor', 'cwltool s'];
+  const cells = rows.map((r) => [
+    r.n.toLocaleString('en-US'),
+    r.sandbox,
+    r.dialect,
+    r.state,
+    r.wallSeconds.toFixed(2),
+    r.msPerJob.toFixed(2),
+    r.peakRssMiB.toFixed(0),
+    r.worstServiceInfoMs.toFixed(0),
+    r.worstTaskPageMs.toFixed(0),
+    r.floorSeconds.toFixed(2),
+    r.ratioToFloor.toFixed(2),
+    r.cwltoolSeconds === undefined ? '-' : r.cwltoolSeconds.toFixed(1),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]) => c.map((v, i) => v.padStart(widths[i])).join('  ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const rows: Row[] = [];
+  for (const sandbox of options.sandboxes) {
+    for (const n of options.sizes) {
+      const api = await runThroughApi(n, sandbox, options);
+      const floor = await floorSeconds(n, sandbox, options.maxJobs);
+      const cwltool = options.cwltool && sandbox === 'none' && n <= CWLTOOL_MAX_N ? cwltoolSeconds(n) : undefined;
+      const row: Row = { ...api, floorSeconds: floor, ratioToFloor: api.wallSeconds / floor, cwltoolSeconds: cwltool };
+      rows.push(row);
+      process.stderr.write(`done: N=${n} sandbox=${sandbox} ${row.wallSeconds.toFixed(2)} s\n`);
+    }
+  }
+  process.stdout.write(`${table(rows)}\n`);
+  process.stdout.write(`${JSON.stringify({ bench: 'engine', maxJobs: options.maxJobs, rows })}\n`);
+}
+
+await main();
