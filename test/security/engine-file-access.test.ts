@@ -279,9 +279,10 @@ outputs: {out: {type: stdout}}
 `;
     const runId = await submit(app, auth, {}, [{ name: 'main.cwl', content: tool }]);
     assert.ok(runId !== undefined);
-    await expectRefused(app, auth, runId, /stdout/, [secret.content.trim()]);
-    assert.equal(fs.readFileSync(secret.path, 'utf8'), secret.content);
+    await waitForState(app, auth, runId);
+    assert.equal(fs.readFileSync(secret.path, 'utf8'), secret.content, `stdout: ${name} overwrote a host file`);
     assert.equal(fs.existsSync(path.join(app.database.dataDir, escaped)), false);
+    await expectRefused(app, auth, runId, /stdout/, [secret.content.trim()]);
   }
 });
 
