@@ -349,3 +349,27 @@ outputs: {out: File}
   const engineLog = await app.app.inject({ url: `/ga4gh/wes/v1/runs/${runId}/log`, headers: { authorization: auth } });
   assert.ok(!engineLog.body.includes(app.database.dataDir), engineLog.body);
 });
+
+test('an output that is a link to another run\'s output is refused and not served', async (t) => {
+  const app = await buildTestApp(t, { engine: true });
+  const alice = await app.addUser('alice');
+  const bob = await app.addUser('bob');
+  const theirs = await submit(app, alice.auth, { f: { class: 'File', basename: 'x.txt', contents: `alice-${randomUUID()}` } }, [
+    { name: 'main.cwl', content: CAT_TOOL },
+  ]);
+  assert.ok(theirs !== undefined);
+  assert.equal(await waitForState(app, alice.auth, theirs), 'COMPLETE');
+  const target = path.join(app.database.dataDir, 'runs', theirs, 'work', 'jobs', '1-main.cwl', 'out', 'out.txt');
+  const content = fs.readFileSync(target, 'utf8');
+  const tool = `cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: [ln, -s, ${target}, link.txt]
+inputs: {}
+outputs: {out: {type: File, outputBinding: {glob: link.txt, loadContents: true}}}
+`;
+  const runId = await submit(app, bob.auth, {}, [{ name: 'main.cwl', content: tool }]);
+  assert.ok(runId !== undefined);
+  await expectRefused(app, bob.auth, runId, /output out.*points outside the run/, [content, sha1(content)]);
+  const served = await app.app.inject({ url: `/ga4gh/wes/v1/runs/${runId}/outputs/work/jobs/0-main.cwl/out/link.txt`, headers: { authorization: bob.auth } });
+  assert.equal(served.statusCode, 404);
+});
