@@ -23,6 +23,7 @@ import {
   type LoadedProcess,
 } from '../src/engine/index.js';
 import { LocalExecutor } from '../src/executors/local/local-executor.js';
+import { PathPolicy } from '../src/engine/path-policy.js';
 
 const suiteDir = resolve(dirname(fileURLToPath(import.meta.url)), '../vendor/cwl-v1.2');
 
@@ -98,7 +99,9 @@ async function runTest(test: TestCase, executor: LocalExecutor, timeoutMs: numbe
       const jobPath = test.job === undefined ? undefined : resolve(test.dir, test.job);
       const job = jobPath === undefined ? {} : parseYaml(await readFile(jobPath, 'utf8'));
       const inputs = prepareInputs(process, isObject(job) ? (job as CwlObject) : {}, jobPath === undefined ? test.dir : dirname(jobPath));
-      actual = await executeProcess(process, inputs, { runDir, executor, host: recordingHost, signal });
+      // The suite's own files are the "allowed input directory" of these runs.
+      const policy = await PathPolicy.create(runDir, [suiteDir]);
+      actual = await executeProcess(process, inputs, { runDir, logsDir: join(runDir, 'logs'), policy, executor, host: recordingHost, signal });
     } catch (error) {
       if (test.shouldFail) return { kind: 'passed' };
       const reason = error instanceof CancelledError && signal.aborted ? `timed out after ${timeoutMs / 1000}s` : String(error);

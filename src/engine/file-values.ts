@@ -1,14 +1,17 @@
 /**
  * CWL File and Directory values on the local file system: resolving `location`/`path`
  * against a base, deriving basename/nameroot/nameext/dirname, size and sha1 checksum,
- * `loadContents` (at most 64 KiB, as the spec requires) and directory listings.
+ * `loadContents` (at most 64 KiB, as the spec requires) and directory listings. Everything
+ * read here is first checked by the run's PathPolicy, and only regular files and
+ * directories are read (a FIFO a job planted would block the engine).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { constants } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { CwlObject, CwlValue } from './cwl-value.js';
+import type { PathPolicy } from './path-policy.js';
 import { isFileLike, isObject } from './value-types.js';
 
 const maxContents = 64 * 1024;
@@ -77,21 +80,38 @@ export function resolveFileValues(value: CwlValue, baseUrl: string): CwlValue {
   return out;
 }
 
-export async function sha1Of(path: string): Promise<string> {
-  const hash = createHash('sha1');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return `sha1$${hash.digest('hex')}`;
+/** The sha1 of a regular file the policy allows; `what` names it in messages. */
+export async function sha1Of(policy: PathPolicy, path: string, what: string): Promise<string> {
+  const handle = await openRegularFile(policy, path, what);
+  try {
+    const hash = createHash('sha1');
+    for await (const chunk of handle.createReadStream({ autoClose: false })) hash.update(chunk as Buffer);
+    return `sha1$${hash.digest('hex')}`;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function openRegularFile(policy: PathPolicy, path: string, what: string) {
+  const real = await policy.readable(path, what);
+  const handle = await open(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  if (!(await handle.stat()).isFile()) {
+    await handle.close();
+    throw new FileContentsError(`${what} is not a regular file`);
+  }
+  return handle;
 }
 
 /** Up to 64 KiB of the file as text; a larger file is an error for loadContents. */
-export async function readContents(path: string): Promise<string> {
-  const handle = await open(path, 'r').catch((error: unknown) => {
-    throw new FileContentsError(`loadContents: cannot open ${path}: ${error instanceof Error ? error.message : String(error)}`);
+export async function readContents(policy: PathPolicy, path: string, what: string): Promise<string> {
+  const handle = await openRegularFile(policy, path, what).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code === undefined) throw error;
+    throw new FileContentsError(`loadContents: cannot open ${what}: ${(error as NodeJS.ErrnoException).code}`);
   });
   try {
     const buffer = Buffer.alloc(maxContents + 1);
     const { bytesRead } = await handle.read(buffer, 0, maxContents + 1, 0);
-    if (bytesRead > maxContents) throw new FileContentsError(`loadContents: ${path} is larger than 64 KiB`);
+    if (bytesRead > maxContents) throw new FileContentsError(`loadContents: ${what} is larger than 64 KiB`);
     return buffer.subarray(0, bytesRead).toString('utf8');
   } finally {
     await handle.close();
@@ -99,23 +119,31 @@ export async function readContents(path: string): Promise<string> {
 }
 
 /** A File or Directory value describing a local path (with size+checksum for files). */
-export async function describePath(path: string, withChecksum: boolean): Promise<CwlObject> {
-  const info = await stat(path);
+export async function describePath(policy: PathPolicy, path: string, withChecksum: boolean, what: string): Promise<CwlObject> {
+  const info = await stat(await policy.readable(path, what));
   const name = basename(path);
   const common = { location: pathToFileURL(path).href, path, basename: name, dirname: dirname(path) };
   if (info.isDirectory()) return { class: 'Directory', ...common };
+  if (!info.isFile()) throw new FileContentsError(`${what} is not a regular file or directory`);
   const file: CwlObject = { class: 'File', ...common, ...nameParts(name), size: info.size };
-  if (withChecksum) file.checksum = await sha1Of(path);
+  if (withChecksum) file.checksum = await sha1Of(policy, path, what);
   return file;
 }
 
 /** The directory's entries as File/Directory values; `deep` lists subdirectories too. */
-export async function listDirectory(path: string, deep: boolean, withChecksum: boolean): Promise<CwlObject[]> {
-  const names = (await readdir(path)).sort();
+export async function listDirectory(
+  policy: PathPolicy,
+  path: string,
+  deep: boolean,
+  withChecksum: boolean,
+  what: string,
+): Promise<CwlObject[]> {
+  const names = (await readdir(await policy.readable(path, what))).sort();
   const entries: CwlObject[] = [];
   for (const name of names) {
-    const entry = await describePath(join(path, name), withChecksum);
-    if (entry.class === 'Directory' && deep) entry.listing = await listDirectory(join(path, name), true, withChecksum);
+    const entryWhat = `${what}/${name}`;
+    const entry = await describePath(policy, join(path, name), withChecksum, entryWhat);
+    if (entry.class === 'Directory' && deep) entry.listing = await listDirectory(policy, join(path, name), true, withChecksum, entryWhat);
     entries.push(entry);
   }
   return entries;

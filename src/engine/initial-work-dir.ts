@@ -3,12 +3,15 @@
  * directory before the command runs — Files/Directories (symlinked, or copied when
  * writable), Dirents whose `entry` is text (written as a file; non-string values as JSON).
  * Returns a map from original to new path so the job's input values can follow their files.
+ * An entryname may name subdirectories (as the spec allows) but every entry stays inside the
+ * output directory, links included (the run's PathPolicy).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { CwlValue } from './cwl-value.js';
 import type { Requirement } from './cwl/model.js';
 import { JobFailedError, type Evaluator } from './job-context.js';
+import type { PathPolicy } from './path-policy.js';
 import { basenameOf, stageAt } from './staging.js';
 import { localPath } from './file-values.js';
 import { isFileLike, isObject } from './value-types.js';
@@ -19,8 +22,10 @@ export async function stageInitialWorkDir(
   outdir: string,
   evaluate: Evaluator,
   inplaceUpdate: boolean,
+  policy: PathPolicy,
 ): Promise<Map<string, string>> {
   const moved = new Map<string, string>();
+  const area = { policy, within: outdir };
   const place = async (value: CwlValue, name: string | undefined, writable: boolean): Promise<void> => {
     if (value === null) return;
     if (Array.isArray(value)) {
@@ -30,7 +35,7 @@ export async function stageInitialWorkDir(
     if (isFileLike(value)) {
       const target = resolveTarget(outdir, name ?? basenameOf(value));
       // With InplaceUpdateRequirement a writable entry is the original itself, not a copy.
-      await stageAt(value, target, writable && !inplaceUpdate);
+      await stageAt(area, value, target, writable && !inplaceUpdate);
       const source = typeof value.path === 'string' ? value.path : typeof value.location === 'string' ? localPath(value.location) : undefined;
       if (source !== undefined) moved.set(source, target);
       return;
@@ -52,6 +57,7 @@ export async function stageInitialWorkDir(
     if (name === undefined) throw new JobFailedError('InitialWorkDirRequirement: a text entry needs an entryname');
     const text = typeof value === 'string' ? value : pythonJson(value);
     const target = resolveTarget(outdir, name);
+    await policy.writable(target, `InitialWorkDirRequirement: entryname ${name}`, outdir);
     await mkdir(dirname(target), { recursive: true });
     await writeFile(target, text);
   };

@@ -6,6 +6,7 @@
 import type { JobRecord } from './engine-host.js';
 import type { CwlValue } from './cwl-value.js';
 import type { Executor } from '../executors/executor.js';
+import type { PathPolicy } from './path-policy.js';
 import {
   evaluateExpression,
   type ExpressionOptions,
@@ -15,6 +16,10 @@ import { findRequirement, type RequirementScope } from './requirements.js';
 
 export interface JobContext {
   readonly runDir: string;
+  /** Where this job's stdout/stderr logs go (runDir/../logs/<jobName>): no job writes there. */
+  readonly logsDir: string;
+  /** The run's confinement check for every file the engine touches for this job. */
+  readonly policy: PathPolicy;
   /** Directory name of this job below runDir/jobs; unique within the run. */
   readonly jobName: string;
   /** Human-readable name of the job for messages (the step id). */

@@ -3,15 +3,19 @@
  * each output's binding (glob, loadContents, outputEval, secondaryFiles, format), recursing
  * into record fields. Files found get size and sha1 checksum; literals returned by
  * expressions are written into the output directory. Each value is checked against its type.
+ * Every file an output names (globbed, linked, returned by outputEval or cwl.output.json, a
+ * secondary file) must pass the run's PathPolicy, or the job fails naming that output.
  */
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CwlObject, CwlValue } from './cwl-value.js';
 import type { CwlType, OutputBinding, Parameter, SecondaryFileSpec } from './cwl/model.js';
 import { describePath, listDirectory, localPath, readContents, resolveFileValues, sha1Of } from './file-values.js';
 import { glob } from './glob.js';
-import { basenameOf, stageAt } from './staging.js';
+import { checkBasename, PathEscapeError, type PathPolicy } from './path-policy.js';
+import { isInside } from '../run-files.js';
+import { basenameOf, nameOf, stageAt } from './staging.js';
 import { isFileLike, isObject, problemsOf } from './value-types.js';
 
 export class OutputError extends Error {
@@ -27,28 +31,29 @@ export interface OutputContext {
   readonly evaluate: (expression: CwlValue | undefined, self: CwlValue) => Promise<CwlValue>;
   /** loadListing in effect for output directories. */
   readonly loadListing: string;
-  /**
-   * Real paths an output may resolve to (the job's directory, its input files): a tool must
-   * not publish arbitrary host files as outputs by symlinking them into its directory.
-   */
-  readonly allowedRoots: readonly string[];
+  /** What outputs may point at: a tool must not publish host files by linking or naming them. */
+  readonly policy: PathPolicy;
 }
+
+/** Where output files are finalized: literals and renamed copies are written into `outdir`. */
+export type FinalizeContext = Pick<OutputContext, 'outdir' | 'policy'>;
 
 export async function collectOutputs(outputs: readonly Parameter[], ctx: OutputContext): Promise<CwlObject> {
   const custom = join(ctx.outdir, 'cwl.output.json');
   let given: CwlObject | undefined;
   try {
-    const parsed: unknown = JSON.parse(await readFile(custom, 'utf8'));
+    const parsed: unknown = JSON.parse(await readFile(await ctx.policy.readable(custom, 'cwl.output.json'), 'utf8'));
     if (isObject(parsed as CwlValue)) given = parsed as CwlObject;
   } catch (error) {
+    if (error instanceof PathEscapeError) throw error;
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new OutputError(`cwl.output.json: ${String(error)}`);
   }
   const result: CwlObject = {};
   for (const output of outputs) {
     const value =
       given !== undefined
-        ? await finalizeFiles(resolveFileValues(given[output.id] ?? null, pathToFileURL(`${ctx.outdir}/`).href), ctx.outdir)
-        : await collectOutput(output.type, output.outputBinding, output.secondaryFiles, output.format, ctx);
+        ? await finalizeFiles(resolveFileValues(given[output.id] ?? null, pathToFileURL(`${ctx.outdir}/`).href), ctx, `output ${output.id}`)
+        : await collectOutput(`output ${output.id}`, output.type, output.outputBinding, output.secondaryFiles, output.format, ctx);
     checkOutput(output.id, value, output.type);
     result[output.id] = value;
   }
@@ -63,6 +68,7 @@ export function checkOutput(id: string, value: CwlValue, type: CwlType): void {
 }
 
 async function collectOutput(
+  what: string,
   type: CwlType,
   binding: OutputBinding | undefined,
   secondaryFiles: readonly SecondaryFileSpec[],
@@ -73,7 +79,7 @@ async function collectOutput(
   if (binding === undefined && record !== undefined) {
     const out: CwlObject = {};
     for (const field of record.fields) {
-      out[field.name] = await collectOutput(field.type, field.outputBinding, field.secondaryFiles, field.format, ctx);
+      out[field.name] = await collectOutput(`${what}.${field.name}`, field.type, field.outputBinding, field.secondaryFiles, field.format, ctx);
     }
     return out;
   }
@@ -84,31 +90,23 @@ async function collectOutput(
     for (const pattern of Array.isArray(patterns) ? patterns : [patterns]) {
       if (typeof pattern !== 'string') throw new OutputError(`glob must be a string, got ${JSON.stringify(pattern)}`);
       for (const path of await glob(pattern, ctx.outdir)) {
-        await assertAllowedTarget(path, ctx.allowedRoots);
-        files.push(await describeOutput(path, ctx.loadListing));
+        files.push(await describeOutput(ctx, path, `${what} (${path})`));
       }
     }
     if (binding.loadContents) {
-      for (const f of files) if (f.class === 'File') f.contents = await readContents(String(f.path));
+      for (const f of files) if (f.class === 'File') f.contents = await readContents(ctx.policy, String(f.path), `${what} (${String(f.path)})`);
     }
   }
   let value: CwlValue;
   if (binding.outputEval !== undefined) {
-    value = await finalizeFiles(await ctx.evaluate(binding.outputEval, files), ctx.outdir);
+    value = await finalizeFiles(await ctx.evaluate(binding.outputEval, files), ctx, what);
   } else if (wantsList(type)) {
     value = files;
   } else {
     if (files.length > 1) throw new OutputError(`glob matched ${files.length} files where one was expected`);
     value = files[0] ?? null;
   }
-  return decorate(value, secondaryFiles, format, ctx);
-}
-
-async function assertAllowedTarget(path: string, roots: readonly string[]): Promise<void> {
-  const target = await realpath(path);
-  if (!roots.some((root) => target === root || target.startsWith(`${root}/`))) {
-    throw new OutputError(`output ${path} resolves to ${target}, outside the job's directory and inputs`);
-  }
+  return decorate(what, value, secondaryFiles, format, ctx);
 }
 
 function recordMember(type: CwlType): Extract<CwlType, { type: 'record' }> | undefined {
@@ -121,16 +119,17 @@ function wantsList(type: CwlType): boolean {
   return type === 'Any' || (typeof type === 'object' && type.type === 'array');
 }
 
-async function describeOutput(path: string, loadListing: string): Promise<CwlObject> {
-  const value = await describePath(path, true);
+async function describeOutput(ctx: OutputContext, path: string, what: string): Promise<CwlObject> {
+  const value = await describePath(ctx.policy, path, true, what);
   if (value.class === 'Directory') {
-    value.listing = await listDirectory(path, loadListing !== 'shallow_listing', true);
+    value.listing = await listDirectory(ctx.policy, path, ctx.loadListing !== 'shallow_listing', true, what);
   }
   return value;
 }
 
 /** Adds secondaryFiles found next to each primary file, and the evaluated format. */
 async function decorate(
+  what: string,
   value: CwlValue,
   secondaryFiles: readonly SecondaryFileSpec[],
   format: CwlValue | undefined,
@@ -138,7 +137,7 @@ async function decorate(
 ): Promise<CwlValue> {
   if (Array.isArray(value)) {
     const out: CwlValue[] = [];
-    for (const v of value) out.push(await decorate(v, secondaryFiles, format, ctx));
+    for (const v of value) out.push(await decorate(what, v, secondaryFiles, format, ctx));
     return out;
   }
   if (!isFileLike(value) || value.class !== 'File') return value;
@@ -149,17 +148,20 @@ async function decorate(
     for (const spec of secondaryFiles) {
       const names = await secondaryNames(spec.pattern, value, ctx);
       for (const name of names) {
+        const secondaryWhat = `${what}: secondary file ${JSON.stringify(name)}`;
         if (isFileLike(name)) {
-          found.push(await finalizeFiles(resolveFileValues(name, pathToFileURL(`${dirname(value.path)}/`).href), ctx.outdir));
+          found.push(await finalizeFiles(resolveFileValues(name, pathToFileURL(`${dirname(value.path)}/`).href), ctx, secondaryWhat));
           continue;
         }
         const path = join(dirname(value.path), String(name));
         try {
-          await stat(path);
-          found.push(await describeOutput(path, ctx.loadListing));
-        } catch {
+          await ctx.policy.readable(path, secondaryWhat);
+        } catch (error) {
+          if (error instanceof PathEscapeError) throw error;
           if (spec.required !== false) throw new OutputError(`secondary file ${path} is missing`);
+          continue;
         }
+        found.push(await describeOutput(ctx, path, secondaryWhat));
       }
     }
     out.secondaryFiles = found;
@@ -187,43 +189,50 @@ export async function secondaryNames(
   return [name + rest];
 }
 
-/** Output Files get size/checksum; literals from expressions are written into outdir. */
-export async function finalizeFiles(value: CwlValue, outdir: string): Promise<CwlValue> {
+/**
+ * Output Files get size/checksum; literals from expressions are written into outdir, and a
+ * File an expression renames (another basename) is copied into outdir under that name.
+ */
+export async function finalizeFiles(value: CwlValue, ctx: FinalizeContext, what: string): Promise<CwlValue> {
   if (Array.isArray(value)) {
     const out: CwlValue[] = [];
-    for (const v of value) out.push(await finalizeFiles(v, outdir));
+    for (const v of value) out.push(await finalizeFiles(v, ctx, what));
     return out;
   }
   if (isObject(value) && value.class !== 'File' && value.class !== 'Directory') {
     const out: CwlObject = {};
-    for (const [k, v] of Object.entries(value)) out[k] = await finalizeFiles(v, outdir);
+    for (const [k, v] of Object.entries(value)) out[k] = await finalizeFiles(v, ctx, what);
     return out;
   }
   if (!isFileLike(value)) return value;
+  const valueWhat = `${what}: ${nameOf(value)}`;
+  const area = { policy: ctx.policy, within: ctx.outdir };
   let path = typeof value.location === 'string' ? localPath(value.location) : undefined;
   if (path === undefined) {
-    const written = await stageAt(value, join(outdir, basenameOf(value)), true);
-    return finalizeFiles({ ...written, location: pathToFileURL(String(written.path)).href }, outdir);
+    const written = await stageAt(area, value, join(ctx.outdir, basenameOf(value)), true);
+    return finalizeFiles({ ...written, location: pathToFileURL(String(written.path)).href }, ctx, what);
+  }
+  try {
+    await ctx.policy.readable(path, valueWhat);
+  } catch (error) {
+    if (error instanceof PathEscapeError) throw error;
+    throw new OutputError(`${valueWhat} does not exist`);
   }
   // An expression may rename an output by giving it another basename: the file gets that name.
-  if (typeof value.basename === 'string' && value.basename !== basename(path) && !value.basename.includes('/')) {
-    const renamed = join(dirname(path), value.basename);
-    await stageAt({ ...value, secondaryFiles: [] }, renamed, true).catch(() => undefined);
+  if (typeof value.basename === 'string' && value.basename !== basename(path)) {
+    const name = checkBasename(value.basename, valueWhat);
+    const renamed = join(isInside(dirname(path), ctx.outdir) ? dirname(path) : ctx.outdir, name);
+    await stageAt(area, { ...value, secondaryFiles: [] }, renamed, true);
     path = renamed;
   }
   const out: CwlObject = { ...value, location: pathToFileURL(path).href, path, basename: basename(path) };
   if (value.class === 'File') {
-    try {
-      const info = await stat(path);
-      out.size = info.size;
-      if (typeof value.checksum !== 'string') out.checksum = await sha1Of(path);
-    } catch {
-      throw new OutputError(`output file ${path} does not exist`);
-    }
+    out.size = (await stat(await ctx.policy.readable(path, valueWhat))).size;
+    if (typeof value.checksum !== 'string') out.checksum = await sha1Of(ctx.policy, path, valueWhat);
   }
   for (const key of ['secondaryFiles', 'listing'] as const) {
     const list: CwlValue | undefined = value[key];
-    if (Array.isArray(list)) out[key] = await finalizeFiles(list, outdir);
+    if (Array.isArray(list)) out[key] = await finalizeFiles(list, ctx, what);
   }
   return out;
 }

@@ -3,19 +3,20 @@
  * directory and runtime.outdir, tmp, stage), inputs completed and staged, the initial
  * working directory built, the command line and environment assembled, the command handed
  * to the Executor, its exit code judged against success/temporaryFail/permanentFail codes,
- * and the outputs collected.
+ * and the outputs collected. The job's own stdout/stderr logs live in ctx.logsDir, outside
+ * every directory the job may write; `stdout:`/`stderr:` name plain files in out/.
  */
 import { availableParallelism, totalmem } from 'node:os';
-import { mkdir, realpath, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { CancelledError } from '../errors.js';
 import type { CwlObject, CwlValue } from './cwl-value.js';
 import type { CommandLineTool } from './cwl/model.js';
 import { buildCommandLine } from './command-line.js';
-import { localPath } from './file-values.js';
 import { stageInitialWorkDir } from './initial-work-dir.js';
 import { evaluatorFor, expressionOptions, JobFailedError, type JobContext, type JobResultValue } from './job-context.js';
 import { collectOutputs } from './outputs.js';
+import { PathEscapeError } from './path-policy.js';
 import { findRequirement, isHardRequirement, type RequirementScope } from './requirements.js';
 import { stageValues } from './staging.js';
 import { completeInputs, withDefaults } from './tool-inputs.js';
@@ -29,35 +30,56 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
   const outdir = join(jobDir, 'out');
   const tmpdir = join(jobDir, 'tmp');
   await rm(jobDir, { recursive: true, force: true });
+  // A link a previous attempt's job planted in place of a log is removed, not followed.
+  await rm(ctx.logsDir, { recursive: true, force: true });
+  await mkdir(ctx.logsDir, { recursive: true });
   await mkdir(outdir, { recursive: true });
   await mkdir(tmpdir, { recursive: true });
   const options = expressionOptions(ctx.scope);
   const defaults = withDefaults(tool, given);
   const paths = { outdir, tmpdir };
-  const completed = await completeInputs(tool, defaults, ctx.scope, evaluatorFor(defaults, paths, options), ctx.discoverSecondaryFiles);
+  const completed = await completeInputs(tool, defaults, ctx.scope, evaluatorFor(defaults, paths, options), ctx.discoverSecondaryFiles, ctx.policy);
   const resources = await resourcesOf(ctx.scope, evaluatorFor(completed, paths, options));
   const runtime: CwlObject = { ...paths, ...resources };
-  let inputs = (await stageValues(completed, join(jobDir, 'stage'))) as CwlObject;
+  let inputs = (await stageValues(completed, join(jobDir, 'stage'), ctx.policy)) as CwlObject;
   const iwd = findRequirement(ctx.scope, 'InitialWorkDirRequirement');
   const moved = iwd === undefined ? new Map<string, string>() : await stageInitialWorkDir(
           iwd,
           outdir,
           evaluatorFor(inputs, runtime, options),
           findRequirement(ctx.scope, 'InplaceUpdateRequirement')?.inplaceUpdate === true,
+          ctx.policy,
         );
   inputs = followMoves(inputs, moved) as CwlObject;
   const evaluate = evaluatorFor(inputs, runtime, options);
   const shell = findRequirement(ctx.scope, 'ShellCommandRequirement') !== undefined;
   const argv = await buildCommandLine(tool, inputs, evaluate, shell);
-  const stream = async (expression: string | undefined, fallback: string): Promise<string> => {
-    if (expression === undefined) return fallback;
+  const streamName = async (stream: string, expression: string): Promise<string> => {
     const name = await evaluate(expression, null);
-    if (typeof name !== 'string' || name === '') throw new JobFailedError(`${ctx.label}: stream name ${expression} is not a string`);
-    return name.startsWith('/') ? name : join(outdir, name);
+    if (typeof name !== 'string' || name === '') throw new JobFailedError(`${ctx.label}: ${stream} name ${expression} is not a string`);
+    return name;
   };
-  const stdinPath = tool.stdin === undefined ? undefined : await stream(tool.stdin, '');
-  const stdoutPath = await stream(tool.stdout, join(jobDir, 'stdout.log'));
-  const stderrPath = await stream(tool.stderr, join(jobDir, 'stderr.log'));
+  // stdout/stderr: a plain file name in the output directory (as cwltool requires).
+  const output = async (stream: 'stdout' | 'stderr', expression: string | undefined): Promise<string> => {
+    if (expression === undefined) return join(ctx.logsDir, `${stream}.log`);
+    const name = await streamName(stream, expression);
+    if (name.includes('/') || name === '.' || name === '..' || name.includes('\0')) {
+      throw new JobFailedError(`${ctx.label}: ${stream} ${JSON.stringify(name)} must be a plain file name in the output directory`);
+    }
+    const target = join(outdir, name);
+    await ctx.policy.writable(target, `${stream} ${JSON.stringify(name)}`, outdir);
+    return target;
+  };
+  const input = async (expression: string): Promise<string> => {
+    const name = await streamName('stdin', expression);
+    return ctx.policy.readable(resolve(outdir, name), `stdin ${JSON.stringify(name)}`).catch((error: unknown) => {
+      if (error instanceof PathEscapeError) throw error;
+      throw new JobFailedError(`${ctx.label}: stdin ${JSON.stringify(name)} does not exist`);
+    });
+  };
+  const stdinPath = tool.stdin === undefined ? undefined : await input(tool.stdin);
+  const stdoutPath = await output('stdout', tool.stdout);
+  const stderrPath = await output('stderr', tool.stderr);
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: outdir, TMPDIR: tmpdir };
   const envVars = findRequirement(ctx.scope, 'EnvVarRequirement');
   for (const def of Array.isArray(envVars?.envDef) ? envVars.envDef : []) {
@@ -99,11 +121,7 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
     outdir,
     evaluate: evaluatorFor(inputs, { ...runtime, exitCode: code }, options),
     loadListing: typeof loadListing === 'string' ? loadListing : tool.cwlVersion === 'v1.0' ? 'deep_listing' : 'no_listing',
-    allowedRoots: [
-      await realpath(jobDir),
-      ...(await inputRealPaths(completed)),
-      ...(await Promise.all([...moved.keys()].map((p) => realpath(p).catch(() => p)))),
-    ],
+    policy: ctx.policy,
   });
   return { outputs, exitCode: code };
 }
@@ -124,16 +142,6 @@ async function resourcesOf(
     outdirSize: await pick(r?.outdirMin, r?.outdirMax, 1024),
     tmpdirSize: await pick(r?.tmpdirMin, r?.tmpdirMax, 1024),
   };
-}
-
-/** Real paths of every local File/Directory in the (unstaged) input values. */
-async function inputRealPaths(value: CwlValue): Promise<string[]> {
-  if (Array.isArray(value)) return (await Promise.all(value.map(inputRealPaths))).flat();
-  if (!isObject(value)) return [];
-  const nested = (await Promise.all(Object.values(value).map(inputRealPaths))).flat();
-  const path = isFileLike(value) && typeof value.location === 'string' ? localPath(value.location) : undefined;
-  if (path === undefined) return nested;
-  return [...nested, await realpath(path).catch(() => path)];
 }
 
 /** Input values whose files were placed in the working directory point at them there. */

@@ -19,14 +19,14 @@ export async function runExpressionTool(tool: ExpressionTool, given: CwlObject, 
   const options = expressionOptions(ctx.scope);
   const runtime = { outdir, tmpdir: outdir, cores: 1, ram: 256, outdirSize: 1024, tmpdirSize: 1024 };
   const defaults = withDefaults(tool, given);
-  const inputs = await completeInputs(tool, defaults, ctx.scope, evaluatorFor(defaults, runtime, options), ctx.discoverSecondaryFiles);
+  const inputs = await completeInputs(tool, defaults, ctx.scope, evaluatorFor(defaults, runtime, options), ctx.discoverSecondaryFiles, ctx.policy);
   await ctx.created({ argv: [], workDir: outdir, stdoutPath: '', stderrPath: '' });
   ctx.started(new Date());
   const result = await evaluatorFor(inputs, runtime, options)(tool.expression, null);
   if (!isObject(result)) throw new JobFailedError(`${ctx.label}: expression did not return an object`);
   const outputs: CwlObject = {};
   for (const output of tool.outputs) {
-    const value = await finalizeFiles(result[output.id] ?? null, outdir);
+    const value = await finalizeFiles(result[output.id] ?? null, { outdir, policy: ctx.policy }, `output ${output.id}`);
     checkOutput(output.id, value, output.type);
     outputs[output.id] = value;
   }

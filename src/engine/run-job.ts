@@ -3,7 +3,9 @@
  * otherwise run the tool in its own directory and report created/started/ended to the host.
  * A job failure becomes a CommandFailedError naming the step, and stops the rest of the run.
  */
+import { join } from 'node:path';
 import { CancelledError, CommandFailedError } from '../errors.js';
+import { publicText } from '../run-layout.js';
 import type { CwlObject } from './cwl-value.js';
 import type { Process, Workflow } from './cwl/model.js';
 import type { StepPath } from './engine-host.js';
@@ -30,6 +32,8 @@ export async function runJob(
   let startedReport: Promise<void> = Promise.resolve();
   const ctx: JobContext = {
     runDir: run.runDir,
+    logsDir: join(run.logsDir, jobName(path, element, label)),
+    policy: run.policy,
     jobName: jobName(path, element, label),
     label: element === undefined ? `step ${label}` : `step ${label} (element ${element})`,
     executor: run.executor,
@@ -52,7 +56,8 @@ export async function runJob(
       await run.host.jobEnded(path, element, { state: 'canceled' }, new Date());
       throw error instanceof CancelledError ? error : new CancelledError();
     }
-    const message = error instanceof Error ? error.message : String(error);
+    // Messages are shown to the user: no server paths.
+    const message = publicText(error instanceof Error ? error.message : String(error), run.policy.runDir);
     const exitCode = error instanceof JobFailedError ? error.exitCode : undefined;
     await run.host.jobEnded(path, element, { state: 'failed', exitCode, message }, new Date());
     const failure = isJobFailure(error)

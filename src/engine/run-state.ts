@@ -4,9 +4,12 @@
  */
 import type { Executor } from '../executors/executor.js';
 import type { EngineHost } from './engine-host.js';
+import type { PathPolicy } from './path-policy.js';
 
 export interface RunState {
   readonly runDir: string;
+  readonly logsDir: string;
+  readonly policy: PathPolicy;
   readonly executor: Executor;
   readonly host: EngineHost;
   /** Aborted by the caller's signal or by the run's first failure. */

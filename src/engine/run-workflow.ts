@@ -14,6 +14,7 @@ import type { CwlObject, CwlValue } from './cwl-value.js';
 import type { Process, Requirement, Workflow, WorkflowStep } from './cwl/model.js';
 import type { EngineHost, StepInfo, StepPath } from './engine-host.js';
 import { evaluatorFor, expressionOptions } from './job-context.js';
+import type { PathPolicy } from './path-policy.js';
 import { readContents, resolveFileValues, localPath } from './file-values.js';
 import { checkOutput } from './outputs.js';
 import { rootScope, scopeFor, type RequirementScope } from './requirements.js';
@@ -26,7 +27,12 @@ import { completeInputs, withDefaults } from './tool-inputs.js';
 import { isFileLike, isObject } from './value-types.js';
 
 export interface ExecuteOptions {
+  /** Each job works in runDir/jobs/<job>/ (out/, tmp/, stage/). */
   readonly runDir: string;
+  /** Each job's stdout/stderr go to logsDir/<job>/, where no job may write. */
+  readonly logsDir: string;
+  /** What the engine may read and write for this run (the run's directory, allowed input directories). */
+  readonly policy: PathPolicy;
   readonly executor: Executor;
   readonly host: EngineHost;
   readonly signal: AbortSignal;
@@ -105,7 +111,7 @@ async function runWorkflow(
     // Top-level workflow inputs: secondaryFiles are discovered next to the files given.
     const defaults = inputs;
     const evaluate = evaluatorFor(defaults, {}, expressionOptions(scope));
-    inputs = await failAsStep(() => completeInputs(workflow, defaults, scope, evaluate, true), workflow.id);
+    inputs = await failAsStep(() => completeInputs(workflow, defaults, scope, evaluate, true, run.policy), workflow.id);
   }
   const k = await reportInputs(workflow, prefix, run);
   const started = new Map<string, Promise<CwlObject>>();
@@ -159,7 +165,8 @@ async function runStep(
     if (value === null && input.default !== undefined) value = resolveFileValues(input.default, step.run.documentUrl);
     if (input.loadContents && isFileLike(value) && typeof value.location === 'string') {
       const file = localPath(value.location);
-      if (file !== undefined) value = { ...value, contents: await readContents(file) };
+      const what = `${step.id}/${input.id}`;
+      if (file !== undefined) value = { ...value, contents: await failAsStep(() => readContents(run.policy, file, what), step.id) };
     }
     gathered[input.id] = value;
   }

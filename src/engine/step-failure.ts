@@ -8,12 +8,13 @@ import { ExpressionError } from './expressions/expression-error.js';
 import { FileContentsError } from './file-values.js';
 import { JobFailedError } from './job-context.js';
 import { OutputError } from './outputs.js';
+import { PathEscapeError } from './path-policy.js';
 import { MergeError } from './scheduler/merge-sources.js';
 import { ScatterError } from './scheduler/scatter.js';
 import { StagingError } from './staging.js';
 
 export function isJobFailure(error: unknown): boolean {
-  const failures = [JobFailedError, ExpressionError, OutputError, StagingError, MergeError, ScatterError, FileContentsError];
+  const failures = [JobFailedError, ExpressionError, OutputError, StagingError, MergeError, ScatterError, FileContentsError, PathEscapeError];
   return failures.some((c) => error instanceof c);
 }
 

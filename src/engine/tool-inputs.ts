@@ -2,7 +2,7 @@
  * Completes the input object of one tool invocation: defaults for missing/null inputs,
  * a type check, and for Files/Directories what the parameter asks for — secondaryFiles
  * discovered next to the primary file, `contents` (loadContents), `listing` (loadListing)
- * and `size`.
+ * and `size`, each file read through the run's PathPolicy.
  */
 import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -12,6 +12,8 @@ import type { CwlType, FormatGraph, Parameter, Process, SecondaryFileSpec } from
 import { formatMatches } from './cwl/format-ontology.js';
 import { listDirectory, localPath, readContents, resolveFileValues } from './file-values.js';
 import { JobFailedError, type Evaluator } from './job-context.js';
+import { PathEscapeError, type PathPolicy } from './path-policy.js';
+import { nameOf } from './staging.js';
 import { secondaryNames } from './outputs.js';
 import { findRequirement, type RequirementScope } from './requirements.js';
 import { isFileLike, isObject, matchingMember, problemsOf } from './value-types.js';
@@ -46,6 +48,7 @@ interface Completion {
   readonly fallbackListing: string;
   readonly formatGraph: FormatGraph;
   readonly evaluate: Evaluator;
+  readonly policy: PathPolicy;
 }
 
 export async function completeInputs(
@@ -54,11 +57,12 @@ export async function completeInputs(
   scope: RequirementScope,
   evaluate: Evaluator,
   discover: boolean,
+  policy: PathPolicy,
 ): Promise<CwlObject> {
   const defaultListing = findRequirement(scope, 'LoadListingRequirement')?.loadListing;
   const fallbackListing =
     typeof defaultListing === 'string' ? defaultListing : process.cwlVersion === 'v1.0' ? 'deep_listing' : 'no_listing';
-  const completion: Completion = { discover, fallbackListing, formatGraph: process.formatGraph, evaluate };
+  const completion: Completion = { discover, fallbackListing, formatGraph: process.formatGraph, evaluate, policy };
   const out: CwlObject = { ...inputs };
   for (const input of process.inputs) {
     out[input.id] = await complete(inputs[input.id] ?? null, input.type, wantedOf(input, completion), completion);
@@ -113,20 +117,22 @@ async function checkFormat(value: CwlObject, wanted: Wanted, completion: Complet
 
 async function completeFile(value: CwlObject, wanted: Wanted, completion: Completion): Promise<CwlObject> {
   await checkFormat(value, wanted, completion);
-  const { evaluate } = completion;
+  const { evaluate, policy } = completion;
   const out: CwlObject = { ...value };
+  const what = `input ${nameOf(value)}`;
   const path = typeof value.location === 'string' ? localPath(value.location) : undefined;
   if (value.class === 'File' && path !== undefined) {
     try {
-      out.size = (await stat(path)).size;
-    } catch {
-      throw new JobFailedError(`input file ${path} does not exist`);
+      out.size = (await stat(await policy.readable(path, what))).size;
+    } catch (error) {
+      if (error instanceof PathEscapeError) throw error;
+      throw new JobFailedError(`${what} does not exist`);
     }
-    if (wanted.loadContents && typeof value.contents !== 'string') out.contents = await readContents(path);
+    if (wanted.loadContents && typeof value.contents !== 'string') out.contents = await readContents(policy, path, what);
   }
   // A located directory is listed from disk (it may have changed since an earlier step listed it).
   if (value.class === 'Directory' && path !== undefined && wanted.loadListing !== 'no_listing') {
-    out.listing = await listDirectory(path, wanted.loadListing === 'deep_listing', false);
+    out.listing = await listDirectory(policy, path, wanted.loadListing === 'deep_listing', false, what);
   } else if (Array.isArray(value.listing)) {
     const plain: Wanted = { ...wanted, secondaryFiles: [], loadContents: false, format: undefined };
     const listing: CwlValue[] = [];
@@ -146,14 +152,15 @@ async function completeFile(value: CwlObject, wanted: Wanted, completion: Comple
         if (typeof name !== 'string' || known.has(name)) continue;
         const candidate = join(dirname(path), name);
         if (!completion.discover) {
-          if (required === true) throw new JobFailedError(`missing required secondary file ${name} of ${path}`);
+          if (required === true) throw new JobFailedError(`missing required secondary file ${name} of ${what}`);
           continue;
         }
         try {
-          const info = await stat(candidate);
+          const info = await stat(await policy.readable(candidate, `${what}: secondary file ${JSON.stringify(name)}`));
           present.push(resolveFileValues({ class: info.isDirectory() ? 'Directory' : 'File', location: candidate }, 'file:///'));
           known.add(name);
-        } catch {
+        } catch (error) {
+          if (error instanceof PathEscapeError) throw error;
           if (required === true) throw new JobFailedError(`missing required secondary file ${candidate}`);
         }
       }

@@ -19,6 +19,7 @@ import { parseRunRequest } from './run-request.js';
 import { toRunLog, toRunSummary } from './to-wes.js';
 import type { RunListResponse, RunLog } from './wes-types.js';
 import type { RunLauncher } from '../run-launcher.js';
+import type { RunFile } from '../run-files.js';
 
 export interface Caller {
   readonly userId: number;
@@ -100,17 +101,17 @@ export class RunService {
     return { run_id: run.uuid, state: run.state };
   }
 
-  /** The engine's own log of the run (a file in the run directory). */
-  async getEngineLogPath(caller: Caller, runId: string): Promise<string> {
+  /** The engine's own log of the run (a file in the run directory, never read through a link). */
+  async getEngineLogFile(caller: Caller, runId: string): Promise<RunFile> {
     const run = await getOwnedRun(this.#db, caller, runId);
-    return path.join(run.run_dir, RUN_LAYOUT.engineLog);
+    return { path: path.join(run.run_dir, RUN_LAYOUT.engineLog), runDir: run.run_dir, followLinks: false };
   }
 
   /**
    * A file of the run's outputs by its path inside the run directory (as linked from
    * RunLog.outputs); a path that is not a file inside the run directory is not found.
    */
-  async getOutputFilePath(caller: Caller, runId: string, relativePath: string): Promise<string> {
+  async getOutputFile(caller: Caller, runId: string, relativePath: string): Promise<RunFile> {
     const run = await getOwnedRun(this.#db, caller, runId);
     const runDir = path.resolve(run.run_dir);
     const target = path.resolve(runDir, relativePath);
@@ -120,7 +121,8 @@ export class RunService {
     const real = await fsp.realpath(target).catch(() => undefined);
     if (real === undefined || !real.startsWith((await fsp.realpath(runDir)) + path.sep)) throw notFound;
     if (!(await fsp.stat(real)).isFile()) throw notFound;
-    return real;
+    // Opened again by openRunFile, which re-checks the file it actually opens.
+    return { path: real, runDir, followLinks: true };
   }
 
   async listRuns(caller: Caller, page: PageRequest): Promise<RunListResponse> {

@@ -12,6 +12,7 @@ import { presentToken, resolvePageSize, splitLookAhead, type PageRequest } from 
 import { getOwnedRun, type Caller } from './run-service.js';
 import { toTaskLog } from './to-wes.js';
 import type { TaskListResponse, TaskLog } from './wes-types.js';
+import type { RunFile } from '../run-files.js';
 
 export type LogStream = 'stdout' | 'stderr';
 
@@ -44,12 +45,15 @@ export class TaskService {
     return toTaskLog(row, baseUrl, run.uuid);
   }
 
-  /** The file holding a task's stdout or stderr; NotFoundError when the task has none (yet). */
-  async getLogPath(caller: Caller, runId: string, taskId: string, stream: LogStream): Promise<string> {
-    const { row } = await this.#find(caller, runId, taskId);
+  /**
+   * The file holding a task's stdout or stderr, to be opened without following links (the
+   * job may have replaced it); NotFoundError when the task has none (yet).
+   */
+  async getLogFile(caller: Caller, runId: string, taskId: string, stream: LogStream): Promise<RunFile> {
+    const { run, row } = await this.#find(caller, runId, taskId);
     const logPath = stream === 'stdout' ? row.stdout_path : row.stderr_path;
-    if (logPath === null) throw new NotFoundError(`task ${taskId} has no ${stream}`);
-    return logPath;
+    if (logPath === null || logPath === '') throw new NotFoundError(`task ${taskId} has no ${stream}`);
+    return { path: logPath, runDir: run.run_dir, followLinks: false };
   }
 
   async #find(caller: Caller, runId: string, taskId: string) {

@@ -15,6 +15,7 @@ import {
 } from '../../src/engine/index.js';
 import { CancelledError, CommandFailedError } from '../../src/errors.js';
 import { LocalExecutor } from '../../src/executors/local/local-executor.js';
+import { PathPolicy } from '../../src/engine/path-policy.js';
 
 // A core budget of 4 so that three one-core jobs really run at once on any machine.
 const executor = new LocalExecutor({ maxJobs: 4, cores: 4 });
@@ -57,7 +58,8 @@ async function setup(files: Record<string, string>): Promise<string> {
 async function run(dir: string, document: string, params: CwlObject, host: EngineHost, signal = new AbortController().signal): Promise<CwlObject> {
   const process = await loadProcess({ documentUrl: document, baseDir: dir });
   const inputs = prepareInputs(process, params, dir);
-  return executeProcess(process, inputs, { runDir: join(dir, 'run'), executor, host, signal });
+  const policy = await PathPolicy.create(dir);
+  return executeProcess(process, inputs, { runDir: join(dir, 'run'), logsDir: join(dir, 'logs'), policy, executor, host, signal });
 }
 
 const echoTool = `cwlVersion: v1.2

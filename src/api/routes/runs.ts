@@ -72,13 +72,13 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
     sendLog(
       request,
       reply,
-      await services.runs.getOutputFilePath(request.caller, request.params.run_id, request.params['*']),
+      await services.runs.getOutputFile(request.caller, request.params.run_id, request.params['*']),
       'application/octet-stream',
     ),
   );
 
   app.get('/runs/:run_id/log', { schema: { params: RunParams } }, async (request, reply) =>
-    sendLog(request, reply, await services.runs.getEngineLogPath(request.caller, request.params.run_id)),
+    sendLog(request, reply, await services.runs.getEngineLogFile(request.caller, request.params.run_id)),
   );
 };
 

@@ -27,7 +27,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox<TaskRoutesOptions> = async (a
   for (const stream of ['stdout', 'stderr'] as const) {
     app.get(`/runs/:run_id/tasks/:task_id/${stream}`, { schema: { params: TaskParams } }, async (request, reply) => {
       const { run_id, task_id } = request.params;
-      return sendLog(request, reply, await services.tasks.getLogPath(request.caller, run_id, task_id, stream));
+      return sendLog(request, reply, await services.tasks.getLogFile(request.caller, run_id, task_id, stream));
     });
   }
 };

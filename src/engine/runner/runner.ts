@@ -5,20 +5,21 @@
  * StoreEngineHost and a line log in the run directory. Runs left active by a stopped server
  * are resumed on start: finished jobs are reused, the rest run again.
  */
-import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../store/database.js';
 import { findRunById, listActiveRuns, markRunState, setRunWorkflow } from '../../store/queries/runs.js';
 import { insertWorkflow, listWorkflowSteps } from '../../store/queries/jobs.js';
 import type { WorkflowInvocationRow } from '../../store/tables/invocation.table.js';
-import { CancelledError, CommandFailedError } from '../../errors.js';
+import { CancelledError, CommandFailedError, InvalidWorkflowError } from '../../errors.js';
 import type { Executor } from '../../executors/executor.js';
 import type { RunLauncher, RunRequest } from '../../run-launcher.js';
 import type { CwlObject } from '../cwl-value.js';
 import { describeTopLevelSteps, executeProcess, loadProcess, prepareInputs, type LoadedProcess } from '../index.js';
 import { StoreEngineHost } from './store-host.js';
-import { RUN_LAYOUT } from '../../run-layout.js';
+import { publicText, RUN_LAYOUT } from '../../run-layout.js';
+import { appendRunLog } from '../../run-files.js';
+import { PathPolicy } from '../path-policy.js';
 
 
 export interface RunnerOptions {
@@ -26,6 +27,8 @@ export interface RunnerOptions {
   readonly executor: Executor;
   /** URL prefixes a workflow may be loaded from besides the run's attachments. */
   readonly allowedUrlPrefixes: readonly string[];
+  /** Directories whose files a run may read besides its own (WES_ALLOWED_INPUT_DIRS). */
+  readonly allowedInputDirs?: readonly string[];
 }
 
 interface ActiveRun {
@@ -37,6 +40,7 @@ export class Runner implements RunLauncher {
   readonly #db: Kysely<Database>;
   readonly #executor: Executor;
   readonly #allowedUrlPrefixes: readonly string[];
+  readonly #allowedInputDirs: readonly string[];
   readonly #active = new Map<number, ActiveRun>();
   #stopping = false;
 
@@ -44,11 +48,19 @@ export class Runner implements RunLauncher {
     this.#db = options.db;
     this.#executor = options.executor;
     this.#allowedUrlPrefixes = options.allowedUrlPrefixes;
+    this.#allowedInputDirs = options.allowedInputDirs ?? [];
   }
 
   async check(request: RunRequest, attachmentsDir: string): Promise<void> {
-    const process = await this.#load(request, attachmentsDir);
-    prepareInputs(process, request.workflow_params as CwlObject, attachmentsDir);
+    try {
+      const process = await this.#load(request, attachmentsDir);
+      prepareInputs(process, request.workflow_params as CwlObject, attachmentsDir);
+    } catch (error) {
+      // The 400 names documents by their attachment path, not where the server keeps them.
+      if (!(error instanceof InvalidWorkflowError)) throw error;
+      const problems = error.problems.map((p) => publicText(p, path.dirname(attachmentsDir)));
+      throw new InvalidWorkflowError(problems, { cause: error });
+    }
   }
 
   start(invocationId: number): void {
@@ -103,7 +115,8 @@ export class Runner implements RunLauncher {
   async #execute(invocationId: number, signal: AbortSignal): Promise<void> {
     const run = await findRunById(this.#db, invocationId);
     if (run === undefined || !['QUEUED', 'INITIALIZING', 'RUNNING'].includes(run.state)) return;
-    const log = (line: string) => fsp.appendFile(path.join(run.run_dir, RUN_LAYOUT.engineLog), `${new Date().toISOString()} ${line}\n`);
+    // The engine log is never followed through a link a job planted in its place.
+    const log = (line: string) => appendRunLog(path.join(run.run_dir, RUN_LAYOUT.engineLog), `${new Date().toISOString()} ${line}\n`);
     const time = () => new Date().toISOString();
     try {
       await log(run.state === 'QUEUED' ? 'run initializing' : `run resumed from ${run.state}`);
@@ -122,7 +135,14 @@ export class Runner implements RunLauncher {
       }
       await log('run running');
       const host = new StoreEngineHost(this.#db, run.id, topLevelSteps, run.state !== 'QUEUED');
-      const outputs = await executeProcess(process, inputs, { runDir: path.join(run.run_dir, RUN_LAYOUT.work), executor: this.#executor, host, signal });
+      const outputs = await executeProcess(process, inputs, {
+        runDir: path.join(run.run_dir, RUN_LAYOUT.work),
+        logsDir: path.join(run.run_dir, RUN_LAYOUT.logs),
+        policy: await PathPolicy.create(run.run_dir, this.#allowedInputDirs),
+        executor: this.#executor,
+        host,
+        signal,
+      });
       const end = time();
       const outputsJson = JSON.stringify(outputs);
       if (await markRunState(this.#db, run.id, ['RUNNING'], 'COMPLETE', end, { end_time: end, outputs: outputsJson })) {
@@ -136,7 +156,7 @@ export class Runner implements RunLauncher {
         return;
       }
       const end = time();
-      const message = error instanceof Error ? error.message : String(error);
+      const message = publicText(error instanceof Error ? error.message : String(error), run.run_dir);
       if (error instanceof CancelledError || signal.aborted) {
         await markRunState(this.#db, run.id, ['QUEUED', 'INITIALIZING', 'RUNNING', 'CANCELING'], 'CANCELED', end, { end_time: end });
         await log('run canceled').catch(() => undefined);

@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { constants as osConstants, availableParallelism, totalmem } from 'node:os';
+import { constants as fsConstants } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { CommandWrapper, Executor, JobHandle, JobOutcome, JobResult, JobSpec, WrappedCommand } from '../executor.js';
@@ -281,7 +282,7 @@ export class LocalExecutor implements Executor {
     }
 
     const handles: FileHandle[] = [];
-    const openOrFail = async (path: string, flags: string, role: string): Promise<FileHandle | string> => {
+    const openOrFail = async (path: string, flags: string | number, role: string): Promise<FileHandle | string> => {
       try {
         const handle = await open(path, flags);
         handles.push(handle);
@@ -304,12 +305,14 @@ export class LocalExecutor implements Executor {
       if (typeof stdin === 'string') return failWith(stdin);
       stdinFd = stdin.fd;
     }
-    const stdout = await openOrFail(spec.stdoutPath, 'w', 'stdout');
+    // Never through a link: whatever was planted at a log's path is not the file to truncate.
+    const writeFlags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW;
+    const stdout = await openOrFail(spec.stdoutPath, writeFlags, 'stdout');
     if (typeof stdout === 'string') return failWith(stdout);
     // One shared descriptor when both go to the same file, so the streams interleave instead of
     // overwriting each other from two independent offsets.
     const stderr =
-      spec.stderrPath === spec.stdoutPath ? stdout : await openOrFail(spec.stderrPath, 'w', 'stderr');
+      spec.stderrPath === spec.stdoutPath ? stdout : await openOrFail(spec.stderrPath, writeFlags, 'stderr');
     if (typeof stderr === 'string') return failWith(stderr);
     if (job.stopReason !== undefined) {
       await closeAll();
