@@ -1,14 +1,16 @@
 /**
- * The JavaScript sandbox for CWL expressions: QuickJS compiled to WebAssembly. Each
- * evaluation gets a fresh runtime with a memory cap, a stack cap and a wall-clock deadline
- * enforced by QuickJS's interrupt handler, so a runaway expression fails with an
- * ExpressionError instead of hanging or exhausting the server. The sandbox has no module
- * loader and no host functions: `require`, `process`, files and the network do not exist.
- * Values cross the boundary only as JSON text.
+ * The JavaScript sandbox for CWL expressions: QuickJS compiled to WebAssembly, run in a pool
+ * of worker threads (sandbox-pool.ts) so an expression never blocks the server's event loop.
+ * Each request gets a fresh QuickJS context with a memory cap, a stack cap and a wall-clock
+ * deadline that the pool enforces by terminating the worker; an expression that exceeds
+ * either fails with an ExpressionError naming the limit. The sandbox has no module loader
+ * and no host functions: `require`, `process`, files and the network do not exist. Values
+ * cross the boundary only as JSON text.
  */
-import { getQuickJS, shouldInterruptAfterDeadline } from 'quickjs-emscripten';
+import os from 'node:os';
 import type { CwlValue } from '../cwl-value.js';
 import { ExpressionError } from './expression-error.js';
+import { SandboxPool } from './sandbox-pool.js';
 
 export interface SandboxLimits {
   readonly timeoutMs: number;
@@ -17,59 +19,55 @@ export interface SandboxLimits {
 
 export const defaultLimits: SandboxLimits = { timeoutMs: 20_000, memoryBytes: 64 * 1024 * 1024 };
 
+export interface SandboxExpression {
+  readonly code: string;
+  readonly isBody: boolean;
+}
+
+let pool: SandboxPool | undefined;
+
+function sharedPool(): SandboxPool {
+  pool ??= new SandboxPool({ size: Math.max(1, Math.min(os.availableParallelism(), 8)), memoryBytes: defaultLimits.memoryBytes });
+  return pool;
+}
+
 /**
- * Evaluates `code` (a JS expression, or a function body when `isBody`) with `globals` defined
- * as global variables and `lib` (expressionLib) evaluated first.
+ * Evaluates `expressions` in order in one context (the parts of one interpolated string),
+ * with `globals` defined as global variables and `lib` (expressionLib) evaluated first.
+ * Rejects with an ExpressionError when one throws or exceeds a limit.
  */
 export async function evaluateInSandbox(
-  code: string,
-  isBody: boolean,
+  expressions: readonly SandboxExpression[],
   globals: Readonly<Record<string, CwlValue>>,
   lib: readonly string[],
   limits: SandboxLimits = defaultLimits,
-): Promise<CwlValue> {
-  const quickjs = await getQuickJS();
-  const runtime = quickjs.newRuntime();
-  runtime.setMemoryLimit(limits.memoryBytes);
-  runtime.setMaxStackSize(1024 * 1024);
-  runtime.setInterruptHandler(shouldInterruptAfterDeadline(Date.now() + limits.timeoutMs));
-  const context = runtime.newContext();
-  try {
-    const prelude = Object.entries(globals)
-      .map(([name, value]) => `var ${name} = JSON.parse(${JSON.stringify(JSON.stringify(value))});`)
-      .join('\n');
-    for (const source of [prelude, ...lib]) {
-      const result = context.evalCode(source, 'expressionLib.js');
-      if (result.error) {
-        const error = context.dump(result.error);
-        result.error.dispose();
-        throw new ExpressionError(`expressionLib failed: ${describe(error)}`);
-      }
-      result.value.dispose();
-    }
-    const wrapped = isBody ? `(function(){${code}\n})()` : `(${code}\n)`;
-    const result = context.evalCode(`JSON.stringify(${wrapped})`, 'expression.js');
-    if (result.error) {
-      const error = context.dump(result.error);
-      result.error.dispose();
-      throw new ExpressionError(`expression ${abbreviate(code)} failed: ${describe(error)}`);
-    }
-    const text: unknown = context.dump(result.value);
-    result.value.dispose();
-    return typeof text === 'string' ? (JSON.parse(text) as CwlValue) : null;
-  } finally {
-    context.dispose();
-    runtime.dispose();
-  }
+): Promise<CwlValue[]> {
+  const outcome = await sharedPool().run({
+    globalsJson: JSON.stringify(globals),
+    lib,
+    expressions,
+    timeoutMs: limits.timeoutMs,
+    memoryBytes: limits.memoryBytes,
+  });
+  if (outcome.kind === 'done') return outcome.values.map((text) => (text === undefined ? null : (JSON.parse(text) as CwlValue)));
+  if (outcome.reason === 'error' && outcome.index < 0) throw new ExpressionError(`expressionLib failed: ${outcome.message}`);
+  const failed = outcome.index >= 0 ? [expressions[outcome.index]] : expressions;
+  const what = `expression ${abbreviate(failed.map((e) => e.code).join(' ... '))}`;
+  if (outcome.reason === 'time') throw new ExpressionError(`${what} exceeded the ${duration(limits.timeoutMs)} time limit`);
+  if (outcome.reason === 'memory') throw new ExpressionError(`${what} exceeded the ${limits.memoryBytes / (1024 * 1024)} MiB memory limit`);
+  if (outcome.reason === 'stopped') throw new ExpressionError(`${what} could not be evaluated: ${outcome.message}`);
+  throw new ExpressionError(`${what} failed: ${outcome.message}`);
 }
 
-function describe(error: unknown): string {
-  if (typeof error === 'object' && error !== null) {
-    const { name, message } = error as { name?: unknown; message?: unknown };
-    if (message === 'interrupted') return 'interrupted: time limit exceeded';
-    if (typeof message === 'string') return typeof name === 'string' ? `${name}: ${message}` : message;
-  }
-  return String(error);
+/** Stops the sandbox workers (tests and benchmarks that want to exit at once; idle workers never hold the process). */
+export async function closeSandbox(): Promise<void> {
+  const closing = pool;
+  pool = undefined;
+  await closing?.close();
+}
+
+function duration(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 function abbreviate(code: string): string {
