@@ -17,7 +17,7 @@ export interface SandboxLimits {
   readonly memoryBytes: number;
 }
 
-export const defaultLimits: SandboxLimits = { timeoutMs: 20_000, memoryBytes: 64 * 1024 * 1024 };
+let defaultLimits: SandboxLimits = { timeoutMs: 20_000, memoryBytes: 64 * 1024 * 1024 };
 
 export interface SandboxExpression {
   readonly code: string;
@@ -25,6 +25,16 @@ export interface SandboxExpression {
 }
 
 let pool: SandboxPool | undefined;
+
+/**
+ * Sets the limits of every later evaluation that does not name its own (the server's
+ * configuration; the sandbox's workers are shared by the whole process). Workers started
+ * under other limits are stopped.
+ */
+export async function configureSandbox(limits: SandboxLimits): Promise<void> {
+  defaultLimits = limits;
+  await closeSandbox();
+}
 
 function sharedPool(): SandboxPool {
   pool ??= new SandboxPool({ size: Math.max(1, Math.min(os.availableParallelism(), 8)), memoryBytes: defaultLimits.memoryBytes });
@@ -40,8 +50,9 @@ export async function evaluateInSandbox(
   expressions: readonly SandboxExpression[],
   globals: Readonly<Record<string, CwlValue>>,
   lib: readonly string[],
-  limits: SandboxLimits = defaultLimits,
+  limits: SandboxLimits | undefined,
 ): Promise<CwlValue[]> {
+  limits ??= defaultLimits;
   const outcome = await sharedPool().run({
     globalsJson: JSON.stringify(globals),
     lib,
