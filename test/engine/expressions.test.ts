@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { evaluateExpression } from '../../src/engine/expressions/evaluate-expression.js';
 import { ExpressionError } from '../../src/engine/expressions/expression-error.js';
+import { CancelledError } from '../../src/errors.js';
 
 const scope = {
   inputs: { file: { class: 'File', path: '/data/a b.txt', basename: 'a b.txt' }, list: [1, 2, 3], rec: { 'a b': 'x', length: 7 }, none: null },
@@ -66,6 +67,15 @@ describe('JavaScript expressions', () => {
     // A safety bound, not a benchmark: without the pool's timer this takes tens of seconds.
     assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
     assert.equal(await evaluateExpression('$(1 + 1)', scope, js), 2);
+  });
+
+  it('abandons a running or queued evaluation when its signal aborts', async () => {
+    const controller = new AbortController();
+    const options = { ...js, signal: controller.signal, limits: { timeoutMs: 60_000, memoryBytes: 16 * 1024 * 1024 } };
+    const spinning = Array.from({ length: 4 }, () => evaluateExpression('${ while (true) {} }', scope, options));
+    setTimeout(() => controller.abort(), 200);
+    for (const evaluation of spinning) await assert.rejects(evaluation, CancelledError);
+    assert.equal(await evaluateExpression('$(2 * 3)', scope, js), 6);
   });
 
   it('gives each evaluation a fresh context: globals and prototypes do not leak', async () => {

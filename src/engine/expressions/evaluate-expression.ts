@@ -20,6 +20,10 @@ export interface ExpressionOptions {
   readonly javascript: boolean;
   readonly expressionLib: readonly string[];
   readonly limits?: SandboxLimits;
+  /** The run the expressions belong to: runs take turns in the sandbox. */
+  readonly queue?: string;
+  /** Abandons a pending evaluation when the job or run stops. */
+  readonly signal?: AbortSignal;
 }
 
 export interface InterpolationOptions {
@@ -66,7 +70,7 @@ async function evaluateParts(code: readonly SandboxExpression[], scope: Expressi
   const globals = { inputs: scope.inputs, self: scope.self, runtime: scope.runtime };
   if (!options.javascript) return code.map((part) => evaluateParameterReference(part.code, globals));
   const native = code.every((part) => !part.isBody && isPlainReference(part.code)) ? tryNatively(code, globals) : undefined;
-  return native ?? evaluateInSandbox(code, globals, options.expressionLib, options.limits);
+  return native ?? evaluateInSandbox(code, globals, options.expressionLib, options);
 }
 
 /**

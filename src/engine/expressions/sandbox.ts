@@ -9,6 +9,7 @@
  */
 import os from 'node:os';
 import type { CwlValue } from '../cwl-value.js';
+import { CancelledError } from '../../errors.js';
 import { ExpressionError } from './expression-error.js';
 import { SandboxPool } from './sandbox-pool.js';
 
@@ -18,6 +19,16 @@ export interface SandboxLimits {
 }
 
 let defaultLimits: SandboxLimits = { timeoutMs: 20_000, memoryBytes: 64 * 1024 * 1024 };
+
+/** Who evaluates, for the pool. */
+export interface SandboxCallContext {
+  /** Per-evaluation limits; the configured ones when absent. */
+  readonly limits?: SandboxLimits;
+  /** Requests of one queue (a run) take turns with other queues'. */
+  readonly queue?: string;
+  /** Abandons the evaluation (the run failed elsewhere or was canceled): it rejects with a CancelledError. */
+  readonly signal?: AbortSignal;
+}
 
 export interface SandboxExpression {
   readonly code: string;
@@ -50,22 +61,18 @@ export async function evaluateInSandbox(
   expressions: readonly SandboxExpression[],
   globals: Readonly<Record<string, CwlValue>>,
   lib: readonly string[],
-  limits: SandboxLimits | undefined,
+  context: SandboxCallContext,
 ): Promise<CwlValue[]> {
-  limits ??= defaultLimits;
-  const outcome = await sharedPool().run({
-    globalsJson: JSON.stringify(globals),
-    lib,
-    expressions,
-    timeoutMs: limits.timeoutMs,
-    memoryBytes: limits.memoryBytes,
-  });
+  const limits = context.limits ?? defaultLimits;
+  const request = { globalsJson: JSON.stringify(globals), lib, expressions, timeoutMs: limits.timeoutMs, memoryBytes: limits.memoryBytes };
+  const outcome = await sharedPool().run(request, context.queue ?? '', context.signal);
   if (outcome.kind === 'done') return outcome.values.map((text) => (text === undefined ? null : (JSON.parse(text) as CwlValue)));
   if (outcome.reason === 'error' && outcome.index < 0) throw new ExpressionError(`expressionLib failed: ${outcome.message}`);
   const failed = outcome.index >= 0 ? [expressions[outcome.index]] : expressions;
   const what = `expression ${abbreviate(failed.map((e) => e.code).join(' ... '))}`;
   if (outcome.reason === 'time') throw new ExpressionError(`${what} exceeded the ${duration(limits.timeoutMs)} time limit`);
   if (outcome.reason === 'memory') throw new ExpressionError(`${what} exceeded the ${limits.memoryBytes / (1024 * 1024)} MiB memory limit`);
+  if (outcome.reason === 'aborted') throw new CancelledError();
   if (outcome.reason === 'stopped') throw new ExpressionError(`${what} could not be evaluated: ${outcome.message}`);
   throw new ExpressionError(`${what} failed: ${outcome.message}`);
 }
