@@ -94,16 +94,16 @@ function assertResponsive(latencies: readonly number[]): void {
 
 test('while(true){} fails its step at the deadline; the API answers throughout', async (t) => {
   const { state, systemLogs, latencies } = await runHostile(t, expressionTool('${ while (true) {} }'), {});
+  assertResponsive(latencies);
   assert.equal(state, 'EXECUTOR_ERROR');
   assert.match(systemLogs, /step main.cwl: expression while \(true\) \{\} exceeded the 3 s time limit/);
-  assertResponsive(latencies);
 });
 
 test('a scatter of three while(true){} fails; the API answers throughout', async (t) => {
   const { state, systemLogs, latencies } = await runHostile(t, scatterOf('${ while (true) {} }'), { xs: [1, 2, 3] });
+  assertResponsive(latencies);
   assert.equal(state, 'EXECUTOR_ERROR');
   assert.match(systemLogs, /step spin \(element \d\): expression while \(true\) \{\} exceeded the 3 s time limit/);
-  assertResponsive(latencies);
 });
 
 test('1,000 × Array(1e6).join is stopped at the deadline, not after it', async (t) => {
@@ -113,11 +113,11 @@ test('1,000 × Array(1e6).join is stopped at the deadline, not after it', async 
     expressionTool('${ for (var i = 0; i < 1000; i++) Array(1e6).join("x"); return 1; }'),
     {},
   );
+  assertResponsive(latencies);
   assert.equal(state, 'EXECUTOR_ERROR');
   assert.match(systemLogs, /exceeded the 3 s time limit/);
   // Generous: the deadline plus run start-up and polling; QuickJS alone runs this for ~30 s.
   assert.ok(Date.now() - started < TIMEOUT_MS + 10_000, `the run took ${Date.now() - started} ms`);
-  assertResponsive(latencies);
 });
 
 test('an allocate-until-OOM expression fails with the memory limit and leaves the server no larger', async (t) => {
@@ -127,10 +127,10 @@ test('an allocate-until-OOM expression fails with the memory limit and leaves th
     expressionTool('${ var a = []; while (true) a.push(new Array(1e5).fill(a.length)); }'),
     {},
   );
-  assert.equal(state, 'EXECUTOR_ERROR');
-  assert.match(systemLogs, /step main.cwl: expression .* exceeded the 64 MiB memory limit/);
   assertResponsive(latencies);
   await delay(500); // the retired worker's memory is released once its thread has exited
   const grownMb = (process.memoryUsage().rss - rssBefore) / (1024 * 1024);
   assert.ok(grownMb < 200, `RSS grew by ${grownMb.toFixed(0)} MB`);
+  assert.equal(state, 'EXECUTOR_ERROR');
+  assert.match(systemLogs, /step main.cwl: expression .* exceeded the 64 MiB memory limit/);
 });
