@@ -26,6 +26,7 @@ export class DocumentLimitError extends Error {
 }
 
 export function parseYaml(text: string): unknown {
+  assertFlowDepth(text);
   const doc = YAML.parseDocument(text, { uniqueKeys: false });
   if (doc.errors.length === 0) return checkedToJs(doc);
   const relaxed = YAML.parseDocument(indentFlowContinuations(text), { uniqueKeys: false });
@@ -38,8 +39,18 @@ export function parseYaml(text: string): unknown {
  * YAML at all passes (for text another parser reads, such as cwl-ts-auto's `$import`s).
  */
 export function assertYamlWithinLimits(text: string): void {
+  assertFlowDepth(text);
   const doc = YAML.parseDocument(text, { uniqueKeys: false });
   if (doc.errors.length === 0) measure(doc);
+}
+
+/** Deep flow nesting is refused before parsing: the parser recurses on it (seconds at 100,000 levels). */
+function assertFlowDepth(text: string): void {
+  if (scanFlows(text).deepest > MAX_DOCUMENT_DEPTH) throw tooDeep();
+}
+
+function tooDeep(): DocumentLimitError {
+  return new DocumentLimitError(`YAML nesting exceeds ${MAX_DOCUMENT_DEPTH} levels`);
 }
 
 function checkedToJs(doc: Document): unknown {
@@ -64,7 +75,6 @@ function measure(doc: Document): void {
   const sizes = new Map<Node, Size>();
   // The node each anchor names so far, in document order (an alias refers to the latest one before it).
   const anchors = new Map<string, Node>();
-  const tooDeep = (): DocumentLimitError => new DocumentLimitError(`YAML nesting exceeds ${MAX_DOCUMENT_DEPTH} levels`);
   const visit = (node: unknown, depth: number): Size => {
     if (depth > MAX_DOCUMENT_DEPTH) throw tooDeep();
     if (isAlias(node)) {
@@ -105,11 +115,22 @@ function measure(doc: Document): void {
 
 /** Lines that start while a `[`/`{` opened on an earlier line is still open get extra indent. */
 function indentFlowContinuations(text: string): string {
+  const { lines, openAtStart } = scanFlows(text);
+  return lines.map((line, i) => (openAtStart[i] > 0 ? `          ${line}` : line)).join('\n');
+}
+
+/**
+ * Flow collections (`[`, `{`) still open at the start of each line, and the deepest nesting
+ * of them anywhere, skipping quoted text inside flows and comments.
+ */
+function scanFlows(text: string): { lines: string[]; openAtStart: number[]; deepest: number } {
   let depth = 0;
+  let deepest = 0;
   let quote: string | undefined;
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    out.push(depth > 0 ? `          ${line}` : line);
+  const lines = text.split('\n');
+  const openAtStart: number[] = [];
+  for (const line of lines) {
+    openAtStart.push(depth);
     for (let i = 0; i < line.length; i++) {
       const c = line[i];
       if (quote !== undefined) {
@@ -121,10 +142,11 @@ function indentFlowContinuations(text: string): string {
         break;
       } else if (c === '[' || c === '{') {
         depth++;
+        deepest = Math.max(deepest, depth);
       } else if ((c === ']' || c === '}') && depth > 0) {
         depth--;
       }
     }
   }
-  return out.join('\n');
+  return { lines, openAtStart, deepest };
 }
