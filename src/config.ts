@@ -48,6 +48,10 @@ export interface Config {
   readonly allowPrivateInputUrls: boolean;
   /** Host headers (host or host:port) accepted for absolute links when publicUrl is unset (WES_TRUSTED_HOSTS). */
   readonly trustedHosts: readonly string[];
+  /** Wall-clock limit of one CWL expression evaluation, in ms (WES_EXPRESSION_TIMEOUT_MS). */
+  readonly expressionTimeoutMs: number;
+  /** Memory limit of one CWL expression evaluation, in bytes (WES_EXPRESSION_MEMORY_MB, in MiB). */
+  readonly expressionMemoryBytes: number;
 }
 
 function parsePort(value: string | undefined, fallback: number): number {
@@ -113,6 +117,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxInputBytes: parsePositiveInt('WES_MAX_INPUT_BYTES', env.WES_MAX_INPUT_BYTES, 10 * 1024 * 1024 * 1024),
     allowPrivateInputUrls: parseFlag(env.WES_ALLOW_PRIVATE_INPUT_URLS),
     trustedHosts: parseList(env.WES_TRUSTED_HOSTS),
+    expressionTimeoutMs: parsePositiveInt('WES_EXPRESSION_TIMEOUT_MS', env.WES_EXPRESSION_TIMEOUT_MS, 20_000),
+    expressionMemoryBytes: parsePositiveInt('WES_EXPRESSION_MEMORY_MB', env.WES_EXPRESSION_MEMORY_MB, 64) * 1024 * 1024,
     ...overrides,
   };
 }

@@ -6,9 +6,11 @@ import { createServices } from '../wes/services.js';
 import { openConfiguredStore } from './open.js';
 import { Runner } from '../engine/runner/runner.js';
 import { LocalExecutor } from '../executors/local/local-executor.js';
+import { closeSandbox, configureSandbox } from '../engine/index.js';
 
 export async function serve(config: Config): Promise<void> {
   const store = await openConfiguredStore(config);
+  await configureSandbox({ timeoutMs: config.expressionTimeoutMs, memoryBytes: config.expressionMemoryBytes });
   const executor = new LocalExecutor({ maxJobs: config.maxJobs, stateDir: path.join(config.dataDir, 'executor') });
   // Jobs of a server that died without stopping them would run on beside their reruns.
   const reaped = await executor.reapOrphans();
@@ -36,11 +38,12 @@ export async function serve(config: Config): Promise<void> {
       );
     }
   }
-  const app = await buildApp({ services, localCaller, publicUrl: config.publicUrl, logger: { level: 'info' } });
+  const app = await buildApp({ services, localCaller, publicUrl: config.publicUrl, maxUploadBytes: config.maxUploadBytes, logger: { level: 'info' } });
   const stop = async () => {
     // Active runs keep their state and are resumed by the next start.
     await runner.stop();
     await executor.shutdown();
+    await closeSandbox();
     await app.close();
     await store.close();
     process.exit(0);

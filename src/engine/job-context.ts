@@ -48,10 +48,11 @@ export class JobFailedError extends Error {
   }
 }
 
-export function expressionOptions(scope: RequirementScope): ExpressionOptions {
+/** Expression options in `scope`, for the run in `runDir`; evaluations still pending when `signal` aborts are abandoned. */
+export function expressionOptions(scope: RequirementScope, runDir: string, signal: AbortSignal): ExpressionOptions {
   const inline = findRequirement(scope, 'InlineJavascriptRequirement');
   const lib = inline !== undefined && Array.isArray(inline.expressionLib) ? inline.expressionLib.map(String) : [];
-  return { javascript: inline !== undefined, expressionLib: lib };
+  return { javascript: inline !== undefined, expressionLib: lib, queue: runDir, signal };
 }
 
 export type Evaluator = (

@@ -35,7 +35,7 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
   await mkdir(ctx.logsDir, { recursive: true });
   await mkdir(outdir, { recursive: true });
   await mkdir(tmpdir, { recursive: true });
-  const options = expressionOptions(ctx.scope);
+  const options = expressionOptions(ctx.scope, ctx.runDir, ctx.signal);
   const defaults = withDefaults(tool, given);
   const paths = { outdir, tmpdir };
   const completed = await completeInputs(tool, defaults, ctx.scope, evaluatorFor(defaults, paths, options), ctx.discoverSecondaryFiles, ctx.policy);

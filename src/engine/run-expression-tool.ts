@@ -16,7 +16,7 @@ export async function runExpressionTool(tool: ExpressionTool, given: CwlObject, 
   const outdir = join(ctx.runDir, 'jobs', ctx.jobName, 'out');
   await rm(join(ctx.runDir, 'jobs', ctx.jobName), { recursive: true, force: true });
   await mkdir(outdir, { recursive: true });
-  const options = expressionOptions(ctx.scope);
+  const options = expressionOptions(ctx.scope, ctx.runDir, ctx.signal);
   const runtime = { outdir, tmpdir: outdir, cores: 1, ram: 256, outdirSize: 1024, tmpdirSize: 1024 };
   const defaults = withDefaults(tool, given);
   const inputs = await completeInputs(tool, defaults, ctx.scope, evaluatorFor(defaults, runtime, options), ctx.discoverSecondaryFiles, ctx.policy);

@@ -110,7 +110,7 @@ async function runWorkflow(
   if (prefix.length === 0) {
     // Top-level workflow inputs: secondaryFiles are discovered next to the files given.
     const defaults = inputs;
-    const evaluate = evaluatorFor(defaults, {}, expressionOptions(scope));
+    const evaluate = evaluatorFor(defaults, {}, expressionOptions(scope, run.runDir, run.controller.signal));
     inputs = await failAsStep(() => completeInputs(workflow, defaults, scope, evaluate, true, run.policy), workflow.id);
   }
   const k = await reportInputs(workflow, prefix, run);
@@ -177,7 +177,7 @@ async function runStep(
     overrides: workflowScope.overrides,
     requirements: [...step.requirements, ...workflowScope.requirements],
     hints: [...step.hints, ...workflowScope.hints],
-  });
+  }, run.runDir, run.controller.signal);
   const runElement = async (values: CwlObject, element: number | undefined): Promise<CwlObject> => {
     const ready: CwlObject = { ...values };
     for (const input of step.in) {

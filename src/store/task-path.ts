@@ -14,6 +14,8 @@ export interface PathCoordinate {
 }
 
 const MAX_INDEX = 0xfffffffe;
+/** A job index is compared with `order_index`, an int4 on PostgreSQL: a larger one names no task. */
+const MAX_JOB_INDEX = 2 ** 31 - 1;
 const COORDINATE = /^(0|[1-9][0-9]{0,9})(?:\.(0|[1-9][0-9]{0,9}))?$/;
 
 function hex8(n: number): string {
@@ -60,6 +62,7 @@ export function parseTaskId(taskId: string): ParsedTaskId | undefined {
     coordinates.push({ order, element });
   }
   const last = coordinates[coordinates.length - 1];
+  if (last.element !== undefined && last.element > MAX_JOB_INDEX) return undefined;
   const stepPath = formatStepPath([...coordinates.slice(0, -1), { order: last.order }]);
   return { stepPath, jobIndex: last.element };
 }

@@ -8,10 +8,12 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { BadRequestError } from '../errors.js';
 import { RUN_LAYOUT } from '../run-layout.js';
 
+const MAX_NAME_BYTES = 255;
+const MAX_PATH_BYTES = 1024;
 
 /** The relative path an attachment is stored at, or a BadRequestError naming the problem. */
 export function safeAttachmentPath(filename: string): string {
@@ -27,23 +29,33 @@ export function safeAttachmentPath(filename: string): string {
   if (segments.some((s) => s === '..' || s === '.' || s === '')) {
     throw new BadRequestError(`workflow_attachment filename "${filename}" escapes the run directory or has empty parts`);
   }
+  // File systems refuse longer names (ENAMETOOLONG); the whole path must stay well under PATH_MAX.
+  if (segments.some((s) => Buffer.byteLength(s) > MAX_NAME_BYTES)) {
+    throw new BadRequestError(`workflow_attachment filename "${filename}" has a part longer than ${MAX_NAME_BYTES} bytes`);
+  }
+  if (Buffer.byteLength(filename) > MAX_PATH_BYTES) {
+    throw new BadRequestError(`workflow_attachment filename "${filename.slice(0, 64)}…" is longer than ${MAX_PATH_BYTES} bytes`);
+  }
   return segments.join(path.sep);
 }
 
 export class AttachmentStaging {
   readonly #root: string;
   readonly #saved = new Set<string>();
+  readonly #maxBytes: number;
+  #bytes = 0;
 
-  private constructor(root: string) {
+  private constructor(root: string, maxBytes: number) {
     this.#root = root;
+    this.#maxBytes = maxBytes;
   }
 
-  /** A fresh staging directory under `runsDir`. */
-  static async create(runsDir: string): Promise<AttachmentStaging> {
+  /** A fresh staging directory under `runsDir`, taking at most `maxBytes` of files in all. */
+  static async create(runsDir: string, maxBytes: number): Promise<AttachmentStaging> {
     await fsp.mkdir(runsDir, { recursive: true });
     const root = await fsp.mkdtemp(path.join(runsDir, '.incoming-'));
     await fsp.mkdir(path.join(root, RUN_LAYOUT.attachments));
-    return new AttachmentStaging(root);
+    return new AttachmentStaging(root, maxBytes);
   }
 
   /** Where attachments are while the submission is checked. */
@@ -62,14 +74,29 @@ export class AttachmentStaging {
     // 'wx': a name that is also a directory of another attachment ("a" and "a/b") is refused, not merged.
     try {
       await fsp.mkdir(path.dirname(target), { recursive: true });
-      await pipeline(content, fs.createWriteStream(target, { flags: 'wx' }));
+      await pipeline(content, this.#meter(), fs.createWriteStream(target, { flags: 'wx' }));
     } catch (error) {
       if (isFsError(error, 'EEXIST') || isFsError(error, 'EISDIR') || isFsError(error, 'ENOTDIR')) {
         throw new BadRequestError(`workflow_attachment "${filename}" clashes with another attachment's path`);
       }
+      if (isFsError(error, 'ENAMETOOLONG')) throw new BadRequestError(`workflow_attachment filename "${filename}" is too long`);
       throw error;
     }
     this.#saved.add(relative);
+  }
+
+  /** Counts the bytes of every file through it; fails the upload once they pass the maximum. */
+  #meter(): Transform {
+    return new Transform({
+      transform: (chunk: Buffer, _encoding, done) => {
+        this.#bytes += chunk.length;
+        if (this.#bytes > this.#maxBytes) {
+          done(new BadRequestError(`the request's workflow_attachment files exceed ${this.#maxBytes} bytes in total`));
+        } else {
+          done(null, chunk);
+        }
+      },
+    });
   }
 
   /** Moves the staged files to become `runDir` (which must not exist). */

@@ -9,6 +9,11 @@ export const WORKFLOW_TYPE = 'CWL';
 export const WORKFLOW_TYPE_VERSIONS = ['v1.0', 'v1.1', 'v1.2'] as const;
 export const ENGINE_NAME = 'wes-server-cwl';
 export const ENGINE_VERSION = '0.1.0';
+/**
+ * Deepest nesting of a JSON field (workflow_params, tags, …). Every later walk of an input
+ * object is recursive, so a deeper one would overflow the stack (a 500) instead of a 400.
+ */
+export const MAX_FIELD_DEPTH = 128;
 
 const KNOWN_FIELDS = new Set([
   'workflow_params',
@@ -86,7 +91,20 @@ function jsonObject(fields: ReadonlyMap<string, string>, name: string): Record<s
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new BadRequestError(`${name} must be a JSON object`);
   }
+  if (nestingExceeds(value, MAX_FIELD_DEPTH)) throw new BadRequestError(`${name}: nesting exceeds ${MAX_FIELD_DEPTH} levels`);
   return value as Record<string, unknown>;
+}
+
+/** Whether objects and arrays nest deeper than `limit` in `value` (iterative: no recursion on hostile input). */
+function nestingExceeds(value: unknown, limit: number): boolean {
+  const pending: [unknown, number][] = [[value, 1]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [node, depth] = next;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(node)) pending.push([child, depth + 1]);
+  }
+  return false;
 }
 
 function stringMap(fields: ReadonlyMap<string, string>, name: string): Record<string, string> | undefined {

@@ -17,7 +17,7 @@ async function commandLine(document: string, params: CwlObject, shell = false): 
   assert.equal(tool.class, 'CommandLineTool');
   if (tool.class !== 'CommandLineTool') throw new Error('unreachable');
   const inputs = prepareInputs(tool, params, dir);
-  const evaluate = evaluatorFor(inputs, { outdir: '/out', tmpdir: '/tmp', cores: 1 }, expressionOptions(scopeFor(tool, undefined, rootScope([]))));
+  const evaluate = evaluatorFor(inputs, { outdir: '/out', tmpdir: '/tmp', cores: 1 }, expressionOptions(scopeFor(tool, undefined, rootScope([])), dir, new AbortController().signal));
   return buildCommandLine(tool, inputs, evaluate, shell);
 }
 

@@ -15,11 +15,19 @@ export interface RunRoutesOptions {
   readonly maxUploadBytes: number;
 }
 
+/** Most workflow_attachment files in one POST /runs (README "Limits"). */
+export const MAX_ATTACHMENTS = 10_000;
+/** Most form fields (the spec defines 8; duplicates and unknown ones are refused anyway). */
+const MAX_FIELDS = 32;
+/** Largest form field, e.g. workflow_params. */
+const MAX_FIELD_BYTES = 16 * 1024 * 1024;
+
 export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app, { services, publicUrl, maxUploadBytes }) => {
   await app.register(multipart, {
     // Attachment names may have sub-directories (checked by safeAttachmentPath); busboy would keep only the basename.
     preservePath: true,
-    limits: { fileSize: maxUploadBytes, fieldSize: 16 * 1024 * 1024, fields: 32, files: 10_000 },
+    // `parts` defaults to 1000, which would cap attachments far below MAX_ATTACHMENTS.
+    limits: { fileSize: maxUploadBytes, fieldSize: MAX_FIELD_BYTES, fields: MAX_FIELDS, files: MAX_ATTACHMENTS, parts: MAX_ATTACHMENTS + MAX_FIELDS },
   });
 
   app.get('/runs', { schema: { querystring: PageQuery } }, async (request) =>
@@ -30,7 +38,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
     if (!request.isMultipart()) {
       throw new BadRequestError('POST /runs takes a multipart/form-data body (see the WES RunWorkflow operation)');
     }
-    const staging = await AttachmentStaging.create(services.runs.runsDir);
+    const staging = await AttachmentStaging.create(services.runs.runsDir, maxUploadBytes);
     const fields = new Map<string, string>();
     try {
       const parts = request.parts()[Symbol.asyncIterator]();
@@ -41,11 +49,19 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
             part.file.resume();
             throw new BadRequestError(`file part "${part.fieldname}" is not allowed; files go in workflow_attachment`);
           }
-          await staging.save(part.filename, part.file);
+          try {
+            await staging.save(part.filename, part.file);
+          } catch (error) {
+            // The upload itself broke off (e.g. no closing boundary): the client's error, not ours.
+            if (!(error instanceof WesError) && part.file.errored !== null) throw malformed(part.file.errored);
+            throw error;
+          }
           if (part.file.truncated) throw new BadRequestError(`workflow_attachment "${part.filename}" exceeds ${maxUploadBytes} bytes`);
         } else {
           if (!isKnownField(part.fieldname)) throw new BadRequestError(`unknown form field "${part.fieldname}"`);
           if (fields.has(part.fieldname)) throw new BadRequestError(`form field "${part.fieldname}" is given twice`);
+          // busboy cuts a longer value silently; what is left may still parse.
+          if (part.valueTruncated) throw new BadRequestError(`form field ${part.fieldname} exceeds ${MAX_FIELD_BYTES / (1024 * 1024)} MiB`);
           fields.set(part.fieldname, String(part.value));
         }
       }
@@ -87,7 +103,21 @@ async function nextPart(parts: AsyncIterator<Multipart>): Promise<IteratorResult
   try {
     return await parts.next();
   } catch (error) {
-    if (error instanceof WesError || (error as { statusCode?: number }).statusCode !== undefined) throw error;
-    throw new BadRequestError(`malformed multipart/form-data body: ${(error as Error).message}`, { cause: error });
+    if (error instanceof WesError) throw error;
+    const limit = LIMIT_MESSAGES[(error as { code?: string }).code ?? ''];
+    if (limit !== undefined) throw new BadRequestError(limit, { cause: error });
+    if ((error as { statusCode?: number }).statusCode !== undefined) throw error;
+    throw malformed(error as Error);
   }
+}
+
+/** @fastify/multipart's limit errors, worded for POST /runs. */
+const LIMIT_MESSAGES: Readonly<Record<string, string>> = {
+  FST_FILES_LIMIT: `POST /runs takes at most ${MAX_ATTACHMENTS} workflow_attachment files`,
+  FST_FIELDS_LIMIT: `POST /runs takes at most ${MAX_FIELDS} form fields`,
+  FST_PARTS_LIMIT: `POST /runs takes at most ${MAX_ATTACHMENTS} workflow_attachment files and ${MAX_FIELDS} form fields`,
+};
+
+function malformed(error: Error): BadRequestError {
+  return new BadRequestError(`malformed multipart/form-data body: ${error.message}`, { cause: error });
 }

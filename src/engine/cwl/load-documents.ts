@@ -9,7 +9,7 @@ import { loadDocument } from 'cwl-ts-auto';
 // The package index does not re-export the loader options and fetcher we need to plug in.
 import { DefaultFetcher, LoadingOptions, ValidationException } from 'cwl-ts-auto/dist/util/Internal.js';
 import { InvalidWorkflowError } from '../../errors.js';
-import { parseYaml } from './parse-yaml.js';
+import { assertYamlWithinLimits, parseYaml } from './parse-yaml.js';
 
 export type UrlPolicy = (url: URL) => boolean;
 
@@ -17,9 +17,20 @@ class PolicyFetcher extends DefaultFetcher {
   constructor(private readonly allow: UrlPolicy) {
     super();
   }
-  override async fetchText(url: string): Promise<string> {
+  /** Text of an allowed URL, for our own parser (which enforces the document limits). */
+  async fetchAllowed(url: string): Promise<string> {
     assertAllowed(url, this.allow);
     return super.fetchText(url);
+  }
+
+  /**
+   * cwl-ts-auto fetches `$import`s and `$include`s here and parses them with js-yaml, which
+   * has no limits: an alias bomb or a deep document is refused before it gets there.
+   */
+  override async fetchText(url: string): Promise<string> {
+    const text = await this.fetchAllowed(url);
+    assertYamlWithinLimits(text);
+    return text;
   }
 }
 
@@ -41,7 +52,7 @@ export async function loadDocuments(url: string, allow: UrlPolicy): Promise<Reco
   try {
     // We parse the document ourselves: PyYAML-era syntax needs our relaxed parser, and map forms
     // are turned into lists first because cwl-ts-auto would reorder their keys.
-    options.idx[url] = listsInDocumentOrder(parseYaml(await fetcher.fetchText(url)));
+    options.idx[url] = listsInDocumentOrder(parseYaml(await fetcher.fetchAllowed(url)));
     loaded = await loadDocument(url, undefined, options);
   } catch (error) {
     if (error instanceof InvalidWorkflowError) throw error;

@@ -5,9 +5,9 @@
  */
 import type { CwlValue } from '../cwl-value.js';
 import { ExpressionError } from './expression-error.js';
-import { evaluateParameterReference } from './parameter-reference.js';
+import { evaluateParameterReference, isPlainReference } from './parameter-reference.js';
 import { pythonJson } from './python-json.js';
-import { evaluateInSandbox, type SandboxLimits } from './sandbox.js';
+import { evaluateInSandbox, type SandboxExpression, type SandboxLimits } from './sandbox.js';
 
 export interface ExpressionScope {
   readonly inputs: CwlValue;
@@ -20,6 +20,10 @@ export interface ExpressionOptions {
   readonly javascript: boolean;
   readonly expressionLib: readonly string[];
   readonly limits?: SandboxLimits;
+  /** The run the expressions belong to: runs take turns in the sandbox. */
+  readonly queue?: string;
+  /** Abandons a pending evaluation when the job or run stops. */
+  readonly signal?: AbortSignal;
 }
 
 export interface InterpolationOptions {
@@ -30,7 +34,7 @@ export interface InterpolationOptions {
   readonly stripWhitespace: boolean;
 }
 
-type Part = { readonly text: string } | { readonly code: string; readonly isBody: boolean };
+type Part = { readonly text: string } | SandboxExpression;
 
 export function isExpression(value: unknown): value is string {
   return typeof value === 'string' && (value.includes('$(') || value.includes('${'));
@@ -46,29 +50,41 @@ export async function evaluateExpression(
   if (!isExpression(value)) return value;
   const parts = scan(value, options.javascript);
   const code = parts.filter((p) => 'code' in p);
+  const values = await evaluateParts(code, scope, options);
   const blank = (p: Part): boolean => 'code' in p || (interpolation.stripWhitespace && p.text.trim() === '');
-  if (code.length === 1 && parts.every(blank)) {
-    return evaluatePart(code[0], scope, options);
-  }
+  if (code.length === 1 && parts.every(blank)) return values[0];
   let out = '';
+  let next = 0;
   for (const part of parts) {
     if ('text' in part) out += part.text;
     else {
-      const v = await evaluatePart(part, scope, options);
+      const v = values[next++];
       out += typeof v === 'string' ? v : pythonJson(v);
     }
   }
   return out;
 }
 
-function evaluatePart(
-  part: { readonly code: string; readonly isBody: boolean },
-  scope: ExpressionScope,
-  options: ExpressionOptions,
-): Promise<CwlValue> {
+/** Parameter references natively; JavaScript in one sandbox request for all parts of the string. */
+async function evaluateParts(code: readonly SandboxExpression[], scope: ExpressionScope, options: ExpressionOptions): Promise<CwlValue[]> {
   const globals = { inputs: scope.inputs, self: scope.self, runtime: scope.runtime };
-  if (!options.javascript) return Promise.resolve(evaluateParameterReference(part.code, globals));
-  return evaluateInSandbox(part.code, part.isBody, globals, options.expressionLib, options.limits);
+  if (!options.javascript) return code.map((part) => evaluateParameterReference(part.code, globals));
+  const native = code.every((part) => !part.isBody && isPlainReference(part.code)) ? tryNatively(code, globals) : undefined;
+  return native ?? evaluateInSandbox(code, globals, options.expressionLib, options);
+}
+
+/**
+ * Plain references under InlineJavascriptRequirement, without the sandbox: own properties
+ * and array items give what JavaScript gives; anything else (a missing key, a string's
+ * length) is left to JavaScript, whose answer may differ from the native error.
+ */
+function tryNatively(code: readonly SandboxExpression[], globals: Readonly<Record<string, CwlValue>>): CwlValue[] | undefined {
+  try {
+    return code.map((part) => evaluateParameterReference(part.code, globals));
+  } catch (error) {
+    if (error instanceof ExpressionError) return undefined;
+    throw error;
+  }
 }
 
 function scan(source: string, javascript: boolean): Part[] {

@@ -6,6 +6,14 @@
 import type { CwlValue } from '../cwl-value.js';
 import { ExpressionError } from './expression-error.js';
 
+/**
+ * Whether `code` is a parameter reference whose native value, when it has one, is what
+ * JavaScript would give (no escapes in quoted keys), so it needs no sandbox.
+ */
+export function isPlainReference(code: string): boolean {
+  return /^\s*[\p{L}_][\p{L}\p{N}_]*(?:\.[\p{L}\p{N}_]+|\[\d+\]|\['[^'\\]*'\]|\["[^"\\]*"\])*\s*$/u.test(code);
+}
+
 export function evaluateParameterReference(reference: string, root: Readonly<Record<string, CwlValue>>): CwlValue {
   const { head, rest } = parse(reference.trim());
   if (head === 'null' && rest.length === 0) return null;
@@ -29,7 +37,7 @@ function step(value: CwlValue, segment: string | number, path: string, reference
   }
   if (typeof value === 'object' && value !== null) {
     const key = String(segment);
-    if (!(key in value)) throw new ExpressionError(`$(${reference}): ${path} has no property ${key}`);
+    if (!Object.hasOwn(value, key)) throw new ExpressionError(`$(${reference}): ${path} has no property ${key}`);
     return value[key];
   }
   throw new ExpressionError(`$(${reference}): ${path} is ${JSON.stringify(value)}, cannot take ${String(segment)}`);
