@@ -9,10 +9,19 @@ import { LocalExecutor } from '../executors/local/local-executor.js';
 
 export async function serve(config: Config): Promise<void> {
   const store = await openConfiguredStore(config);
-  const executor = new LocalExecutor({ maxJobs: config.maxJobs, stateDir: path.join(config.dataDir, 'executor') });
+  const executor = new LocalExecutor({
+    maxJobs: config.maxJobs,
+    maxJobsPerOwner: config.maxJobsPerUser,
+    stateDir: path.join(config.dataDir, 'executor'),
+  });
   // Jobs of a server that died without stopping them would run on beside their reruns.
   const reaped = await executor.reapOrphans();
-  const runner = new Runner({ db: store.db, executor, allowedUrlPrefixes: config.allowedWorkflowUrlPrefixes });
+  const runner = new Runner({
+    db: store.db,
+    executor,
+    allowedUrlPrefixes: config.allowedWorkflowUrlPrefixes,
+    maxRunsPerUser: config.maxRunsPerUser,
+  });
   const services = await createServices(store, {
     dataDir: config.dataDir,
     noAuth: config.noAuth,
