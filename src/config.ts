@@ -48,6 +48,10 @@ export interface Config {
   readonly allowPrivateInputUrls: boolean;
   /** Host headers (host or host:port) accepted for absolute links when publicUrl is unset (WES_TRUSTED_HOSTS). */
   readonly trustedHosts: readonly string[];
+  /** Failed authentications from one client address per window before 429s (WES_AUTH_FAILURE_LIMIT). */
+  readonly authFailureLimit: number;
+  /** Length of that window in seconds (WES_AUTH_FAILURE_WINDOW_SECONDS). */
+  readonly authFailureWindowSeconds: number;
 }
 
 function parsePort(value: string | undefined, fallback: number): number {
@@ -113,6 +117,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxInputBytes: parsePositiveInt('WES_MAX_INPUT_BYTES', env.WES_MAX_INPUT_BYTES, 10 * 1024 * 1024 * 1024),
     allowPrivateInputUrls: parseFlag(env.WES_ALLOW_PRIVATE_INPUT_URLS),
     trustedHosts: parseList(env.WES_TRUSTED_HOSTS),
+    authFailureLimit: parsePositiveInt('WES_AUTH_FAILURE_LIMIT', env.WES_AUTH_FAILURE_LIMIT, 10),
+    authFailureWindowSeconds: parsePositiveInt('WES_AUTH_FAILURE_WINDOW_SECONDS', env.WES_AUTH_FAILURE_WINDOW_SECONDS, 60),
     ...overrides,
   };
 }

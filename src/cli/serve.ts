@@ -6,6 +6,8 @@ import { createServices } from '../wes/services.js';
 import { openConfiguredStore } from './open.js';
 import { Runner } from '../engine/runner/runner.js';
 import { LocalExecutor } from '../executors/local/local-executor.js';
+import { removeInterruptedUploads } from '../wes/attachments.js';
+import { runsDirOf } from '../wes/run-service.js';
 
 export async function serve(config: Config): Promise<void> {
   const store = await openConfiguredStore(config);
@@ -16,6 +18,8 @@ export async function serve(config: Config): Promise<void> {
   });
   // Jobs of a server that died without stopping them would run on beside their reruns.
   const reaped = await executor.reapOrphans();
+  // Uploads cut off by the last stop never became runs; nothing refers to them.
+  const staged = await removeInterruptedUploads(runsDirOf(config.dataDir));
   const runner = new Runner({
     db: store.db,
     executor,
@@ -40,7 +44,14 @@ export async function serve(config: Config): Promise<void> {
       );
     }
   }
-  const app = await buildApp({ services, localCaller, publicUrl: config.publicUrl, logger: { level: 'info' } });
+  const app = await buildApp({
+    services,
+    localCaller,
+    publicUrl: config.publicUrl,
+    trustedHosts: config.trustedHosts,
+    authFailures: { limit: config.authFailureLimit, windowSeconds: config.authFailureWindowSeconds },
+    logger: { level: 'info' },
+  });
   const stop = async () => {
     // Active runs keep their state and are resumed by the next start.
     await runner.stop();
@@ -53,6 +64,7 @@ export async function serve(config: Config): Promise<void> {
   process.once('SIGTERM', () => void stop());
   const address = await app.listen({ host: config.host, port: config.port });
   if (reaped > 0) process.stdout.write(`stopped ${reaped} job process group(s) left by a previous server\n`);
+  if (staged > 0) process.stdout.write(`removed ${staged} unfinished upload(s) left by a previous server\n`);
   const resumed = await runner.resumeActiveRuns();
   if (resumed > 0) process.stdout.write(`resumed ${resumed} active run(s)\n`);
   const where = config.databaseUrl === undefined ? `SQLite in ${config.dataDir}` : 'PostgreSQL';

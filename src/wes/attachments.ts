@@ -12,6 +12,22 @@ import type { Readable } from 'node:stream';
 import { BadRequestError } from '../errors.js';
 import { RUN_LAYOUT } from '../run-layout.js';
 
+/** Staging directories are `<runs dir>/.incoming-*`; a run directory is named by a uuid. */
+const STAGING_PREFIX = '.incoming-';
+
+/**
+ * Removes the staging directories of uploads a stopped server left unfinished; call at start,
+ * before the API accepts submissions. Returns how many there were.
+ */
+export async function removeInterruptedUploads(runsDir: string): Promise<number> {
+  const entries = await fsp.readdir(runsDir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [];
+    throw error;
+  });
+  const stale = entries.filter((name) => name.startsWith(STAGING_PREFIX));
+  await Promise.all(stale.map((name) => fsp.rm(path.join(runsDir, name), { recursive: true, force: true })));
+  return stale.length;
+}
 
 /** The relative path an attachment is stored at, or a BadRequestError naming the problem. */
 export function safeAttachmentPath(filename: string): string {
@@ -41,7 +57,7 @@ export class AttachmentStaging {
   /** A fresh staging directory under `runsDir`. */
   static async create(runsDir: string): Promise<AttachmentStaging> {
     await fsp.mkdir(runsDir, { recursive: true });
-    const root = await fsp.mkdtemp(path.join(runsDir, '.incoming-'));
+    const root = await fsp.mkdtemp(path.join(runsDir, STAGING_PREFIX));
     await fsp.mkdir(path.join(root, RUN_LAYOUT.attachments));
     return new AttachmentStaging(root);
   }
