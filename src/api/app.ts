@@ -17,7 +17,6 @@ import { taskRoutes } from './routes/tasks.js';
 
 export const API_PREFIX = '/ga4gh/wes/v1';
 export const DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
-export const DEFAULT_AUTH_FAILURE_LIMITS: AuthFailureLimits = { limit: 10, windowSeconds: 60 };
 
 export interface AppOptions {
   readonly services: Services;
@@ -26,7 +25,7 @@ export interface AppOptions {
   readonly publicUrl?: string;
   /** Host headers accepted in absolute links when publicUrl is unset (see base-url.ts). */
   readonly trustedHosts?: readonly string[];
-  /** Failed authentications per client address before 429s. */
+  /** Failed authentications per client address before 429s; absent: no limit (serve always sets it). */
   readonly authFailures?: AuthFailureLimits;
   readonly maxUploadBytes?: number;
   readonly logger?: FastifyServerOptions['logger'];
@@ -46,7 +45,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   installSecurityHeaders(app);
   const { services } = options;
   const links: LinkOptions = { publicUrl: options.publicUrl, trustedHosts: options.trustedHosts ?? [] };
-  const failures = new AuthFailureLimiter(options.authFailures ?? DEFAULT_AUTH_FAILURE_LIMITS);
+  const failures = options.authFailures === undefined ? undefined : new AuthFailureLimiter(options.authFailures);
   await app.register(serviceInfoRoutes, { prefix: API_PREFIX, services, links });
   await app.register(
     async (protectedApp) => {

@@ -21,7 +21,7 @@ declare module 'fastify' {
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
-export function installAuth(app: FastifyInstance, users: UserService, localCaller: Caller | undefined, failures: AuthFailureLimiter): void {
+export function installAuth(app: FastifyInstance, users: UserService, localCaller: Caller | undefined, failures: AuthFailureLimiter | undefined): void {
   app.decorateRequest('caller', null as unknown as Caller);
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     if (localCaller !== undefined) {
@@ -35,12 +35,12 @@ export function installAuth(app: FastifyInstance, users: UserService, localCalle
       request.caller = { userId: user.id };
       return;
     }
-    const retryAfter = failures.retryAfter(request.ip);
+    const retryAfter = failures?.retryAfter(request.ip);
     if (retryAfter !== undefined) {
       reply.header('Retry-After', String(retryAfter));
       return sendError(reply, 429, `too many failed authentication attempts from ${request.ip}: retry in ${retryAfter} s`);
     }
-    failures.recordFailure(request.ip);
+    failures?.recordFailure(request.ip);
     if (header === undefined) throw new UnauthorizedError('missing Authorization header: send "Authorization: Bearer <api key>"');
     if (match === null) throw new UnauthorizedError('Authorization header must be "Bearer <api key>"');
     throw new UnauthorizedError('API key is not valid');

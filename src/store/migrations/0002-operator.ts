@@ -15,8 +15,8 @@ async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable('api_key').addColumn('revoked_at', 'text').execute();
   await db.schema.alterTable('api_key').addColumn('key_prefix', 'text').execute();
   await db.schema.alterTable('app_user').addColumn('disabled_at', 'text').execute();
-  // `wes key list <user>`: a user's keys without reading the whole table.
-  await db.schema.createIndex('api_key_user_idx').on('api_key').column('user_id').execute();
+  // `wes key list <user>`: a user's keys in id order without reading the whole table.
+  await db.schema.createIndex('api_key_user_idx').on('api_key').columns(['user_id', 'id']).execute();
   // `wes key revoke <prefix>`.
-  await db.schema.createIndex('api_key_prefix_idx').on('api_key').column('key_prefix').execute();
+  await db.schema.createIndex('api_key_prefix_idx').on('api_key').columns(['key_prefix', 'id']).execute();
 }

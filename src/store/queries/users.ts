@@ -48,12 +48,12 @@ export async function findUserByKeyHash(db: Kysely<Database>, keyHash: string): 
     .executeTakeFirst();
 }
 
-// api_key_user_idx: range scan of one user's keys, sorted by the primary key; 1 query.
+// api_key_user_idx (user_id, id): range scan of one user's keys in id order; 1 query.
 export async function listApiKeys(db: Kysely<Database>, userId: number): Promise<ApiKeyRow[]> {
   return db.selectFrom('api_key').selectAll().where('user_id', '=', userId).orderBy('id').execute();
 }
 
-// api_key primary key (all digits) or api_key_prefix_idx; 1 query.
+// api_key primary key (all digits) or api_key_prefix_idx (key_prefix, id), LIMIT 2; 1 query.
 export async function findApiKeysByIdOrPrefix(db: Kysely<Database>, idOrPrefix: string): Promise<ApiKeyRow[]> {
   const query = db.selectFrom('api_key').selectAll();
   return /^\d{1,15}$/.test(idOrPrefix)
