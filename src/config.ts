@@ -52,6 +52,10 @@ export interface Config {
   readonly expressionTimeoutMs: number;
   /** Memory limit of one CWL expression evaluation, in bytes (WES_EXPRESSION_MEMORY_MB, in MiB). */
   readonly expressionMemoryBytes: number;
+  /** Failed authentications from one client address per window before 429s (WES_AUTH_FAILURE_LIMIT). */
+  readonly authFailureLimit: number;
+  /** Length of that window in seconds (WES_AUTH_FAILURE_WINDOW_SECONDS). */
+  readonly authFailureWindowSeconds: number;
 }
 
 function parsePort(value: string | undefined, fallback: number): number {
@@ -119,6 +123,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     trustedHosts: parseList(env.WES_TRUSTED_HOSTS),
     expressionTimeoutMs: parsePositiveInt('WES_EXPRESSION_TIMEOUT_MS', env.WES_EXPRESSION_TIMEOUT_MS, 20_000),
     expressionMemoryBytes: parsePositiveInt('WES_EXPRESSION_MEMORY_MB', env.WES_EXPRESSION_MEMORY_MB, 64) * 1024 * 1024,
+    authFailureLimit: parsePositiveInt('WES_AUTH_FAILURE_LIMIT', env.WES_AUTH_FAILURE_LIMIT, 10),
+    authFailureWindowSeconds: parsePositiveInt('WES_AUTH_FAILURE_WINDOW_SECONDS', env.WES_AUTH_FAILURE_WINDOW_SECONDS, 60),
     ...overrides,
   };
 }

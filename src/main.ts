@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from './config.js';
 import { serve } from './cli/serve.js';
-import { addUser, createKey } from './cli/admin/users.js';
+import { addUser, createKey, disableUser, listKeys, revokeKey } from './cli/admin/users.js';
 import { seedCommand } from './cli/admin/seed.js';
 import { WesError } from './errors.js';
 import { addClientCommands } from './cli/client/commands.js';
@@ -33,20 +33,30 @@ program
     await serve(loadConfig(env));
   });
 
-program
-  .command('user')
-  .description('manage users')
+const userCommand = program.command('user').description('manage users');
+userCommand
   .command('add <name>')
   .description('create a user and print its first API key')
   .option('--admin', 'make the user an administrator', false)
   .action(async (name: string, opts: { admin: boolean }) => addUser(loadConfig(), name, opts.admin));
+userCommand
+  .command('disable <name>')
+  .description('disable a user: none of its API keys works any more (its runs are kept)')
+  .action(async (name: string) => disableUser(loadConfig(), name));
 
-program
-  .command('key')
-  .description('manage API keys')
+const keyCommand = program.command('key').description('manage API keys');
+keyCommand
   .command('create <user>')
   .description('create an API key for a user and print it (shown once)')
   .action(async (user: string) => createKey(loadConfig(), user));
+keyCommand
+  .command('list <user>')
+  .description("list a user's API keys: id, prefix, created, revoked (never the keys)")
+  .action(async (user: string) => listKeys(loadConfig(), user));
+keyCommand
+  .command('revoke <key>')
+  .description('revoke an API key, named by its id or prefix (as "wes key list" shows)')
+  .action(async (key: string) => revokeKey(loadConfig(), key));
 
 program
   .command('seed')

@@ -10,8 +10,11 @@ export type { RunRequest };
 export interface RunLauncher {
   /** Checks that the workflow and its inputs can run; throws InvalidWorkflowError. Nothing is recorded yet. */
   check(request: RunRequest, attachmentsDir: string): Promise<void>;
-  /** Starts the recorded, QUEUED run in the background. */
-  start(invocationId: number): void;
+  /**
+   * Starts the recorded, QUEUED run of user `userId` in the background, or leaves it QUEUED
+   * until one of the user's earlier runs ends (the per-user run limit).
+   */
+  start(invocationId: number, userId: number): void;
   /** Asks the engine to stop a CANCELING run; the engine marks it CANCELED once nothing runs. */
   cancel(invocationId: number): void;
 }

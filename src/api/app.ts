@@ -7,6 +7,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Services } from '../wes/services.js';
 import type { Caller } from '../wes/run-service.js';
 import { installAuth } from './auth.js';
+import { AuthFailureLimiter, type AuthFailureLimits } from './auth-failures.js';
+import type { LinkOptions } from './base-url.js';
+import { installNoStore, installSecurityHeaders } from './security-headers.js';
 import { installErrorHandlers, sendError } from './error-handler.js';
 import { runRoutes } from './routes/runs.js';
 import { serviceInfoRoutes } from './routes/service-info.js';
@@ -20,6 +23,10 @@ export interface AppOptions {
   /** Set for a --no-auth server: every request acts as this caller. */
   readonly localCaller?: Caller;
   readonly publicUrl?: string;
+  /** Host headers accepted in absolute links when publicUrl is unset (see base-url.ts). */
+  readonly trustedHosts?: readonly string[];
+  /** Failed authentications per client address before 429s; absent: no limit (serve always sets it). */
+  readonly authFailures?: AuthFailureLimits;
   readonly maxUploadBytes?: number;
   readonly logger?: FastifyServerOptions['logger'];
 }
@@ -35,17 +42,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandlers(app);
-  const { services, publicUrl } = options;
-  await app.register(serviceInfoRoutes, { prefix: API_PREFIX, services, publicUrl });
+  installSecurityHeaders(app);
+  const { services } = options;
+  const links: LinkOptions = { publicUrl: options.publicUrl, trustedHosts: options.trustedHosts ?? [] };
+  const failures = options.authFailures === undefined ? undefined : new AuthFailureLimiter(options.authFailures);
+  await app.register(serviceInfoRoutes, { prefix: API_PREFIX, services, links });
   await app.register(
     async (protectedApp) => {
-      installAuth(protectedApp, services.users, options.localCaller);
+      installNoStore(protectedApp);
+      installAuth(protectedApp, services.users, options.localCaller, failures);
       await protectedApp.register(runRoutes, {
         services,
-        publicUrl,
+        links,
         maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
       });
-      await protectedApp.register(taskRoutes, { services, publicUrl });
+      await protectedApp.register(taskRoutes, { services, links });
     },
     { prefix: API_PREFIX },
   );

@@ -6,19 +6,28 @@ import { createServices } from '../wes/services.js';
 import { openConfiguredStore } from './open.js';
 import { Runner } from '../engine/runner/runner.js';
 import { LocalExecutor } from '../executors/local/local-executor.js';
+import { removeInterruptedUploads } from '../wes/attachments.js';
+import { runsDirOf } from '../wes/run-service.js';
 import { closeSandbox, configureSandbox } from '../engine/index.js';
 
 export async function serve(config: Config): Promise<void> {
   const store = await openConfiguredStore(config);
   await configureSandbox({ timeoutMs: config.expressionTimeoutMs, memoryBytes: config.expressionMemoryBytes });
-  const executor = new LocalExecutor({ maxJobs: config.maxJobs, stateDir: path.join(config.dataDir, 'executor') });
+  const executor = new LocalExecutor({
+    maxJobs: config.maxJobs,
+    maxJobsPerOwner: config.maxJobsPerUser,
+    stateDir: path.join(config.dataDir, 'executor'),
+  });
   // Jobs of a server that died without stopping them would run on beside their reruns.
   const reaped = await executor.reapOrphans();
+  // Uploads cut off by the last stop never became runs; nothing refers to them.
+  const staged = await removeInterruptedUploads(runsDirOf(config.dataDir));
   const runner = new Runner({
     db: store.db,
     executor,
     allowedUrlPrefixes: config.allowedWorkflowUrlPrefixes,
     allowedInputDirs: config.allowedInputDirs,
+    maxRunsPerUser: config.maxRunsPerUser,
   });
   const services = await createServices(store, {
     dataDir: config.dataDir,
@@ -38,7 +47,15 @@ export async function serve(config: Config): Promise<void> {
       );
     }
   }
-  const app = await buildApp({ services, localCaller, publicUrl: config.publicUrl, maxUploadBytes: config.maxUploadBytes, logger: { level: 'info' } });
+  const app = await buildApp({
+    services,
+    localCaller,
+    publicUrl: config.publicUrl,
+    trustedHosts: config.trustedHosts,
+    maxUploadBytes: config.maxUploadBytes,
+    authFailures: { limit: config.authFailureLimit, windowSeconds: config.authFailureWindowSeconds },
+    logger: { level: 'info' },
+  });
   const stop = async () => {
     // Active runs keep their state and are resumed by the next start.
     await runner.stop();
@@ -52,6 +69,7 @@ export async function serve(config: Config): Promise<void> {
   process.once('SIGTERM', () => void stop());
   const address = await app.listen({ host: config.host, port: config.port });
   if (reaped > 0) process.stdout.write(`stopped ${reaped} job process group(s) left by a previous server\n`);
+  if (staged > 0) process.stdout.write(`removed ${staged} unfinished upload(s) left by a previous server\n`);
   const resumed = await runner.resumeActiveRuns();
   if (resumed > 0) process.stdout.write(`resumed ${resumed} active run(s)\n`);
   const where = config.databaseUrl === undefined ? `SQLite in ${config.dataDir}` : 'PostgreSQL';

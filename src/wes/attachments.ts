@@ -14,6 +14,22 @@ import { RUN_LAYOUT } from '../run-layout.js';
 
 const MAX_NAME_BYTES = 255;
 const MAX_PATH_BYTES = 1024;
+/** Staging directories are `<runs dir>/.incoming-*`; a run directory is named by a uuid. */
+const STAGING_PREFIX = '.incoming-';
+
+/**
+ * Removes the staging directories of uploads a stopped server left unfinished; call at start,
+ * before the API accepts submissions. Returns how many there were.
+ */
+export async function removeInterruptedUploads(runsDir: string): Promise<number> {
+  const entries = await fsp.readdir(runsDir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [];
+    throw error;
+  });
+  const stale = entries.filter((name) => name.startsWith(STAGING_PREFIX));
+  await Promise.all(stale.map((name) => fsp.rm(path.join(runsDir, name), { recursive: true, force: true })));
+  return stale.length;
+}
 
 /** The relative path an attachment is stored at, or a BadRequestError naming the problem. */
 export function safeAttachmentPath(filename: string): string {
@@ -53,7 +69,7 @@ export class AttachmentStaging {
   /** A fresh staging directory under `runsDir`, taking at most `maxBytes` of files in all. */
   static async create(runsDir: string, maxBytes: number): Promise<AttachmentStaging> {
     await fsp.mkdir(runsDir, { recursive: true });
-    const root = await fsp.mkdtemp(path.join(runsDir, '.incoming-'));
+    const root = await fsp.mkdtemp(path.join(runsDir, STAGING_PREFIX));
     await fsp.mkdir(path.join(root, RUN_LAYOUT.attachments));
     return new AttachmentStaging(root, maxBytes);
   }

@@ -83,7 +83,7 @@ export class RunService {
         end_time: null,
         update_time: now,
       });
-      this.#launcher?.start(run.id);
+      this.#launcher?.start(run.id, run.user_id);
       return uuid;
     } catch (error) {
       if (committed) await fsp.rm(runDir, { recursive: true, force: true });

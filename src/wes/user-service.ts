@@ -1,11 +1,24 @@
 /**
- * Users and API keys. A key is "wes_" + 32 random bytes (base64url); only its sha256 is
- * stored, so a key is shown once, when created.
+ * Users and API keys. A key is "wes_" + 32 random bytes (base64url); only its sha256 and its
+ * first 12 characters (the public prefix that names it to an operator, 48 of its 256 random
+ * bits) are stored, so a key is shown once, when created. A revoked key or a disabled user
+ * stops authenticating with the next request: every request looks its key up.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/database.js';
-import { countUsers, findUserByKeyHash, findUserByName, insertApiKey, insertUser } from '../store/queries/users.js';
+import {
+  countUsers,
+  findApiKeysByIdOrPrefix,
+  findUserById,
+  findUserByKeyHash,
+  findUserByName,
+  insertApiKey,
+  insertUser,
+  listApiKeys,
+  markApiKeyRevoked,
+  markUserDisabled,
+} from '../store/queries/users.js';
 import type { UserRow } from '../store/tables/user.table.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
 
@@ -18,6 +31,17 @@ export function hashApiKey(key: string): string {
 
 function newApiKey(): string {
   return `wes_${randomBytes(32).toString('base64url')}`;
+}
+
+const KEY_PREFIX_LENGTH = 'wes_'.length + 8;
+
+/** What an operator sees of a key: never the key or its hash. */
+export interface ApiKeyInfo {
+  readonly id: number;
+  /** The key's first characters, or undefined for a key created before prefixes were kept. */
+  readonly prefix: string | undefined;
+  readonly created: string;
+  readonly revoked: string | undefined;
 }
 
 export class UserService {
@@ -42,11 +66,48 @@ export class UserService {
 
   /** Creates a key for `userName` and returns it; it cannot be read back later. */
   async createKey(userName: string): Promise<string> {
+    const user = await this.#userNamed(userName);
+    const key = newApiKey();
+    await insertApiKey(this.#db, user.id, hashApiKey(key), key.slice(0, KEY_PREFIX_LENGTH), new Date().toISOString());
+    return key;
+  }
+
+  /** The user's keys, oldest first. */
+  async listKeys(userName: string): Promise<ApiKeyInfo[]> {
+    const user = await this.#userNamed(userName);
+    return (await listApiKeys(this.#db, user.id)).map((row) => ({
+      id: row.id,
+      prefix: row.key_prefix ?? undefined,
+      created: row.create_time,
+      revoked: row.revoked_at ?? undefined,
+    }));
+  }
+
+  /**
+   * Revokes the key with this id or prefix (as `listKeys` shows them). `changed` is false when
+   * it was revoked already. Throws NotFoundError for no such key, BadRequestError when a prefix
+   * names more than one.
+   */
+  async revokeKey(idOrPrefix: string): Promise<{ id: number; user: string; changed: boolean }> {
+    const keys = await findApiKeysByIdOrPrefix(this.#db, idOrPrefix);
+    if (keys.length === 0) throw new NotFoundError(`no API key with id or prefix "${idOrPrefix}"`);
+    if (keys.length > 1) throw new BadRequestError(`prefix "${idOrPrefix}" names more than one key: revoke by id`);
+    const [key] = keys;
+    const changed = await markApiKeyRevoked(this.#db, key.id, new Date().toISOString());
+    const owner = await findUserById(this.#db, key.user_id);
+    return { id: key.id, user: owner?.name ?? String(key.user_id), changed };
+  }
+
+  /** Disables the user: none of its keys works any more; its runs are kept. */
+  async disableUser(userName: string): Promise<{ changed: boolean }> {
+    const user = await this.#userNamed(userName);
+    return { changed: await markUserDisabled(this.#db, user.id, new Date().toISOString()) };
+  }
+
+  async #userNamed(userName: string): Promise<UserRow> {
     const user = await findUserByName(this.#db, userName);
     if (user === undefined) throw new NotFoundError(`user "${userName}" not found`);
-    const key = newApiKey();
-    await insertApiKey(this.#db, user.id, hashApiKey(key), new Date().toISOString());
-    return key;
+    return user;
   }
 
   /**

@@ -46,6 +46,11 @@ export async function buildTestApp(
     engine?: boolean;
     noAuth?: boolean;
     maxUploadBytes?: number;
+    /** Engine limits (defaults: 2 jobs at once, the machine's cores, no per-user limits). */
+    maxJobs?: number;
+    cores?: number;
+    maxJobsPerUser?: number;
+    maxRunsPerUser?: number;
     database?: TestDatabase;
     /** Sees every query after it ran (besides the counter). */
     onQuery?: (sql: string, parameters: readonly unknown[]) => void;
@@ -61,8 +66,14 @@ export async function buildTestApp(
       options.onQuery?.(sql, parameters);
     },
   });
-  const executor = options.engine === true ? new LocalExecutor({ maxJobs: 2 }) : undefined;
-  const runner = executor === undefined ? undefined : new Runner({ db: store.db, executor, allowedUrlPrefixes: [] });
+  const executor =
+    options.engine === true
+      ? new LocalExecutor({ maxJobs: options.maxJobs ?? 2, cores: options.cores, maxJobsPerOwner: options.maxJobsPerUser })
+      : undefined;
+  const runner =
+    executor === undefined
+      ? undefined
+      : new Runner({ db: store.db, executor, allowedUrlPrefixes: [], maxRunsPerUser: options.maxRunsPerUser });
   const services = await createServices(store, {
     dataDir: database.dataDir,
     noAuth: options.noAuth ?? false,
@@ -112,7 +123,7 @@ export async function sharedTestDatabase(t: TestContext) {
   });
   return {
     database,
-    async app(options: { engine?: boolean } = {}): Promise<TestApp> {
+    async app(options: Omit<Parameters<typeof buildTestApp>[1], 'database'> = {}): Promise<TestApp> {
       const app = await buildTestApp(t, { ...options, database });
       apps.push(app);
       return app;

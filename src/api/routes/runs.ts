@@ -5,13 +5,13 @@ import { BadRequestError, WesError } from '../../errors.js';
 import { AttachmentStaging } from '../../wes/attachments.js';
 import { isKnownField } from '../../wes/run-request.js';
 import type { Services } from '../../wes/services.js';
-import { baseUrlOf } from '../base-url.js';
+import { baseUrlOf, type LinkOptions } from '../base-url.js';
 import { OutputParams, PageQuery, RunParams } from '../schemas/params.js';
 import { sendLog } from '../send-log.js';
 
 export interface RunRoutesOptions {
   readonly services: Services;
-  readonly publicUrl?: string;
+  readonly links: LinkOptions;
   readonly maxUploadBytes: number;
 }
 
@@ -22,7 +22,7 @@ const MAX_FIELDS = 32;
 /** Largest form field, e.g. workflow_params. */
 const MAX_FIELD_BYTES = 16 * 1024 * 1024;
 
-export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app, { services, publicUrl, maxUploadBytes }) => {
+export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app, { services, links, maxUploadBytes }) => {
   await app.register(multipart, {
     // Attachment names may have sub-directories (checked by safeAttachmentPath); busboy would keep only the basename.
     preservePath: true,
@@ -73,7 +73,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
   });
 
   app.get('/runs/:run_id', { schema: { params: RunParams } }, async (request) =>
-    services.runs.getRunLog(request.caller, request.params.run_id, baseUrlOf(request, publicUrl)),
+    services.runs.getRunLog(request.caller, request.params.run_id, baseUrlOf(request, links)),
   );
 
   app.get('/runs/:run_id/status', { schema: { params: RunParams } }, async (request) =>

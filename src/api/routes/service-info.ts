@@ -1,11 +1,11 @@
 /** The public endpoints: GetServiceInfo and the auth instructions it links to. */
 import type { FastifyPluginAsync } from 'fastify';
 import type { Services } from '../../wes/services.js';
-import { baseUrlOf } from '../base-url.js';
+import { baseUrlOf, type LinkOptions } from '../base-url.js';
 
 export interface ServiceInfoRoutesOptions {
   readonly services: Services;
-  readonly publicUrl?: string;
+  readonly links: LinkOptions;
 }
 
 const AUTH_INSTRUCTIONS = `wes-server authentication
@@ -19,7 +19,7 @@ An administrator creates more users and keys on the server machine:
   wes key create <name>
 `;
 
-export const serviceInfoRoutes: FastifyPluginAsync<ServiceInfoRoutesOptions> = async (app, { services, publicUrl }) => {
-  app.get('/service-info', async (request) => services.serviceInfo(baseUrlOf(request, publicUrl)));
+export const serviceInfoRoutes: FastifyPluginAsync<ServiceInfoRoutesOptions> = async (app, { services, links }) => {
+  app.get('/service-info', async (request) => services.serviceInfo(baseUrlOf(request, links)));
   app.get('/auth-instructions', async (_request, reply) => reply.type('text/plain; charset=utf-8').send(AUTH_INSTRUCTIONS));
 };

@@ -1,27 +1,27 @@
 /** The task endpoints: ListTasks, GetTask, and each task's stdout/stderr as text. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Services } from '../../wes/services.js';
-import { baseUrlOf } from '../base-url.js';
+import { baseUrlOf, type LinkOptions } from '../base-url.js';
 import { PageQuery, RunParams, TaskParams } from '../schemas/params.js';
 import { sendLog } from '../send-log.js';
 
 export interface TaskRoutesOptions {
   readonly services: Services;
-  readonly publicUrl?: string;
+  readonly links: LinkOptions;
 }
 
-export const taskRoutes: FastifyPluginAsyncTypebox<TaskRoutesOptions> = async (app, { services, publicUrl }) => {
+export const taskRoutes: FastifyPluginAsyncTypebox<TaskRoutesOptions> = async (app, { services, links }) => {
   app.get('/runs/:run_id/tasks', { schema: { params: RunParams, querystring: PageQuery } }, async (request) =>
     services.tasks.listTasks(
       request.caller,
       request.params.run_id,
       { pageSize: request.query.page_size, pageToken: request.query.page_token },
-      baseUrlOf(request, publicUrl),
+      baseUrlOf(request, links),
     ),
   );
 
   app.get('/runs/:run_id/tasks/:task_id', { schema: { params: TaskParams } }, async (request) =>
-    services.tasks.getTask(request.caller, request.params.run_id, request.params.task_id, baseUrlOf(request, publicUrl)),
+    services.tasks.getTask(request.caller, request.params.run_id, request.params.task_id, baseUrlOf(request, links)),
   );
 
   for (const stream of ['stdout', 'stderr'] as const) {

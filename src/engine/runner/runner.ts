@@ -4,6 +4,10 @@
  * SYSTEM_ERROR on an engine fault, CANCELED after a cancel), writing progress through
  * StoreEngineHost and a line log in the run directory. Runs left active by a stopped server
  * are resumed on start: finished jobs are reused, the rest run again.
+ *
+ * Admission: at most `maxRunsPerUser` runs of one user execute at once; the user's further runs
+ * stay QUEUED, in submission order, and start as the earlier ones end. Every job of a run is
+ * submitted on behalf of the run's owner, so the executor shares its slots among users.
  */
 import path from 'node:path';
 import type { Kysely } from 'kysely';
@@ -29,6 +33,8 @@ export interface RunnerOptions {
   readonly allowedUrlPrefixes: readonly string[];
   /** Directories whose files a run may read besides its own (WES_ALLOWED_INPUT_DIRS). */
   readonly allowedInputDirs?: readonly string[];
+  /** Most runs of one user executing at once; further runs wait QUEUED. Unlimited when absent. */
+  readonly maxRunsPerUser?: number;
 }
 
 interface ActiveRun {
@@ -41,7 +47,10 @@ export class Runner implements RunLauncher {
   readonly #executor: Executor;
   readonly #allowedUrlPrefixes: readonly string[];
   readonly #allowedInputDirs: readonly string[];
+  readonly #maxRunsPerUser: number;
   readonly #active = new Map<number, ActiveRun>();
+  /** Per user: how many runs execute, and the run ids waiting for a slot (in submission order). */
+  readonly #users = new Map<number, { executing: number; readonly waiting: Set<number> }>();
   #stopping = false;
 
   constructor(options: RunnerOptions) {
@@ -49,6 +58,7 @@ export class Runner implements RunLauncher {
     this.#executor = options.executor;
     this.#allowedUrlPrefixes = options.allowedUrlPrefixes;
     this.#allowedInputDirs = options.allowedInputDirs ?? [];
+    this.#maxRunsPerUser = options.maxRunsPerUser ?? Number.POSITIVE_INFINITY;
   }
 
   async check(request: RunRequest, attachmentsDir: string): Promise<void> {
@@ -63,15 +73,43 @@ export class Runner implements RunLauncher {
     }
   }
 
-  start(invocationId: number): void {
+  start(invocationId: number, userId: number): void {
     if (this.#stopping || this.#active.has(invocationId)) return;
+    let user = this.#users.get(userId);
+    if (user === undefined) {
+      user = { executing: 0, waiting: new Set() };
+      this.#users.set(userId, user);
+    }
+    if (user.executing >= this.#maxRunsPerUser) {
+      user.waiting.add(invocationId);
+      return;
+    }
+    user.executing++;
     const controller = new AbortController();
-    const done = this.#execute(invocationId, controller.signal).finally(() => this.#active.delete(invocationId));
+    const done = this.#execute(invocationId, controller.signal).finally(() => {
+      this.#active.delete(invocationId);
+      this.#admitNext(userId);
+    });
     this.#active.set(invocationId, { controller, done });
   }
 
   cancel(invocationId: number): void {
     this.#active.get(invocationId)?.controller.abort();
+    // A waiting run is already CANCELED in the store; it only leaves the line.
+    for (const user of this.#users.values()) user.waiting.delete(invocationId);
+  }
+
+  /** One of the user's runs ended: its slot goes to the user's oldest waiting run. */
+  #admitNext(userId: number): void {
+    const user = this.#users.get(userId);
+    if (user === undefined) return;
+    user.executing--;
+    const next = user.waiting.values().next();
+    if (!next.done && !this.#stopping) {
+      user.waiting.delete(next.value);
+      this.start(next.value, userId);
+    }
+    if (user.executing === 0 && user.waiting.size === 0) this.#users.delete(userId);
   }
 
   /** Resolves when the run's current attempt has ended (for callers that wait, e.g. tests). */
@@ -87,7 +125,7 @@ export class Runner implements RunLauncher {
         const time = new Date().toISOString();
         await markRunState(this.#db, run.id, ['CANCELING'], 'CANCELED', time, { end_time: time });
       } else {
-        this.start(run.id);
+        this.start(run.id, run.user_id);
       }
     }
     return runs.length;
@@ -99,6 +137,7 @@ export class Runner implements RunLauncher {
    */
   async stop(): Promise<void> {
     this.#stopping = true;
+    this.#users.clear();
     const active = [...this.#active.values()];
     for (const run of active) run.controller.abort();
     await Promise.all(active.map((run) => run.done));
@@ -139,7 +178,7 @@ export class Runner implements RunLauncher {
         runDir: path.join(run.run_dir, RUN_LAYOUT.work),
         logsDir: path.join(run.run_dir, RUN_LAYOUT.logs),
         policy: await PathPolicy.create(run.run_dir, this.#allowedInputDirs),
-        executor: this.#executor,
+        executor: onBehalfOf(this.#executor, String(run.user_id)),
         host,
         signal,
       });
@@ -183,4 +222,12 @@ export class Runner implements RunLauncher {
     await setRunWorkflow(this.#db, run.id, workflowId, new Date().toISOString());
     return new Map(steps.map((s, i) => [s.path[0].order, stepIds[i]]));
   }
+}
+
+/** The executor as one run's jobs see it: each job is submitted on behalf of the run's owner. */
+function onBehalfOf(executor: Executor, owner: string): Executor {
+  return {
+    submit: (spec, signal, onStart) => executor.submit({ ...spec, owner }, signal, onStart),
+    shutdown: () => executor.shutdown(),
+  };
 }

@@ -1,9 +1,11 @@
 /**
  * Runs jobs as local child processes, each the leader of its own process group so that a
- * cancel, a time limit or shutdown reaches everything the command forked. Jobs wait in a strict
- * FIFO queue for a slot: at most `maxJobs` at once and the running jobs' cores and RAM within
- * the budget. A job's slot is held until its whole group is gone, so leftovers of a finished
- * job never overlap the next one's reservation.
+ * cancel, a time limit or shutdown reaches everything the command forked. Jobs wait for a slot:
+ * at most `maxJobs` at once (`maxJobsPerOwner` of one owner) and the running jobs' cores and RAM
+ * within the budget. Waiting jobs are queued per owner and owners served round-robin
+ * (FairQueue), so one user's 20,000-job scatter delays another user's job by one slot, not by
+ * the whole scatter; within an owner the order is strict FIFO. A job's slot is held until its
+ * whole group is gone, so leftovers of a finished job never overlap the next one's reservation.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -14,10 +16,13 @@ import type { FileHandle } from 'node:fs/promises';
 import type { CommandWrapper, Executor, JobHandle, JobOutcome, JobResult, JobSpec, WrappedCommand } from '../executor.js';
 import { terminateGroup } from './process-group.js';
 import { GroupRegistry } from './group-registry.js';
+import { FairQueue, type QueueEntry } from './fair-queue.js';
 
 export interface LocalExecutorOptions {
   /** Most jobs running at once; an integer >= 1. */
   readonly maxJobs: number;
+  /** Most jobs of one owner (JobSpec.owner) running at once; defaults to maxJobs. */
+  readonly maxJobsPerOwner?: number;
   /** Core budget shared by running jobs; defaults to os.availableParallelism(). */
   readonly cores?: number;
   /** RAM budget in MiB shared by running jobs; defaults to the machine's total memory. */
@@ -49,8 +54,9 @@ interface Job {
   readonly ramMiB: number;
   readonly result: Promise<JobResult>;
   readonly resolve: (result: JobResult) => void;
-  readonly onAbort: () => void;
   state: 'queued' | 'starting' | 'running' | 'done';
+  /** Its place in the wait queue while queued. */
+  entry?: QueueEntry<Job>;
   /** Set once by the first of cancel / time limit / shutdown; decides the outcome. */
   stopReason?: StopReason;
   /** True once the leader's exit was seen; a stop after that no longer changes the outcome. */
@@ -88,6 +94,11 @@ function reservation(requested: number | undefined, fallback: number, budget: nu
   return Math.min(value, budget);
 }
 
+/** Jobs without an owner share one queue. */
+function ownerOf(spec: JobSpec): string {
+  return spec.owner ?? '';
+}
+
 function spawnFailureMessage(command: string, err: unknown): string {
   switch (errnoCode(err)) {
     case 'ENOENT':
@@ -106,7 +117,13 @@ export class LocalExecutor implements Executor {
   readonly #graceMs: number;
   readonly #registry: GroupRegistry | undefined;
   readonly #wrapper: CommandWrapper | undefined;
-  readonly #queue: Job[] = [];
+  readonly #queue: FairQueue<Job>;
+  /**
+   * Unfinished jobs by the signal that cancels them, with the one listener each signal gets:
+   * a run's 100,000 jobs share one signal, and adding a listener to an EventTarget costs time
+   * linear in the listeners it has already.
+   */
+  readonly #bySignal = new Map<AbortSignal, { readonly jobs: Set<Job>; readonly onAbort: () => void }>();
   /** Jobs holding a slot: starting, running, or waiting for their group to disappear. */
   readonly #active = new Set<Job>();
   #usedCores = 0;
@@ -119,6 +136,10 @@ export class LocalExecutor implements Executor {
     if (!Number.isInteger(options.maxJobs) || options.maxJobs < 1) {
       throw new RangeError(`maxJobs must be an integer >= 1, got ${options.maxJobs}`);
     }
+    const maxJobsPerOwner = options.maxJobsPerOwner ?? options.maxJobs;
+    if (!Number.isInteger(maxJobsPerOwner) || maxJobsPerOwner < 1) {
+      throw new RangeError(`maxJobsPerOwner must be an integer >= 1, got ${maxJobsPerOwner}`);
+    }
     const cores = options.cores ?? availableParallelism();
     const ramMiB = options.ramMiB ?? Math.floor(totalmem() / (1024 * 1024));
     const graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
@@ -126,6 +147,7 @@ export class LocalExecutor implements Executor {
       throw new RangeError('cores, ramMiB and killGraceMs must be non-negative numbers');
     }
     this.#maxJobs = options.maxJobs;
+    this.#queue = new FairQueue(maxJobsPerOwner);
     this.#cores = cores;
     this.#ramMiB = ramMiB;
     this.#graceMs = graceMs;
@@ -161,12 +183,11 @@ export class LocalExecutor implements Executor {
       ramMiB: reservation(spec.ramMiB, 0, this.#ramMiB),
       result,
       resolve,
-      onAbort: () => this.#stop(job, 'canceled'),
       state: 'queued',
       exited: false,
     };
-    signal.addEventListener('abort', job.onAbort, { once: true });
-    this.#queue.push(job);
+    this.#watch(job);
+    job.entry = this.#queue.push(ownerOf(spec), job);
     this.#pump();
     return { result };
   }
@@ -174,7 +195,7 @@ export class LocalExecutor implements Executor {
   shutdown(): Promise<void> {
     if (this.#shutdown === undefined) {
       this.#closed = true;
-      for (const job of [...this.#queue]) this.#stop(job, 'canceled');
+      for (const job of this.#queue.drain()) this.#finish(job, ended({ kind: 'canceled' }));
       const active = [...this.#active];
       for (const job of active) this.#stop(job, 'canceled');
       this.#shutdown = Promise.all(active.map((job) => job.result)).then(() => undefined);
@@ -182,16 +203,52 @@ export class LocalExecutor implements Executor {
     return this.#shutdown;
   }
 
-  /** Strict FIFO: a job that does not fit blocks those behind it, so big jobs cannot starve. */
+  #watch(job: Job): void {
+    let watched = this.#bySignal.get(job.signal);
+    if (watched === undefined) {
+      const jobs = new Set<Job>();
+      const onAbort = (): void => {
+        this.#bySignal.delete(job.signal);
+        // Queued jobs first, without refilling slots in between: the next queued job of the
+        // same run would only be started to be stopped.
+        const all = [...jobs];
+        for (const each of all) if (each.state === 'queued') this.#stop(each, 'canceled', false);
+        for (const each of all) this.#stop(each, 'canceled');
+        this.#pump();
+      };
+      watched = { jobs, onAbort };
+      this.#bySignal.set(job.signal, watched);
+      job.signal.addEventListener('abort', onAbort, { once: true });
+    }
+    watched.jobs.add(job);
+  }
+
+  #unwatch(job: Job): void {
+    const watched = this.#bySignal.get(job.signal);
+    if (watched === undefined) return;
+    watched.jobs.delete(job);
+    if (watched.jobs.size === 0) {
+      this.#bySignal.delete(job.signal);
+      job.signal.removeEventListener('abort', watched.onAbort);
+    }
+  }
+
+  /**
+   * Starts jobs in the queue's order: a job that does not fit blocks those behind it (of every
+   * owner), so big jobs cannot starve.
+   */
   #pump(): void {
-    while (!this.#closed && this.#queue.length > 0) {
-      const head = this.#queue[0];
+    while (!this.#closed) {
+      const entry = this.#queue.peek();
+      if (entry === undefined) return;
+      const head = entry.item;
       const fits =
         this.#active.size < this.#maxJobs &&
         this.#usedCores + head.cores <= this.#cores + EPSILON &&
         this.#usedRamMiB + head.ramMiB <= this.#ramMiB + EPSILON;
       if (!fits) return;
-      this.#queue.shift();
+      this.#queue.take(entry);
+      head.entry = undefined;
       head.state = 'starting';
       this.#active.add(head);
       this.#usedCores += head.cores;
@@ -209,6 +266,7 @@ export class LocalExecutor implements Executor {
       result = failedToStart(`internal error running job ${job.spec.id}: ${errorMessage(err)}`);
     }
     this.#active.delete(job);
+    this.#queue.release(ownerOf(job.spec));
     if (this.#active.size === 0) {
       // Avoid drift from repeated fractional additions and subtractions.
       this.#usedCores = 0;
@@ -223,18 +281,18 @@ export class LocalExecutor implements Executor {
 
   #finish(job: Job, result: JobResult): void {
     job.state = 'done';
-    job.signal.removeEventListener('abort', job.onAbort);
+    this.#unwatch(job);
     job.resolve(result);
   }
 
-  #stop(job: Job, reason: StopReason): void {
+  #stop(job: Job, reason: StopReason, refill = true): void {
     switch (job.state) {
       case 'queued': {
-        const index = this.#queue.indexOf(job);
-        if (index >= 0) this.#queue.splice(index, 1);
+        if (job.entry !== undefined) this.#queue.remove(job.entry);
+        job.entry = undefined;
         this.#finish(job, ended({ kind: 'canceled' }));
         // The dropped job may have been the head blocking smaller ones.
-        this.#pump();
+        if (refill) this.#pump();
         return;
       }
       case 'starting':
