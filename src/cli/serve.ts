@@ -6,10 +6,23 @@ import { createServices } from '../wes/services.js';
 import { openConfiguredStore } from './open.js';
 import { Runner } from '../engine/runner/runner.js';
 import { LocalExecutor } from '../executors/local/local-executor.js';
+import { JobWrapper } from '../executors/job-wrapper.js';
+import { selectJobSandbox } from '../executors/sandbox/job-sandbox.js';
 
 export async function serve(config: Config): Promise<void> {
+  // Decided before anything else so that a required but missing sandbox stops the start.
+  const sandbox = await selectJobSandbox(config.jobSandbox, {
+    hiddenPaths: [config.dataDir],
+    stateDir: path.join(config.dataDir, 'sandbox'),
+    maxProcesses: config.jobMaxProcesses,
+  });
+  process.stdout.write(`${sandbox.message}\n`);
   const store = await openConfiguredStore(config);
-  const executor = new LocalExecutor({ maxJobs: config.maxJobs, stateDir: path.join(config.dataDir, 'executor') });
+  const executor = new LocalExecutor({
+    maxJobs: config.maxJobs,
+    stateDir: path.join(config.dataDir, 'executor'),
+    wrapper: new JobWrapper({ sandbox: sandbox.wrapper }),
+  });
   // Jobs of a server that died without stopping them would run on beside their reruns.
   const reaped = await executor.reapOrphans();
   const runner = new Runner({ db: store.db, executor, allowedUrlPrefixes: config.allowedWorkflowUrlPrefixes });
@@ -18,6 +31,8 @@ export async function serve(config: Config): Promise<void> {
     noAuth: config.noAuth,
     remoteWorkflows: config.allowedWorkflowUrlPrefixes.length > 0,
     launcher: runner,
+    jobSandbox: sandbox.mode,
+    refuseNewUsers: sandbox.refuseNewUsers,
   });
   let localCaller;
   if (config.noAuth) {
@@ -47,5 +62,5 @@ export async function serve(config: Config): Promise<void> {
   const resumed = await runner.resumeActiveRuns();
   if (resumed > 0) process.stdout.write(`resumed ${resumed} active run(s)\n`);
   const where = config.databaseUrl === undefined ? `SQLite in ${config.dataDir}` : 'PostgreSQL';
-  process.stdout.write(`wes-server listening on ${address}/ga4gh/wes/v1 (${where}${config.noAuth ? ', no auth' : ''})\n`);
+  process.stdout.write(`wes-server listening on ${address}/ga4gh/wes/v1 (${where}${config.noAuth ? ', no auth' : ''}, job sandbox: ${sandbox.mode})\n`);
 }
