@@ -35,13 +35,15 @@ export interface ConfinementOptions {
 
 /** Computes the job's mount list from its directories as staged; call right before submitting. */
 export async function jobConfinement(dirs: JobDirectories, options: ConfinementOptions): Promise<Confinement> {
+  const staged = await isDirectory(dirs.stageDir);
   const own: Mount[] = [
     identity(dirs.outdir, true),
     identity(dirs.tmpdir, true),
-    identity(dirs.stageDir, false),
+    // stage/ exists only when the tool has File or Directory inputs.
+    ...(staged ? [identity(dirs.stageDir, false)] : []),
   ];
   const linked = [
-    ...(await linkTargets(dirs.stageDir, false)),
+    ...(staged ? await linkTargets(dirs.stageDir, false) : []),
     ...(await linkTargets(dirs.outdir, options.inplaceUpdate)),
   ];
   return { mounts: minimalMounts([...own, ...linked]), network: options.network };
@@ -58,13 +60,7 @@ function identity(path: string, writable: boolean): Mount {
 async function linkTargets(dir: string, writable: boolean): Promise<Mount[]> {
   const mounts: Mount[] = [];
   const walk = async (current: string): Promise<void> => {
-    let entries;
-    try {
-      entries = await readdir(current, { withFileTypes: true });
-    } catch {
-      return; // stage/ does not exist when the tool has no File inputs
-    }
-    for (const entry of entries) {
+    for (const entry of await readdir(current, { withFileTypes: true })) {
       const path = join(current, entry.name);
       if (entry.isDirectory()) await walk(path);
       else if (entry.isSymbolicLink()) {
@@ -74,8 +70,12 @@ async function linkTargets(dir: string, writable: boolean): Promise<Mount[]> {
       }
     }
   };
-  if ((await lstat(dir).catch(() => undefined))?.isDirectory() === true) await walk(dir);
+  await walk(dir);
   return mounts;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return (await lstat(path).catch(() => undefined))?.isDirectory() === true;
 }
 
 function within(path: string, root: string): boolean {

@@ -11,6 +11,9 @@ import type { RunLauncher } from '../../src/run-launcher.js';
 import { createTestDatabase, type TestDatabase } from './dialects.js';
 import { Runner } from '../../src/engine/runner/runner.js';
 import { LocalExecutor } from '../../src/executors/local/local-executor.js';
+import { JobWrapper } from '../../src/executors/job-wrapper.js';
+import { selectJobSandbox } from '../../src/executors/sandbox/job-sandbox.js';
+import path from 'node:path';
 
 export class QueryCounter {
   count = 0;
@@ -47,6 +50,8 @@ export async function buildTestApp(
     noAuth?: boolean;
     maxUploadBytes?: number;
     database?: TestDatabase;
+    /** How jobs are confined, as WES_JOB_SANDBOX; default 'bwrap' (required, as on CI). */
+    jobSandbox?: 'bwrap' | 'none';
     /** Sees every query after it ran (besides the counter). */
     onQuery?: (sql: string, parameters: readonly unknown[]) => void;
   } = {},
@@ -61,13 +66,23 @@ export async function buildTestApp(
       options.onQuery?.(sql, parameters);
     },
   });
-  const executor = options.engine === true ? new LocalExecutor({ maxJobs: 2 }) : undefined;
+  const sandbox =
+    options.engine === true
+      ? await selectJobSandbox(options.jobSandbox ?? 'bwrap', {
+          hiddenPaths: [database.dataDir],
+          stateDir: path.join(database.dataDir, 'sandbox'),
+          maxProcesses: 1024,
+        })
+      : undefined;
+  const executor =
+    sandbox === undefined ? undefined : new LocalExecutor({ maxJobs: 2, wrapper: new JobWrapper({ sandbox: sandbox.wrapper }) });
   const runner = executor === undefined ? undefined : new Runner({ db: store.db, executor, allowedUrlPrefixes: [] });
   const services = await createServices(store, {
     dataDir: database.dataDir,
     noAuth: options.noAuth ?? false,
     remoteWorkflows: false,
     launcher: options.launcher ?? runner,
+    jobSandbox: sandbox?.mode,
   });
   const localCaller = options.noAuth === true ? { userId: (await services.users.localUser()).id } : undefined;
   const app = await buildApp({ services, localCaller, maxUploadBytes: options.maxUploadBytes });

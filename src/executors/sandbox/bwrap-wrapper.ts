@@ -1,6 +1,7 @@
 /**
- * Starts each job inside a bubblewrap sandbox: new user, PID, IPC, UTS, cgroup and network
- * namespaces (`--unshare-all`), every capability dropped, a fresh root where only the system
+ * Starts each job inside a bubblewrap sandbox: new PID, IPC, UTS, cgroup, network and mount
+ * namespaces, every capability dropped (a root server's job keeps CAP_CHOWN and CAP_FOWNER for
+ * its own files), a fresh root where only the system
  * directories (read-only, /etc minus what a local user could not read), a private /tmp,
  * minimal /proc and /dev and the job's mount list exist. The job runs as the sandbox's PID 1's
  * child: when it exits, the kernel kills everything else in its PID namespace, so a
@@ -171,7 +172,13 @@ function within(child: string, parent: string): boolean {
 
 /** Everything but the job's own mounts, network and command; the same for every job. */
 function baseArgs(system: readonly SystemEntry[], hidden: HiddenEntries, emptyDir: string, hiddenPaths: readonly string[]): string[] {
-  const args = ['--unshare-all', '--die-with-parent', '--new-session', '--cap-drop', 'ALL'];
+  // --unshare-all minus the user namespace: under a root server that namespace would map uid
+  // 0 alone, and root's tar restoring an archive's owners fails (conformance directory_output).
+  // An unprivileged bwrap adds a user namespace by itself.
+  const args = ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--die-with-parent', '--new-session', '--cap-drop', 'ALL'];
+  // CAP_CHOWN and CAP_FOWNER (chmod of a file it gave away) then reach only the job's own
+  // writable mounts: everything else is read-only or private to the sandbox.
+  if (process.getuid?.() === 0) args.push('--cap-add', 'CAP_CHOWN', '--cap-add', 'CAP_FOWNER');
   for (const entry of system) {
     if (entry.symlinkTo !== undefined) args.push('--symlink', entry.symlinkTo, entry.path);
     else args.push('--ro-bind', entry.path, entry.path);
