@@ -127,7 +127,7 @@ export async function sharedTestDatabase(t: TestContext) {
   });
   return {
     database,
-    async app(options: { engine?: boolean } = {}): Promise<TestApp> {
+    async app(options: { engine?: boolean; jobSandbox?: 'bwrap' | 'none' } = {}): Promise<TestApp> {
       const app = await buildTestApp(t, { ...options, database });
       apps.push(app);
       return app;
