@@ -52,6 +52,8 @@ export async function buildTestApp(
     database?: TestDatabase;
     /** How jobs are confined, as WES_JOB_SANDBOX; default 'bwrap' (required, as on CI). */
     jobSandbox?: 'bwrap' | 'none';
+    /** pids.max of each sandboxed job; default 1024 as WES_JOB_MAX_PROCESSES. */
+    jobMaxProcesses?: number;
     /** Sees every query after it ran (besides the counter). */
     onQuery?: (sql: string, parameters: readonly unknown[]) => void;
   } = {},
@@ -71,7 +73,7 @@ export async function buildTestApp(
       ? await selectJobSandbox(options.jobSandbox ?? 'bwrap', {
           hiddenPaths: [database.dataDir],
           stateDir: path.join(database.dataDir, 'sandbox'),
-          maxProcesses: 1024,
+          maxProcesses: options.jobMaxProcesses ?? 1024,
         })
       : undefined;
   const executor =

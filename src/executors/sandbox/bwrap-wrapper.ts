@@ -28,8 +28,11 @@ import { systemEntries, unreadableEntries, type HiddenEntries, type SystemEntry 
 const run = promisify(execFile);
 export const BWRAP_PACKAGE = 'bubblewrap';
 export const SLIRP_PACKAGE = 'slirp4netns';
-/** PATH of the wrapper processes themselves (the job's own PATH is set inside the sandbox). */
-const WRAPPER_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+/**
+ * PATH of the wrapper processes themselves (bwrap, nsenter, sh): the server's own, which the
+ * operator controls; the job's PATH is set inside the sandbox.
+ */
+const WRAPPER_PATH = process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin';
 /** Moves the shell into each cgroup.procs file named before `--`, then execs the rest. */
 const ENTER_CGROUPS = 'for f do case $f in --) break;; esac; echo $$ > "$f" || exit 125; shift; done; shift; exec "$@"';
 
