@@ -15,7 +15,9 @@ const CGROUP_ROOT = '/sys/fs/cgroup';
 const CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
 type Controller = (typeof CONTROLLERS)[number];
 const CFS_PERIOD_US = 100_000;
-const POLL_MS = 20;
+/** The sandbox's last processes are usually gone within a few ms of the job's exit: poll fast, then back off. */
+const FIRST_POLL_MS = 2;
+const MAX_POLL_MS = 20;
 /** How long removal keeps killing a group's processes before it gives up on the directory. */
 const REMOVE_TIMEOUT_MS = 10_000;
 
@@ -57,7 +59,7 @@ async function pidsIn(dir: string): Promise<number[]> {
 async function killAndRemove(dirs: readonly string[]): Promise<void> {
   const deadline = Date.now() + REMOVE_TIMEOUT_MS;
   for (const dir of dirs) {
-    for (;;) {
+    for (let wait = FIRST_POLL_MS; ; wait = Math.min(wait * 2, MAX_POLL_MS)) {
       const pids = await pidsIn(dir);
       if (pids.length === 0 || Date.now() > deadline) break;
       for (const pid of pids) {
@@ -67,7 +69,7 @@ async function killAndRemove(dirs: readonly string[]): Promise<void> {
           // Already gone.
         }
       }
-      await sleep(POLL_MS);
+      await sleep(wait);
     }
     await rmdir(dir).catch(() => undefined);
   }
