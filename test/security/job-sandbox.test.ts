@@ -107,6 +107,15 @@ test("a job cannot read the database, another user's run, the data directory or 
   }
 });
 
+test('a job cannot change kernel settings (kernel.core_pattern would run a program as the host root)', async (t) => {
+  const { app, bob } = await twoUsers(t);
+  // access(W_OK) only: the probe must change nothing when it fails open.
+  const files = ['/proc/sys/kernel/core_pattern', '/proc/sys/vm/drop_caches', '/proc/sys/kernel/modprobe', '/proc/sysrq-trigger'];
+  const probe = await runScript(app, bob.auth, `for f in ${files.join(' ')}; do if [ -w $f ]; then echo WRITABLE $f; fi; done; echo checked`);
+  assert.equal(probe.state, 'COMPLETE', probe.everything);
+  assert.equal(probe.stdout.trim(), 'checked');
+});
+
 test('a job cannot connect to the API or PostgreSQL on loopback, with or without NetworkAccess', async (t) => {
   const { app, bob } = await twoUsers(t);
   await app.app.listen({ host: '127.0.0.1', port: 0 });

@@ -188,7 +188,10 @@ function baseArgs(system: readonly SystemEntry[], hidden: HiddenEntries, emptyDi
   }
   for (const file of hidden.files) args.push('--ro-bind', '/dev/null', file);
   for (const dir of hidden.dirs) args.push('--ro-bind', emptyDir, dir);
-  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
+  // bwrap covers /proc/sys only when the directory itself is writable, which it is not
+  // (0555) while the files in it are writable for uid 0: without this a root server's job
+  // could set kernel.core_pattern, i.e. run a program as root on the host.
+  args.push('--proc', '/proc', '--ro-bind', '/proc/sys', '/proc/sys', '--dev', '/dev', '--tmpfs', '/tmp');
   // A data directory under a system directory (say /opt/wes) would otherwise be visible.
   for (const hiddenPath of hiddenPaths) {
     if (system.some((entry) => entry.symlinkTo === undefined && within(hiddenPath, entry.path))) args.push('--tmpfs', hiddenPath);
