@@ -24,6 +24,9 @@ import {
 } from '../src/engine/index.js';
 import { LocalExecutor } from '../src/executors/local/local-executor.js';
 import { PathPolicy } from '../src/engine/path-policy.js';
+import { JobWrapper } from '../src/executors/job-wrapper.js';
+import { selectJobSandbox } from '../src/executors/sandbox/job-sandbox.js';
+import { loadConfig } from '../src/config.js';
 
 const suiteDir = resolve(dirname(fileURLToPath(import.meta.url)), '../vendor/cwl-v1.2');
 
@@ -179,7 +182,11 @@ async function main(): Promise<void> {
     (t) => (wantedTags === undefined || t.tags.some((tag) => wantedTags.includes(tag))) && (wantedIds === undefined || wantedIds.includes(t.id)),
   );
   const parallel = Math.max(1, Number(args.j));
-  const executor = new LocalExecutor({ maxJobs: parallel });
+  // Jobs are confined as the server would confine them (WES_JOB_SANDBOX, bubblewrap by default).
+  const sandboxDir = await mkdtemp(join(tmpdir(), 'cwl-conformance-sandbox-'));
+  const sandbox = await selectJobSandbox(loadConfig().jobSandbox, { hiddenPaths: [], stateDir: sandboxDir, maxProcesses: 1024 });
+  console.log(sandbox.message);
+  const executor = new LocalExecutor({ maxJobs: parallel, wrapper: new JobWrapper({ sandbox: sandbox.wrapper }) });
   const verdicts = new Map<TestCase, Verdict>();
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -192,6 +199,7 @@ async function main(): Promise<void> {
   };
   await Promise.all(Array.from({ length: parallel }, worker));
   await executor.shutdown();
+  await rm(sandboxDir, { recursive: true, force: true });
 
   const table = new Map<string, { passed: number; failed: number; skipped: number }>();
   const counts = { passed: 0, failed: 0, skipped: 0 };

@@ -34,6 +34,8 @@ export interface Config {
    * unconfined jobs with a single user only.
    */
   readonly jobSandbox?: 'bwrap' | 'none';
+  /** Most processes (and threads) one sandboxed job may have at once (WES_JOB_MAX_PROCESSES). */
+  readonly jobMaxProcesses: number;
   /** Container engine for DockerRequirement (WES_CONTAINER_ENGINE); undefined: podman, else docker, when installed. */
   readonly containerEngine?: 'podman' | 'docker';
   /** Most active (not finished) runs per user that execute at once (WES_MAX_RUNS_PER_USER); more wait QUEUED. */
@@ -114,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     publicUrl: env.WES_PUBLIC_URL === undefined || env.WES_PUBLIC_URL === '' ? undefined : env.WES_PUBLIC_URL.replace(/\/+$/, ''),
     allowedInputDirs: parseAbsoluteDirs('WES_ALLOWED_INPUT_DIRS', env.WES_ALLOWED_INPUT_DIRS),
     jobSandbox: parseChoice('WES_JOB_SANDBOX', env.WES_JOB_SANDBOX, ['bwrap', 'none'] as const),
+    jobMaxProcesses: parsePositiveInt('WES_JOB_MAX_PROCESSES', env.WES_JOB_MAX_PROCESSES, 1024),
     containerEngine: parseChoice('WES_CONTAINER_ENGINE', env.WES_CONTAINER_ENGINE, ['podman', 'docker'] as const),
     maxRunsPerUser: parsePositiveInt('WES_MAX_RUNS_PER_USER', env.WES_MAX_RUNS_PER_USER, 10),
     maxJobsPerUser: parsePositiveInt('WES_MAX_JOBS_PER_USER', env.WES_MAX_JOBS_PER_USER, os.availableParallelism()),

@@ -9,14 +9,24 @@ import { LocalExecutor } from '../executors/local/local-executor.js';
 import { removeInterruptedUploads } from '../wes/attachments.js';
 import { runsDirOf } from '../wes/run-service.js';
 import { closeSandbox, configureSandbox } from '../engine/index.js';
+import { JobWrapper } from '../executors/job-wrapper.js';
+import { selectJobSandbox } from '../executors/sandbox/job-sandbox.js';
 
 export async function serve(config: Config): Promise<void> {
+  // Decided before anything else so that a required but missing sandbox stops the start.
+  const sandbox = await selectJobSandbox(config.jobSandbox, {
+    hiddenPaths: [config.dataDir],
+    stateDir: path.join(config.dataDir, 'sandbox'),
+    maxProcesses: config.jobMaxProcesses,
+  });
+  process.stdout.write(`${sandbox.message}\n`);
   const store = await openConfiguredStore(config);
   await configureSandbox({ timeoutMs: config.expressionTimeoutMs, memoryBytes: config.expressionMemoryBytes });
   const executor = new LocalExecutor({
     maxJobs: config.maxJobs,
     maxJobsPerOwner: config.maxJobsPerUser,
     stateDir: path.join(config.dataDir, 'executor'),
+    wrapper: new JobWrapper({ sandbox: sandbox.wrapper }),
   });
   // Jobs of a server that died without stopping them would run on beside their reruns.
   const reaped = await executor.reapOrphans();
@@ -34,6 +44,8 @@ export async function serve(config: Config): Promise<void> {
     noAuth: config.noAuth,
     remoteWorkflows: config.allowedWorkflowUrlPrefixes.length > 0,
     launcher: runner,
+    jobSandbox: sandbox.mode,
+    refuseNewUsers: sandbox.refuseNewUsers,
   });
   let localCaller;
   if (config.noAuth) {
@@ -73,5 +85,5 @@ export async function serve(config: Config): Promise<void> {
   const resumed = await runner.resumeActiveRuns();
   if (resumed > 0) process.stdout.write(`resumed ${resumed} active run(s)\n`);
   const where = config.databaseUrl === undefined ? `SQLite in ${config.dataDir}` : 'PostgreSQL';
-  process.stdout.write(`wes-server listening on ${address}/ga4gh/wes/v1 (${where}${config.noAuth ? ', no auth' : ''})\n`);
+  process.stdout.write(`wes-server listening on ${address}/ga4gh/wes/v1 (${where}${config.noAuth ? ', no auth' : ''}, job sandbox: ${sandbox.mode})\n`);
 }

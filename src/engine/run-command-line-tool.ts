@@ -14,6 +14,7 @@ import type { CwlObject, CwlValue } from './cwl-value.js';
 import type { CommandLineTool } from './cwl/model.js';
 import { buildCommandLine } from './command-line.js';
 import { stageInitialWorkDir } from './initial-work-dir.js';
+import { jobConfinement } from './job-mounts.js';
 import { evaluatorFor, expressionOptions, JobFailedError, type JobContext, type JobResultValue } from './job-context.js';
 import { collectOutputs } from './outputs.js';
 import { PathEscapeError } from './path-policy.js';
@@ -43,11 +44,12 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
   const runtime: CwlObject = { ...paths, ...resources };
   let inputs = (await stageValues(completed, join(jobDir, 'stage'), ctx.policy)) as CwlObject;
   const iwd = findRequirement(ctx.scope, 'InitialWorkDirRequirement');
+  const inplaceUpdate = findRequirement(ctx.scope, 'InplaceUpdateRequirement')?.inplaceUpdate === true;
   const moved = iwd === undefined ? new Map<string, string>() : await stageInitialWorkDir(
           iwd,
           outdir,
           evaluatorFor(inputs, runtime, options),
-          findRequirement(ctx.scope, 'InplaceUpdateRequirement')?.inplaceUpdate === true,
+          inplaceUpdate,
           ctx.policy,
         );
   inputs = followMoves(inputs, moved) as CwlObject;
@@ -91,6 +93,11 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
   const timeLimit = findRequirement(ctx.scope, 'ToolTimeLimit');
   const seconds = timeLimit === undefined ? 0 : Number(await evaluate(timeLimit.timelimit as CwlValue, null));
   if (!(seconds >= 0)) throw new JobFailedError(`${ctx.label}: ToolTimeLimit must be a non-negative number, got ${seconds}`);
+  const network = findRequirement(ctx.scope, 'NetworkAccess');
+  const confinement = await jobConfinement(
+    { outdir, tmpdir, stageDir: join(jobDir, 'stage') },
+    { network: network !== undefined && (await evaluate(network.networkAccess as CwlValue, null)) === true, inplaceUpdate },
+  );
   await ctx.created({ argv, workDir: outdir, stdoutPath, stderrPath });
   const handle = ctx.executor.submit(
     {
@@ -104,6 +111,7 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
       timeLimitSeconds: seconds,
       cores: Math.min(resources.cores, availableParallelism()),
       ramMiB: Math.min(resources.ram, Math.floor(totalmem() / 1024 / 1024 / 2)),
+      confinement,
     },
     ctx.signal,
     ctx.started,

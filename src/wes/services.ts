@@ -21,6 +21,10 @@ export interface ServicesOptions {
   readonly noAuth: boolean;
   readonly remoteWorkflows: boolean;
   readonly launcher?: RunLauncher;
+  /** How jobs are confined, for service-info (`tags.job_sandbox`); see executors/sandbox/job-sandbox.ts. */
+  readonly jobSandbox?: string;
+  /** Only one user may exist (unconfined jobs); the reason shown when adding another. */
+  readonly refuseNewUsers?: string;
 }
 
 export async function createServices(store: Store, options: ServicesOptions): Promise<Services> {
@@ -30,8 +34,8 @@ export async function createServices(store: Store, options: ServicesOptions): Pr
   return {
     runs: new RunService({ db: store.db, tokens, dataDir: options.dataDir, launcher: options.launcher }),
     tasks: new TaskService({ db: store.db, tokens }),
-    users: new UserService(store.db),
+    users: new UserService(store.db, { refuseNewUsers: options.refuseNewUsers }),
     serviceInfo: (baseUrl) =>
-      serviceInfo(store.db, { baseUrl, noAuth: options.noAuth, remoteWorkflows: options.remoteWorkflows }),
+      serviceInfo(store.db, { baseUrl, noAuth: options.noAuth, remoteWorkflows: options.remoteWorkflows, jobSandbox: options.jobSandbox }),
   };
 }

@@ -20,7 +20,7 @@ import {
   markUserDisabled,
 } from '../store/queries/users.js';
 import type { UserRow } from '../store/tables/user.table.js';
-import { BadRequestError, NotFoundError } from '../errors.js';
+import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.js';
 
 export const LOCAL_USER = 'local';
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
@@ -46,9 +46,15 @@ export interface ApiKeyInfo {
 
 export class UserService {
   readonly #db: Kysely<Database>;
+  readonly #refuseNewUsers: string | undefined;
 
-  constructor(db: Kysely<Database>) {
+  /**
+   * `refuseNewUsers`: when set, only the first user may be created (jobs run unconfined, see
+   * executors/sandbox/job-sandbox.ts); adding another throws ForbiddenError with this reason.
+   */
+  constructor(db: Kysely<Database>, options: { refuseNewUsers?: string } = {}) {
     this.#db = db;
+    this.#refuseNewUsers = options.refuseNewUsers;
   }
 
   /** The user a bearer key belongs to, or undefined. 1 query. */
@@ -61,6 +67,9 @@ export class UserService {
       throw new BadRequestError(`user name "${name}" must be 1-64 letters, digits, ".", "_", "@" or "-"`);
     }
     if ((await findUserByName(this.#db, name)) !== undefined) throw new BadRequestError(`user "${name}" already exists`);
+    if (this.#refuseNewUsers !== undefined && (await countUsers(this.#db)) > 0) {
+      throw new ForbiddenError(`cannot add user "${name}": ${this.#refuseNewUsers}`);
+    }
     return insertUser(this.#db, name, isAdmin, new Date().toISOString());
   }
 

@@ -1,11 +1,14 @@
 /**
  * `wes serve` as a real process killed with SIGKILL mid-run: the next start stops the jobs
- * the dead server left behind and resumes the run.
+ * the dead server left behind and resumes the run. Unconfined jobs lead their own process
+ * groups and outlive the server until then; sandboxed jobs die with it (bwrap
+ * --die-with-parent), and the next start finds nothing left to stop.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createTestDatabase, type TestDatabase } from '../helpers/dialects.js';
@@ -20,8 +23,10 @@ interface Server {
   readonly output: string[];
 }
 
-async function startServer(database: TestDatabase): Promise<Server> {
-  const env: NodeJS.ProcessEnv = { ...process.env, WES_DATA_DIR: database.dataDir, WES_MAX_JOBS: '2' };
+type Sandbox = 'bwrap' | 'none';
+
+async function startServer(database: TestDatabase, sandbox: Sandbox): Promise<Server> {
+  const env: NodeJS.ProcessEnv = { ...process.env, WES_DATA_DIR: database.dataDir, WES_MAX_JOBS: '2', WES_JOB_SANDBOX: sandbox };
   if (database.databaseUrl !== undefined) env.DATABASE_URL = database.databaseUrl;
   else delete env.DATABASE_URL;
   const child = spawn(process.execPath, [WES, 'serve', '--no-auth', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -51,7 +56,11 @@ async function until(check: () => Promise<boolean> | boolean, what: string): Pro
   throw new Error(`timed out waiting for ${what}`);
 }
 
-test('after a crash the next server stops the orphaned jobs and resumes the run', async (t) => {
+for (const sandbox of ['none', 'bwrap'] as const) {
+  test(`after a crash the next server stops the orphaned jobs and resumes the run (WES_JOB_SANDBOX=${sandbox})`, (t) => crashAndResume(t, sandbox));
+}
+
+async function crashAndResume(t: TestContext, sandbox: Sandbox): Promise<void> {
   const database = await createTestDatabase();
   const servers: Server[] = [];
   t.after(async () => {
@@ -59,7 +68,7 @@ test('after a crash the next server stops the orphaned jobs and resumes the run'
     await database.drop();
   });
   const marker = `wes-crash-${randomUUID()}`;
-  const first = await startServer(database);
+  const first = await startServer(database, sandbox);
   servers.push(first);
   const form = new FormData();
   form.append('workflow_type', 'CWL');
@@ -71,12 +80,16 @@ test('after a crash the next server stops the orphaned jobs and resumes the run'
   const { run_id: runId } = (await submitted.json()) as { run_id: string };
   await until(() => processesMentioning(marker).length >= 2, 'the job to start');
   const orphans = processesMentioning(marker);
+  // The group is recorded right after the spawn; a kill before that would leave no record.
+  const records = path.join(database.dataDir, 'executor');
+  await until(() => fs.existsSync(records) && fs.readdirSync(records).length > 0, 'the job group to be recorded');
 
   first.process.kill('SIGKILL');
   await new Promise((resolve) => first.process.once('exit', resolve));
-  assert.deepEqual(processesMentioning(marker), orphans, 'the job should outlive a killed server');
+  if (sandbox === 'none') assert.deepEqual(processesMentioning(marker), orphans, 'the job should outlive a killed server');
+  else await until(() => processesMentioning(marker).length === 0, 'the sandboxed job to die with its server');
 
-  const second = await startServer(database);
+  const second = await startServer(database, sandbox);
   servers.push(second);
   assert.match(second.output.join(''), /stopped 1 job process group\(s\) left by a previous server/);
   assert.match(second.output.join(''), /resumed 1 active run/);
@@ -88,4 +101,4 @@ test('after a crash the next server stops the orphaned jobs and resumes the run'
   assert.deepEqual(processesMentioning(marker), []);
   second.process.kill('SIGTERM');
   await new Promise((resolve) => second.process.once('exit', resolve));
-});
+}

@@ -112,7 +112,9 @@ test('a server restart in the middle of a run resumes it without rerunning finis
   const { database } = shared;
   const counter = path.join(database.dataDir, 'counter.txt');
   const gate = path.join(database.dataDir, 'gate');
-  const first = await shared.app({ engine: true });
+  // The steps talk to the test through host files no sandboxed job could reach; what is
+  // tested here is resuming, so these jobs run unconfined.
+  const first = await shared.app({ engine: true, jobSandbox: 'none' });
   const { auth } = await first.addUser('alice');
   const runId = await submitWorkflow(first, auth, 'gated.cwl', { counter, gate }, [{ name: 'gated.cwl', content: GATED_WORKFLOW }]);
   for (let i = 0; i < 300; i++) {
@@ -127,7 +129,7 @@ test('a server restart in the middle of a run resumes it without rerunning finis
   await probe.close();
 
   fs.writeFileSync(gate, '');
-  const second = await shared.app({ engine: true });
+  const second = await shared.app({ engine: true, jobSandbox: 'none' });
   await second.runner?.resumeActiveRuns();
   assert.equal(await waitForState(second, auth, runId), 'COMPLETE');
   assert.equal(fs.readFileSync(counter, 'utf8'), 'ran\n', 'the finished step ran again');

@@ -11,6 +11,9 @@ import type { RunLauncher } from '../../src/run-launcher.js';
 import { createTestDatabase, type TestDatabase } from './dialects.js';
 import { Runner } from '../../src/engine/runner/runner.js';
 import { LocalExecutor } from '../../src/executors/local/local-executor.js';
+import { JobWrapper } from '../../src/executors/job-wrapper.js';
+import { selectJobSandbox } from '../../src/executors/sandbox/job-sandbox.js';
+import path from 'node:path';
 
 export class QueryCounter {
   count = 0;
@@ -52,6 +55,10 @@ export async function buildTestApp(
     maxJobsPerUser?: number;
     maxRunsPerUser?: number;
     database?: TestDatabase;
+    /** How jobs are confined, as WES_JOB_SANDBOX; default 'bwrap' (required, as on CI). */
+    jobSandbox?: 'bwrap' | 'none';
+    /** pids.max of each sandboxed job; default 1024 as WES_JOB_MAX_PROCESSES. */
+    jobMaxProcesses?: number;
     /** Sees every query after it ran (besides the counter). */
     onQuery?: (sql: string, parameters: readonly unknown[]) => void;
   } = {},
@@ -66,10 +73,23 @@ export async function buildTestApp(
       options.onQuery?.(sql, parameters);
     },
   });
-  const executor =
+  const sandbox =
     options.engine === true
-      ? new LocalExecutor({ maxJobs: options.maxJobs ?? 2, cores: options.cores, maxJobsPerOwner: options.maxJobsPerUser })
+      ? await selectJobSandbox(options.jobSandbox ?? 'bwrap', {
+          hiddenPaths: [database.dataDir],
+          stateDir: path.join(database.dataDir, 'sandbox'),
+          maxProcesses: options.jobMaxProcesses ?? 1024,
+        })
       : undefined;
+  const executor =
+    sandbox === undefined
+      ? undefined
+      : new LocalExecutor({
+          maxJobs: options.maxJobs ?? 2,
+          cores: options.cores,
+          maxJobsPerOwner: options.maxJobsPerUser,
+          wrapper: new JobWrapper({ sandbox: sandbox.wrapper }),
+        });
   const runner =
     executor === undefined
       ? undefined
@@ -79,6 +99,7 @@ export async function buildTestApp(
     noAuth: options.noAuth ?? false,
     remoteWorkflows: false,
     launcher: options.launcher ?? runner,
+    jobSandbox: sandbox?.mode,
   });
   const localCaller = options.noAuth === true ? { userId: (await services.users.localUser()).id } : undefined;
   const app = await buildApp({ services, localCaller, maxUploadBytes: options.maxUploadBytes });

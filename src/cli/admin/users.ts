@@ -2,11 +2,12 @@
 import type { Config } from '../../config.js';
 import { UserService } from '../../wes/user-service.js';
 import { openConfiguredStore } from '../open.js';
+import { newUserRefusal } from '../../executors/sandbox/job-sandbox.js';
 
 export async function addUser(config: Config, name: string, isAdmin: boolean): Promise<void> {
   const store = await openConfiguredStore(config);
   try {
-    const users = new UserService(store.db);
+    const users = new UserService(store.db, { refuseNewUsers: await newUserRefusal(config.jobSandbox) });
     await users.addUser(name, isAdmin);
     const key = await users.createKey(name);
     process.stdout.write(`Created user "${name}". API key (shown once):\n${key}\n`);

@@ -1,0 +1,204 @@
+/**
+ * Starts each job inside a bubblewrap sandbox: new PID, IPC, UTS, cgroup, network and mount
+ * namespaces, every capability dropped (a root server's job keeps CAP_CHOWN and CAP_FOWNER for
+ * its own files), a fresh root where only the system
+ * directories (read-only, /etc minus what a local user could not read), a private /tmp,
+ * minimal /proc and /dev and the job's mount list exist. The job runs as the sandbox's PID 1's
+ * child: when it exits, the kernel kills everything else in its PID namespace, so a
+ * double-forked daemon dies with it; `--die-with-parent` ties the sandbox to the server, so a
+ * server killed with SIGKILL takes its jobs along. With NetworkAccess the job gets its own
+ * network namespace with slirp4netns (no host loopback); otherwise only a loopback of its own.
+ * Memory, cores and the process count are held by per-job control groups when the host lets
+ * the server create them.
+ *
+ * bwrap runs with the server's privileges, so nothing of the job reaches its environment: the
+ * job's variables are set inside the sandbox (`--clearenv`, `--setenv`), never on bwrap itself
+ * (an LD_PRELOAD there would run as the server).
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { CommandWrapper, JobSpec, Mount, WrappedCommand } from '../executor.js';
+import { JobCgroups, type JobCgroup } from './job-cgroups.js';
+import { SLIRP_NAMESERVER, SlirpNetworks, type JobNetwork } from './slirp-network.js';
+import { systemEntries, unreadableEntries, type HiddenEntries, type SystemEntry } from './system-view.js';
+
+const run = promisify(execFile);
+export const BWRAP_PACKAGE = 'bubblewrap';
+export const SLIRP_PACKAGE = 'slirp4netns';
+/**
+ * PATH of the wrapper processes themselves (bwrap, nsenter, sh): the server's own, which the
+ * operator controls; the job's PATH is set inside the sandbox.
+ */
+const WRAPPER_PATH = process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin';
+/** Moves the shell into each cgroup.procs file named before `--`, then execs the rest. */
+const ENTER_CGROUPS = 'for f do case $f in --) break;; esac; echo $$ > "$f" || exit 125; shift; done; shift; exec "$@"';
+
+export interface BwrapWrapperOptions {
+  /** Never visible to a job, whatever is mounted around it (the data directory). */
+  readonly hiddenPaths: readonly string[];
+  /** Where the wrapper keeps the empty directory and resolv.conf it binds into sandboxes. */
+  readonly stateDir: string;
+  /** pids.max of each job (threads count too). */
+  readonly maxProcesses: number;
+}
+
+/** Why bubblewrap cannot be used here, naming what to install. */
+export class SandboxUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SandboxUnavailableError';
+  }
+}
+
+export class BwrapWrapper implements CommandWrapper {
+  readonly #base: readonly string[];
+  readonly #resolvConf: string;
+  readonly #maxProcesses: number;
+  readonly #cgroups: JobCgroups | undefined;
+  readonly #networks: SlirpNetworks | undefined;
+  /** One line for the start-up log and service-info. */
+  readonly description: string;
+
+  private constructor(
+    base: readonly string[],
+    options: BwrapWrapperOptions,
+    resolvConf: string,
+    cgroups: JobCgroups | undefined,
+    networks: SlirpNetworks | undefined,
+    description: string,
+  ) {
+    this.#base = base;
+    this.#resolvConf = resolvConf;
+    this.#maxProcesses = options.maxProcesses;
+    this.#cgroups = cgroups;
+    this.#networks = networks;
+    this.description = description;
+  }
+
+  /**
+   * Checks that a sandbox really starts here (bwrap installed, namespaces allowed), reads what
+   * of /etc to hide, finds usable cgroups and slirp4netns, and removes what a crashed server
+   * with the same state directory left. Throws SandboxUnavailableError naming the package.
+   */
+  static async create(options: BwrapWrapperOptions): Promise<BwrapWrapper> {
+    const version = await bwrapVersion();
+    if (version === undefined) {
+      throw new SandboxUnavailableError(`bwrap not found: install the "${BWRAP_PACKAGE}" package (Debian/Ubuntu: apt-get install ${BWRAP_PACKAGE})`);
+    }
+    const empty = path.join(options.stateDir, 'empty');
+    const resolvConf = path.join(options.stateDir, 'resolv.conf');
+    await mkdir(empty, { recursive: true, mode: 0o755 });
+    await writeFile(resolvConf, `nameserver ${SLIRP_NAMESERVER}\n`, { mode: 0o644 });
+    const base = baseArgs(await systemEntries(), await unreadableEntries('/etc'), empty, options.hiddenPaths);
+    try {
+      await run('bwrap', [...base, '--unshare-net', '--', 'true'], { env: { PATH: WRAPPER_PATH } });
+    } catch (err) {
+      const stderr = typeof err === 'object' && err !== null && 'stderr' in err ? String((err as { stderr: unknown }).stderr).trim() : String(err);
+      throw new SandboxUnavailableError(`bubblewrap is installed but cannot start a sandbox here: ${stderr}`);
+    }
+    const prefix = `wes-${createHash('sha256').update(options.stateDir).digest('hex').slice(0, 8)}`;
+    const cgroups = await JobCgroups.detect(prefix);
+    await cgroups?.reapStale();
+    const networks = (await SlirpNetworks.available()) ? new SlirpNetworks(prefix) : undefined;
+    await networks?.reapStale();
+    const limits =
+      cgroups === undefined
+        ? 'RAM, cores and process count NOT enforced (no writable cgroup v1 hierarchy)'
+        : `limits by cgroup v1 ${cgroups.controllers.join(', ')}`;
+    const network = networks === undefined ? `NetworkAccess unavailable (install ${SLIRP_PACKAGE})` : 'NetworkAccess through slirp4netns';
+    const description = `bubblewrap ${version}; ${limits}; ${network}`;
+    return new BwrapWrapper(base, options, resolvConf, cgroups, networks, description);
+  }
+
+  async wrap(spec: JobSpec): Promise<WrappedCommand> {
+    const confinement = spec.confinement ?? { mounts: [{ hostPath: spec.cwd, jobPath: spec.cwd, writable: true }], network: false };
+    if (confinement.network && this.#networks === undefined) {
+      throw new Error(`NetworkAccess needs slirp4netns, which is not installed (package "${SLIRP_PACKAGE}")`);
+    }
+    const env = Object.entries(spec.env).flatMap(([name, value]) => ['--setenv', name, value]);
+    const bwrap = [
+      'bwrap',
+      ...this.#base,
+      ...(confinement.network ? ['--share-net', '--ro-bind', this.#resolvConf, '/etc/resolv.conf'] : ['--unshare-net']),
+      ...confinement.mounts.flatMap(mountArgs),
+      '--chdir',
+      spec.cwd,
+      '--clearenv',
+      ...env,
+      '--',
+      ...spec.argv,
+    ];
+    const undo: Array<() => Promise<void>> = [];
+    const cleanup = async (): Promise<void> => {
+      for (const step of undo.reverse()) await step();
+    };
+    try {
+      let argv = bwrap;
+      if (confinement.network && this.#networks !== undefined) {
+        const network: JobNetwork = await this.#networks.create();
+        undo.push(() => network.remove());
+        argv = ['nsenter', `--net=${network.path}`, '--', ...argv];
+      }
+      if (this.#cgroups !== undefined) {
+        const cgroup: JobCgroup = await this.#cgroups.create({
+          ramMiB: spec.ramMiB,
+          cores: spec.cores,
+          maxProcesses: this.#maxProcesses,
+        });
+        undo.push(() => cgroup.remove());
+        argv = ['/bin/sh', '-c', ENTER_CGROUPS, 'wes-job', ...cgroup.procsFiles, '--', ...argv];
+      }
+      return { argv, env: { PATH: WRAPPER_PATH }, cleanup };
+    } catch (err) {
+      await cleanup();
+      throw err;
+    }
+  }
+}
+
+/** The installed bubblewrap's version, or undefined when `bwrap` cannot be run. */
+export async function bwrapVersion(): Promise<string | undefined> {
+  try {
+    const { stdout } = await run('bwrap', ['--version'], { env: { PATH: WRAPPER_PATH } });
+    return stdout.trim().replace(/^bubblewrap\s*/, '');
+  } catch {
+    return undefined;
+  }
+}
+
+function within(child: string, parent: string): boolean {
+  return child === parent || child.startsWith(`${parent}/`);
+}
+
+/** Everything but the job's own mounts, network and command; the same for every job. */
+function baseArgs(system: readonly SystemEntry[], hidden: HiddenEntries, emptyDir: string, hiddenPaths: readonly string[]): string[] {
+  // --unshare-all minus the user namespace: under a root server that namespace would map uid
+  // 0 alone, and root's tar restoring an archive's owners fails (conformance directory_output).
+  // An unprivileged bwrap adds a user namespace by itself.
+  const args = ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--die-with-parent', '--new-session', '--cap-drop', 'ALL'];
+  // CAP_CHOWN and CAP_FOWNER (chmod of a file it gave away) then reach only the job's own
+  // writable mounts: everything else is read-only or private to the sandbox.
+  if (process.getuid?.() === 0) args.push('--cap-add', 'CAP_CHOWN', '--cap-add', 'CAP_FOWNER');
+  for (const entry of system) {
+    if (entry.symlinkTo !== undefined) args.push('--symlink', entry.symlinkTo, entry.path);
+    else args.push('--ro-bind', entry.path, entry.path);
+  }
+  for (const file of hidden.files) args.push('--ro-bind', '/dev/null', file);
+  for (const dir of hidden.dirs) args.push('--ro-bind', emptyDir, dir);
+  // bwrap covers /proc/sys only when the directory itself is writable, which it is not
+  // (0555) while the files in it are writable for uid 0: without this a root server's job
+  // could set kernel.core_pattern, i.e. run a program as root on the host.
+  args.push('--proc', '/proc', '--ro-bind', '/proc/sys', '/proc/sys', '--dev', '/dev', '--tmpfs', '/tmp');
+  // A data directory under a system directory (say /opt/wes) would otherwise be visible.
+  for (const hiddenPath of hiddenPaths) {
+    if (system.some((entry) => entry.symlinkTo === undefined && within(hiddenPath, entry.path))) args.push('--tmpfs', hiddenPath);
+  }
+  return args;
+}
+
+function mountArgs(mount: Mount): string[] {
+  return [mount.writable ? '--bind' : '--ro-bind', mount.hostPath, mount.jobPath];
+}

@@ -1,0 +1,167 @@
+/**
+ * Per-job control groups (cgroup v1, one directory per controller) that make a job's
+ * ResourceRequirement and process count hold: memory.limit_in_bytes (the kernel's OOM killer
+ * stops the job's largest process beyond it), cpu.cfs_quota_us (cores), pids.max (a fork
+ * bomb stops at the limit). Each job's groups are created below the server's own group in
+ * each hierarchy, so jobs stay inside whatever limits the server itself runs under, and are
+ * named `<prefix>-<n>` so a later server with the same prefix can remove what a crash left.
+ * Removing a job's groups first kills every process still in them: a process cannot leave
+ * its group without privileges the sandbox drops, so nothing a job forked outlives it.
+ */
+import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+const CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
+type Controller = (typeof CONTROLLERS)[number];
+const CFS_PERIOD_US = 100_000;
+/** The sandbox's last processes are usually gone within a few ms of the job's exit: poll fast, then back off. */
+const FIRST_POLL_MS = 2;
+const MAX_POLL_MS = 20;
+/** How long removal keeps killing a group's processes before it gives up on the directory. */
+const REMOVE_TIMEOUT_MS = 10_000;
+
+export interface CgroupLimits {
+  readonly ramMiB?: number;
+  readonly cores?: number;
+  readonly maxProcesses: number;
+}
+
+export interface JobCgroup {
+  /** The cgroup.procs files the job's first process writes its pid into before exec. */
+  readonly procsFiles: readonly string[];
+  /** Kills whatever is left in the groups and removes them; never rejects. */
+  remove(): Promise<void>;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The server's own group in each v1 hierarchy, from /proc/self/cgroup ("4:memory:/a/b"). */
+async function ownGroups(): Promise<Map<string, string>> {
+  const text = await readFile('/proc/self/cgroup', 'utf8').catch(() => '');
+  const groups = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const [, names, group] = line.split(':');
+    if (names === undefined || group === undefined || names === '') continue;
+    for (const name of names.split(',')) groups.set(name, group);
+  }
+  return groups;
+}
+
+async function pidsIn(dir: string): Promise<number[]> {
+  const text = await readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+  return text.split('\n').filter((line) => line !== '').map(Number);
+}
+
+/** Kills every process in `dirs` until they are empty, then removes them. */
+async function killAndRemove(dirs: readonly string[]): Promise<void> {
+  const deadline = Date.now() + REMOVE_TIMEOUT_MS;
+  for (const dir of dirs) {
+    for (let wait = FIRST_POLL_MS; ; wait = Math.min(wait * 2, MAX_POLL_MS)) {
+      const pids = await pidsIn(dir);
+      if (pids.length === 0 || Date.now() > deadline) break;
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+      await sleep(wait);
+    }
+    await rmdir(dir).catch(() => undefined);
+  }
+}
+
+export class JobCgroups {
+  /** Parent directory per usable controller. */
+  readonly #parents: ReadonlyMap<Controller, string>;
+  readonly #prefix: string;
+  #next = 0;
+
+  private constructor(parents: ReadonlyMap<Controller, string>, prefix: string) {
+    this.#parents = parents;
+    this.#prefix = prefix;
+  }
+
+  /**
+   * The controllers where this process may create child groups; undefined when none (no
+   * cgroup v1 hierarchy, or not root). `prefix` names this server's job groups.
+   */
+  static async detect(prefix: string): Promise<JobCgroups | undefined> {
+    const own = await ownGroups();
+    const parents = new Map<Controller, string>();
+    for (const controller of CONTROLLERS) {
+      const group = own.get(controller);
+      if (group === undefined) continue;
+      const parent = path.join(CGROUP_ROOT, controller, group);
+      const probe = path.join(parent, `${prefix}-probe-${process.pid}`);
+      try {
+        await mkdir(probe);
+        await rmdir(probe);
+        parents.set(controller, parent);
+      } catch {
+        // Not writable here: that limit is not enforced (reported by `controllers`).
+      }
+    }
+    return parents.size === 0 ? undefined : new JobCgroups(parents, prefix);
+  }
+
+  /** The controllers in use, e.g. "memory, cpu, pids". */
+  get controllers(): readonly string[] {
+    return [...this.#parents.keys()];
+  }
+
+  /** Creates the groups for one job with its limits set. */
+  async create(limits: CgroupLimits): Promise<JobCgroup> {
+    const name = `${this.#prefix}-${process.pid}-${this.#next++}`;
+    const dirs: string[] = [];
+    try {
+      for (const [controller, parent] of this.#parents) {
+        const dir = path.join(parent, name);
+        await mkdir(dir);
+        dirs.push(dir);
+        await setLimits(controller, dir, limits);
+      }
+    } catch (err) {
+      await killAndRemove(dirs);
+      throw new Error(`cannot set up the job's control groups: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return { procsFiles: dirs.map((dir) => path.join(dir, 'cgroup.procs')), remove: () => killAndRemove(dirs) };
+  }
+
+  /** Kills and removes the job groups any earlier server with this prefix left behind. */
+  async reapStale(): Promise<number> {
+    const stale: string[] = [];
+    for (const parent of this.#parents.values()) {
+      const names = await readdir(parent).catch(() => [] as string[]);
+      stale.push(...names.filter((name) => name.startsWith(`${this.#prefix}-`)).map((name) => path.join(parent, name)));
+    }
+    await killAndRemove(stale);
+    return stale.length;
+  }
+}
+
+async function setLimits(controller: Controller, dir: string, limits: CgroupLimits): Promise<void> {
+  switch (controller) {
+    case 'memory':
+      if (limits.ramMiB !== undefined && limits.ramMiB > 0) {
+        const bytes = String(Math.ceil(limits.ramMiB) * 1024 * 1024);
+        await writeFile(path.join(dir, 'memory.limit_in_bytes'), bytes);
+        // With swap the job could page out past its limit; memsw caps memory plus swap.
+        await writeFile(path.join(dir, 'memory.memsw.limit_in_bytes'), bytes).catch(() => undefined);
+      }
+      return;
+    case 'cpu':
+      if (limits.cores !== undefined && limits.cores > 0) {
+        await writeFile(path.join(dir, 'cpu.cfs_period_us'), String(CFS_PERIOD_US));
+        await writeFile(path.join(dir, 'cpu.cfs_quota_us'), String(Math.max(1000, Math.round(limits.cores * CFS_PERIOD_US))));
+      }
+      return;
+    case 'pids':
+      await writeFile(path.join(dir, 'pids.max'), String(limits.maxProcesses));
+      return;
+  }
+}
