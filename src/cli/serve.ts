@@ -12,11 +12,10 @@ export async function serve(config: Config): Promise<void> {
   const executor = new LocalExecutor({ maxJobs: config.maxJobs, stateDir: path.join(config.dataDir, 'executor') });
   // Jobs of a server that died without stopping them would run on beside their reruns.
   const reaped = await executor.reapOrphans();
-  const runner = new Runner({ db: store.db, executor, allowedUrlPrefixes: config.allowedWorkflowUrlPrefixes });
+  const runner = new Runner({ db: store.db, executor, allowedUrlPrefixes: config.allowedWorkflowUrlPrefixes, inputPolicy: config });
   const services = await createServices(store, {
     dataDir: config.dataDir,
     noAuth: config.noAuth,
-    remoteWorkflows: config.allowedWorkflowUrlPrefixes.length > 0,
     launcher: runner,
   });
   let localCaller;

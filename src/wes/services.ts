@@ -19,7 +19,6 @@ export interface Services {
 export interface ServicesOptions {
   readonly dataDir: string;
   readonly noAuth: boolean;
-  readonly remoteWorkflows: boolean;
   readonly launcher?: RunLauncher;
 }
 
@@ -32,6 +31,6 @@ export async function createServices(store: Store, options: ServicesOptions): Pr
     tasks: new TaskService({ db: store.db, tokens }),
     users: new UserService(store.db),
     serviceInfo: (baseUrl) =>
-      serviceInfo(store.db, { baseUrl, noAuth: options.noAuth, remoteWorkflows: options.remoteWorkflows }),
+      serviceInfo(store.db, { baseUrl, noAuth: options.noAuth }),
   };
 }

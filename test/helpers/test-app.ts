@@ -11,6 +11,7 @@ import type { RunLauncher } from '../../src/run-launcher.js';
 import { createTestDatabase, type TestDatabase } from './dialects.js';
 import { Runner } from '../../src/engine/runner/runner.js';
 import { LocalExecutor } from '../../src/executors/local/local-executor.js';
+import type { InputPolicy } from '../../src/engine/input-locations.js';
 
 export class QueryCounter {
   count = 0;
@@ -46,6 +47,8 @@ export async function buildTestApp(
     engine?: boolean;
     noAuth?: boolean;
     maxUploadBytes?: number;
+    /** Where the engine's runs may take input files from (engine: true). */
+    inputPolicy?: InputPolicy;
     database?: TestDatabase;
     /** Sees every query after it ran (besides the counter). */
     onQuery?: (sql: string, parameters: readonly unknown[]) => void;
@@ -62,11 +65,10 @@ export async function buildTestApp(
     },
   });
   const executor = options.engine === true ? new LocalExecutor({ maxJobs: 2 }) : undefined;
-  const runner = executor === undefined ? undefined : new Runner({ db: store.db, executor, allowedUrlPrefixes: [] });
+  const runner = executor === undefined ? undefined : new Runner({ db: store.db, executor, allowedUrlPrefixes: [], inputPolicy: options.inputPolicy });
   const services = await createServices(store, {
     dataDir: database.dataDir,
     noAuth: options.noAuth ?? false,
-    remoteWorkflows: false,
     launcher: options.launcher ?? runner,
   });
   const localCaller = options.noAuth === true ? { userId: (await services.users.localUser()).id } : undefined;

@@ -18,6 +18,8 @@ import type { RunLauncher, RunRequest } from '../../run-launcher.js';
 import type { CwlObject } from '../cwl-value.js';
 import { describeTopLevelSteps, executeProcess, loadProcess, prepareInputs, type LoadedProcess } from '../index.js';
 import { StoreEngineHost } from './store-host.js';
+import { checkInputLocations, CLOSED_INPUT_POLICY, type InputPolicy } from '../input-locations.js';
+import { downloadRemoteInputs } from '../remote-inputs.js';
 import { RUN_LAYOUT } from '../../run-layout.js';
 
 
@@ -26,6 +28,8 @@ export interface RunnerOptions {
   readonly executor: Executor;
   /** URL prefixes a workflow may be loaded from besides the run's attachments. */
   readonly allowedUrlPrefixes: readonly string[];
+  /** Where input files may come from; only attachments and public http(s) URLs when absent. */
+  readonly inputPolicy?: InputPolicy;
 }
 
 interface ActiveRun {
@@ -37,6 +41,7 @@ export class Runner implements RunLauncher {
   readonly #db: Kysely<Database>;
   readonly #executor: Executor;
   readonly #allowedUrlPrefixes: readonly string[];
+  readonly #inputPolicy: InputPolicy;
   readonly #active = new Map<number, ActiveRun>();
   #stopping = false;
 
@@ -44,11 +49,13 @@ export class Runner implements RunLauncher {
     this.#db = options.db;
     this.#executor = options.executor;
     this.#allowedUrlPrefixes = options.allowedUrlPrefixes;
+    this.#inputPolicy = options.inputPolicy ?? CLOSED_INPUT_POLICY;
   }
 
   async check(request: RunRequest, attachmentsDir: string): Promise<void> {
     const process = await this.#load(request, attachmentsDir);
     prepareInputs(process, request.workflow_params as CwlObject, attachmentsDir);
+    await checkInputLocations(process, request.workflow_params as CwlObject, attachmentsDir, this.#inputPolicy);
   }
 
   start(invocationId: number): void {
@@ -111,7 +118,8 @@ export class Runner implements RunLauncher {
       const request = JSON.parse(run.request) as RunRequest;
       const attachmentsDir = path.join(run.run_dir, RUN_LAYOUT.attachments);
       const process = await this.#load(request, attachmentsDir);
-      const inputs = prepareInputs(process, request.workflow_params as CwlObject, attachmentsDir);
+      const prepared = prepareInputs(process, request.workflow_params as CwlObject, attachmentsDir);
+      const inputs = await downloadRemoteInputs(prepared, path.join(run.run_dir, RUN_LAYOUT.downloads), this.#inputPolicy, signal);
       const topLevelSteps = await this.#recordWorkflow(run, process);
       const started = run.start_time ?? time();
       if (!(await markRunState(this.#db, run.id, ['INITIALIZING', 'RUNNING'], 'RUNNING', time(), { start_time: started }))) {
