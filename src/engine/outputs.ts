@@ -13,6 +13,7 @@ import { describePath, listDirectory, localPath, readContents, resolveFileValues
 import { glob } from './glob.js';
 import { basenameOf, stageAt } from './staging.js';
 import { isFileLike, isObject, problemsOf } from './value-types.js';
+import { parseJson } from '../exact-json.js';
 
 export class OutputError extends Error {
   constructor(message: string) {
@@ -38,7 +39,7 @@ export async function collectOutputs(outputs: readonly Parameter[], ctx: OutputC
   const custom = join(ctx.outdir, 'cwl.output.json');
   let given: CwlObject | undefined;
   try {
-    const parsed: unknown = JSON.parse(await readFile(custom, 'utf8'));
+    const parsed: unknown = parseJson(await readFile(custom, 'utf8'));
     if (isObject(parsed as CwlValue)) given = parsed as CwlObject;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new OutputError(`cwl.output.json: ${String(error)}`);
@@ -147,6 +148,8 @@ async function decorate(
   if (secondaryFiles.length > 0 && typeof value.path === 'string') {
     const found: CwlValue[] = Array.isArray(value.secondaryFiles) ? [...value.secondaryFiles] : [];
     for (const spec of secondaryFiles) {
+      // Output secondary files are optional unless `required` says otherwise (unlike inputs').
+      const required = spec.required === undefined ? false : await ctx.evaluate(spec.required, value);
       const names = await secondaryNames(spec.pattern, value, ctx);
       for (const name of names) {
         if (isFileLike(name)) {
@@ -158,7 +161,7 @@ async function decorate(
           await stat(path);
           found.push(await describeOutput(path, ctx.loadListing));
         } catch {
-          if (spec.required !== false) throw new OutputError(`secondary file ${path} is missing`);
+          if (required === true) throw new OutputError(`secondary file ${String(name)} of output ${String(value.basename)} is missing`);
         }
       }
     }

@@ -19,6 +19,7 @@ import { parseRunRequest } from './run-request.js';
 import { toRunLog, toRunSummary } from './to-wes.js';
 import type { RunListResponse, RunLog } from './wes-types.js';
 import type { RunLauncher } from '../run-launcher.js';
+import { stringifyJson } from '../exact-json.js';
 
 export interface Caller {
   readonly userId: number;
@@ -73,7 +74,7 @@ export class RunService {
         user_id: caller.userId,
         workflow_id: null,
         state: 'QUEUED',
-        request: JSON.stringify(request),
+        request: stringifyJson(request),
         run_dir: runDir,
         outputs: null,
         message: null,

@@ -4,14 +4,24 @@
  * are not indented past their parent key; the `yaml` package rejects them. When strict
  * parsing fails we indent such continuation lines and parse again.
  */
-import YAML from 'yaml';
+import YAML, { type ScalarTag, type Tags } from 'yaml';
 
 export function parseYaml(text: string): unknown {
-  const doc = YAML.parseDocument(text, { uniqueKeys: false });
+  const doc = YAML.parseDocument(text, { uniqueKeys: false, customTags: exactIntegers });
   if (doc.errors.length === 0) return doc.toJS({ maxAliasCount: -1 });
-  const relaxed = YAML.parseDocument(indentFlowContinuations(text), { uniqueKeys: false });
+  const relaxed = YAML.parseDocument(indentFlowContinuations(text), { uniqueKeys: false, customTags: exactIntegers });
   if (relaxed.errors.length === 0) return relaxed.toJS({ maxAliasCount: -1 });
   throw doc.errors[0];
+}
+
+/** Decimal integers beyond 2^53 are read as bigint, so they keep every digit (src/exact-json.ts). */
+function exactIntegers(tags: Tags): Tags {
+  const resolve = (source: string): number | bigint => (Number.isSafeInteger(Number(source)) ? Number(source) : BigInt(source));
+  return tags.map((tag) =>
+    typeof tag === 'object' && tag.tag === 'tag:yaml.org,2002:int' && !('collection' in tag) && tag.format === undefined
+      ? ({ ...tag, resolve } satisfies ScalarTag)
+      : tag,
+  );
 }
 
 /** Lines that start while a `[`/`{` opened on an earlier line is still open get extra indent. */

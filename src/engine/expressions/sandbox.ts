@@ -9,6 +9,7 @@
 import { getQuickJS, shouldInterruptAfterDeadline } from 'quickjs-emscripten';
 import type { CwlValue } from '../cwl-value.js';
 import { ExpressionError } from './expression-error.js';
+import { stringifyJson } from '../../exact-json.js';
 
 export interface SandboxLimits {
   readonly timeoutMs: number;
@@ -36,7 +37,7 @@ export async function evaluateInSandbox(
   const context = runtime.newContext();
   try {
     const prelude = Object.entries(globals)
-      .map(([name, value]) => `var ${name} = JSON.parse(${JSON.stringify(JSON.stringify(value))});`)
+      .map(([name, value]) => `var ${name} = JSON.parse(${JSON.stringify(stringifyJson(value))});`)
       .join('\n');
     for (const source of [prelude, ...lib]) {
       const result = context.evalCode(source, 'expressionLib.js');

@@ -21,6 +21,7 @@ import { StoreEngineHost } from './store-host.js';
 import { checkInputLocations, CLOSED_INPUT_POLICY, type InputPolicy } from '../input-locations.js';
 import { downloadRemoteInputs } from '../remote-inputs.js';
 import { RUN_LAYOUT } from '../../run-layout.js';
+import { parseJson, stringifyJson } from '../../exact-json.js';
 
 
 export interface RunnerOptions {
@@ -115,7 +116,7 @@ export class Runner implements RunLauncher {
     try {
       await log(run.state === 'QUEUED' ? 'run initializing' : `run resumed from ${run.state}`);
       await markRunState(this.#db, run.id, ['QUEUED'], 'INITIALIZING', time());
-      const request = JSON.parse(run.request) as RunRequest;
+      const request = parseJson(run.request) as RunRequest;
       const attachmentsDir = path.join(run.run_dir, RUN_LAYOUT.attachments);
       const process = await this.#load(request, attachmentsDir);
       const prepared = prepareInputs(process, request.workflow_params as CwlObject, attachmentsDir);
@@ -132,7 +133,7 @@ export class Runner implements RunLauncher {
       const host = new StoreEngineHost(this.#db, run.id, topLevelSteps, run.state !== 'QUEUED');
       const outputs = await executeProcess(process, inputs, { runDir: path.join(run.run_dir, RUN_LAYOUT.work), executor: this.#executor, host, signal });
       const end = time();
-      const outputsJson = JSON.stringify(outputs);
+      const outputsJson = stringifyJson(outputs);
       if (await markRunState(this.#db, run.id, ['RUNNING'], 'COMPLETE', end, { end_time: end, outputs: outputsJson })) {
         await log('run complete');
       } else {
