@@ -98,7 +98,8 @@ function secondaryFilesAsStrings(value: unknown): unknown {
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return entry;
     const { pattern, required, ...rest } = entry as Record<string, unknown>;
     if (typeof pattern !== 'string' || Object.keys(rest).length > 0) return entry;
-    if (required === undefined || required === true) return pattern;
+    // `required: true` has no string form that outputs (optional by default) would read as required.
+    if (required === undefined) return pattern;
     return required === false ? `${pattern}?` : entry;
   };
   return Array.isArray(value) ? value.map(one) : one(value);
