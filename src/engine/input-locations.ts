@@ -36,15 +36,27 @@ interface Origin {
   readonly mustExist: boolean;
 }
 
+/** What one submission's checks share: directories resolved once, each host resolved once. */
+interface Scope {
+  readonly attachments: string;
+  /** The attachments directory as the documents' URLs name it (before symlinks are resolved). */
+  readonly attachmentsAsGiven: string;
+  readonly allowedDirs: readonly string[];
+  readonly allowPrivate: boolean;
+  readonly hosts: Map<string, Promise<unknown>>;
+}
+
 export async function checkInputLocations(process: Process, params: CwlObject, attachmentsDir: string, policy: InputPolicy): Promise<void> {
   const attachments = await realpath(resolve(attachmentsDir));
+  const allowedDirs = (await Promise.all(policy.allowedInputDirs.map((dir) => realpath(dir).catch(() => undefined)))).filter((d) => d !== undefined);
+  const scope: Scope = { attachments, attachmentsAsGiven: resolve(attachmentsDir), allowedDirs, allowPrivate: policy.allowPrivateInputUrls, hosts: new Map() };
   const paramsBase = pathToFileURL(`${attachments}/`).href;
   const checks: Promise<string | undefined>[] = [];
   const visit = (value: CwlValue | undefined, origin: Origin): void => {
     if (Array.isArray(value)) {
       for (const v of value) visit(v, origin);
     } else if (isFileLike(value)) {
-      checks.push(checkOne(value, origin, attachments, policy));
+      checks.push(checkOne(value, origin, scope));
       visit(value.secondaryFiles, origin);
       visit(value.listing, origin);
     } else if (isObject(value)) {
@@ -73,13 +85,13 @@ function forEachDefault(process: Process, visit: (value: CwlValue, where: string
   }
 }
 
-async function checkOne(value: FileLike, origin: Origin, attachments: string, policy: InputPolicy): Promise<string | undefined> {
+async function checkOne(value: FileLike, origin: Origin, scope: Scope): Promise<string | undefined> {
   const written = typeof value.location === 'string' ? value.location : typeof value.path === 'string' ? value.path : undefined;
   if (written === undefined) return undefined; // a literal (contents or listing only)
   const refuse = (why: string) => `${origin.where}: ${value.class} ${JSON.stringify(written)} ${why}`;
-  const resolved = resolveFileValues({ class: value.class, ...(typeof value.location === 'string' ? { location: value.location } : { path: written }) }, origin.baseUrl);
   let url: URL;
   try {
+    const resolved = resolveFileValues({ class: value.class, ...(typeof value.location === 'string' ? { location: value.location } : { path: written }) }, origin.baseUrl);
     url = new URL(String((resolved as CwlObject).location));
   } catch {
     return refuse('is not a valid location');
@@ -87,7 +99,9 @@ async function checkOne(value: FileLike, origin: Origin, attachments: string, po
   if (url.protocol === 'http:' || url.protocol === 'https:') {
     if (value.class === 'Directory') return refuse('is not supported: http(s) inputs must be Files');
     try {
-      await checkRemoteHost(url, policy.allowPrivateInputUrls);
+      let host = scope.hosts.get(url.hostname);
+      if (host === undefined) scope.hosts.set(url.hostname, (host = checkRemoteHost(url, scope.allowPrivate)));
+      await host;
       return undefined;
     } catch (error) {
       if (error instanceof RemoteInputError) return refuse(`is refused: ${error.message}`);
@@ -103,15 +117,16 @@ async function checkOne(value: FileLike, origin: Origin, attachments: string, po
   }
   const real = await realpath(path).catch(() => undefined);
   const isRelative = !/^[a-z][a-z0-9+.-]*:/i.test(written) && !isAbsolute(written);
-  if (isInside(real ?? path, attachments)) {
+  // A missing file is judged by its name (also against the unresolved directory the documents were read from).
+  const inAttachments = real !== undefined ? isInside(real, scope.attachments) : isInside(path, scope.attachments) || isInside(path, scope.attachmentsAsGiven);
+  if (inAttachments) {
     if (real === undefined && origin.mustExist) return refuse('names no attachment of the run');
     if (real !== undefined && origin.mustExist && !(await isKind(real, value.class))) return refuse(`names an attachment that is not a ${value.class}`);
     return undefined;
   }
   if (isRelative) return refuse('names no attachment of the run');
-  for (const dir of policy.allowedInputDirs) {
-    const realDir = await realpath(dir).catch(() => undefined);
-    if (realDir !== undefined && isInside(real ?? path, realDir)) {
+  for (const dir of scope.allowedDirs) {
+    if (isInside(real ?? path, dir)) {
       return real === undefined && origin.mustExist ? refuse('does not exist') : undefined;
     }
   }

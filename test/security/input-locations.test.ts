@@ -92,6 +92,8 @@ test('file inputs outside the run and names of no attachment are 400s that store
     ['relative escape to the runs dir', { class: 'File', path: `../../${aliceRun}/attachments/secret.txt` }, /names no attachment of the run/],
     ['a name of no attachment', { class: 'File', location: 'missing.txt' }, /inputs\.file: File "missing\.txt" names no attachment of the run/],
     ['a secondary file outside', { class: 'File', location: 'cat.cwl', secondaryFiles: [{ class: 'File', location: 'file:///etc/shadow' }] }, /file:\/\/\/etc\/shadow/],
+    ['a file URL naming another host', { class: 'File', location: 'file://elsewhere/etc/passwd' }, /is not a valid location/],
+    ['a malformed URL', { class: 'File', location: 'http://[::1/x' }, /is not a valid location/],
     ['another scheme', { class: 'File', location: 'ftp://example.org/x' }, /is refused: only attachments/],
   ];
   for (const [name, file, message] of cases) {

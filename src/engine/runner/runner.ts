@@ -55,8 +55,8 @@ export class Runner implements RunLauncher {
 
   async check(request: RunRequest, attachmentsDir: string): Promise<void> {
     const process = await this.#load(request, attachmentsDir);
-    prepareInputs(process, request.workflow_params as CwlObject, attachmentsDir);
     await checkInputLocations(process, request.workflow_params as CwlObject, attachmentsDir, this.#inputPolicy);
+    prepareInputs(process, request.workflow_params as CwlObject, attachmentsDir);
   }
 
   start(invocationId: number): void {
