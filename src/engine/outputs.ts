@@ -13,7 +13,7 @@ import { describePath, listDirectory, localPath, readContents, resolveFileValues
 import { glob } from './glob.js';
 import { basenameOf, stageAt } from './staging.js';
 import { isFileLike, isObject, problemsOf } from './value-types.js';
-import { parseJson } from '../exact-json.js';
+import { parseJson, stringifyJson } from '../exact-json.js';
 
 export class OutputError extends Error {
   constructor(message: string) {
@@ -83,7 +83,7 @@ async function collectOutput(
   if (binding.glob !== undefined) {
     const patterns = await ctx.evaluate(binding.glob, null);
     for (const pattern of Array.isArray(patterns) ? patterns : [patterns]) {
-      if (typeof pattern !== 'string') throw new OutputError(`glob must be a string, got ${JSON.stringify(pattern)}`);
+      if (typeof pattern !== 'string') throw new OutputError(`glob must be a string, got ${stringifyJson(pattern)}`);
       for (const path of await glob(pattern, ctx.outdir)) {
         await assertAllowedTarget(path, ctx.allowedRoots);
         files.push(await describeOutput(path, ctx.loadListing));

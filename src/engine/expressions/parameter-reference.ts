@@ -5,6 +5,7 @@
  */
 import type { CwlValue } from '../cwl-value.js';
 import { ExpressionError } from './expression-error.js';
+import { stringifyJson } from '../../exact-json.js';
 
 export function evaluateParameterReference(reference: string, root: Readonly<Record<string, CwlValue>>): CwlValue {
   const { head, rest } = parse(reference.trim());
@@ -32,7 +33,7 @@ function step(value: CwlValue, segment: string | number, path: string, reference
     if (!(key in value)) throw new ExpressionError(`$(${reference}): ${path} has no property ${key}`);
     return value[key];
   }
-  throw new ExpressionError(`$(${reference}): ${path} is ${JSON.stringify(value)}, cannot take ${String(segment)}`);
+  throw new ExpressionError(`$(${reference}): ${path} is ${stringifyJson(value)}, cannot take ${String(segment)}`);
 }
 
 function parse(reference: string): { head: string; rest: (string | number)[] } {
