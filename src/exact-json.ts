@@ -44,6 +44,12 @@ export function parseJson(text: string): unknown {
 
 /** JSON.stringify that writes bigint values as plain integer literals. */
 export function stringifyJson(value: unknown, space?: number): string {
+  // Plain JSON.stringify (fast, and what almost every value needs) throws a TypeError on a bigint.
+  try {
+    return JSON.stringify(value, undefined, space);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+  }
   let nonce: string | undefined;
   const text = JSON.stringify(
     value,

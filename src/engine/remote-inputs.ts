@@ -62,7 +62,7 @@ function isPublic(address: string, family: number): boolean {
 }
 
 /** The URL as messages show it: no credentials, no query. */
-export function describeUrl(url: URL): string {
+function describeUrl(url: URL): string {
   return `${url.origin}${url.pathname}`;
 }
 
