@@ -53,11 +53,13 @@ async function outputText(app: TestApp, auth: string, runId: string): Promise<st
   return response.body;
 }
 
-/** A local HTTP server for the test: `/x` is a small file, `/big` a large one, `/redirect` leads to `/x`. */
+/** A local HTTP server for the test: `/x` is a small file, `/big` a large one, `/redirect` leads to `/x`, `/to-file` to a host file. */
 async function fileServer(t: TestContext): Promise<string> {
   const server = http.createServer((request, response) => {
     if (request.url === '/redirect') {
       response.writeHead(302, { location: '/x' }).end();
+    } else if (request.url === '/to-file') {
+      response.writeHead(302, { location: 'file:///etc/passwd' }).end();
     } else if (request.url === '/x') {
       response.end('remote text\n');
     } else if (request.url === '/big') {
@@ -161,10 +163,16 @@ test('http inputs are downloaded into the run when the operator allows private a
     assert.equal(await waitForState(app, auth, runId), 'COMPLETE', JSON.stringify((await getJson<RunLog>(app, auth, `/runs/${runId}`)).run_log));
     assert.equal(await outputText(app, auth, runId), 'remote text\n');
   }
-  const missing = await submitWorkflow(app, auth, 'cat.cwl', { file: { class: 'File', location: `${base}/nothing` } }, [{ name: 'cat.cwl', content: CAT_TOOL }]);
-  assert.equal(await waitForState(app, auth, missing), 'SYSTEM_ERROR');
-  const log = await getJson<RunLog>(app, auth, `/runs/${missing}`);
-  assert.match(log.run_log.system_logs?.join('\n') ?? '', /inputs\.file: cannot download http:\/\/127\.0\.0\.1:\d+\/nothing: the server answered HTTP 404/);
+  const failures: [string, RegExp][] = [
+    ['/nothing', /inputs\.file: cannot download http:\/\/127\.0\.0\.1:\d+\/nothing: the server answered HTTP 404/],
+    ['/to-file', /inputs\.file: cannot download http:\/\/127\.0\.0\.1:\d+\/to-file: redirected to a file: URL/],
+  ];
+  for (const [name, message] of failures) {
+    const runId = await submitWorkflow(app, auth, 'cat.cwl', { file: { class: 'File', location: `${base}${name}` } }, [{ name: 'cat.cwl', content: CAT_TOOL }]);
+    assert.equal(await waitForState(app, auth, runId), 'SYSTEM_ERROR');
+    const log = await getJson<RunLog>(app, auth, `/runs/${runId}`);
+    assert.match(log.run_log.system_logs?.join('\n') ?? '', message);
+  }
 });
 
 test('http inputs naming loopback addresses are refused by default, and the size limit holds', async (t) => {
