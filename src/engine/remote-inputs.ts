@@ -57,8 +57,12 @@ for (const [network, prefix] of [
 function isPublic(address: string, family: number): boolean {
   // IPv4 addresses written as IPv6 (::ffff:127.0.0.1) are judged as the IPv4 address they carry.
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped !== null) return !notPublic.check(mapped[1], 'ipv4');
-  return !notPublic.check(address, family === 6 ? 'ipv6' : 'ipv4');
+  try {
+    if (mapped !== null) return !notPublic.check(mapped[1], 'ipv4');
+    return !notPublic.check(address, family === 6 ? 'ipv6' : 'ipv4');
+  } catch {
+    return false; // an address BlockList cannot read (e.g. with a zone id) is not trusted
+  }
 }
 
 /** The URL as messages show it: no credentials, no query. */
