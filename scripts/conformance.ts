@@ -27,6 +27,7 @@ import { PathPolicy } from '../src/engine/path-policy.js';
 import { JobWrapper } from '../src/executors/job-wrapper.js';
 import { selectJobSandbox } from '../src/executors/sandbox/job-sandbox.js';
 import { loadConfig } from '../src/config.js';
+import { parseJson, stringifyJson } from '../src/exact-json.js';
 
 const suiteDir = resolve(dirname(fileURLToPath(import.meta.url)), '../vendor/cwl-v1.2');
 
@@ -54,6 +55,7 @@ const { values: args } = parseArgs({
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 async function readTests(file: string): Promise<TestCase[]> {
+  // Integers beyond 2^53 are read exactly (bigint), as cwltest's PyYAML reads them.
   const entries = parseYaml(await readFile(file, 'utf8'));
   const dir = dirname(file);
   const tests: TestCase[] = [];
@@ -104,13 +106,16 @@ async function runTest(test: TestCase, executor: LocalExecutor, timeoutMs: numbe
       const inputs = prepareInputs(process, isObject(job) ? (job as CwlObject) : {}, jobPath === undefined ? test.dir : dirname(jobPath));
       // The suite's own files are the "allowed input directory" of these runs.
       const policy = await PathPolicy.create(runDir, [suiteDir]);
-      actual = await executeProcess(process, inputs, { runDir, logsDir: join(runDir, 'logs'), policy, executor, host: recordingHost, signal });
+      // Through JSON text, as the server stores and serves outputs.
+      actual = parseJson(
+        stringifyJson(await executeProcess(process, inputs, { runDir, logsDir: join(runDir, 'logs'), policy, executor, host: recordingHost, signal })),
+      ) as CwlObject;
     } catch (error) {
       if (test.shouldFail) return { kind: 'passed' };
       const reason = error instanceof CancelledError && signal.aborted ? `timed out after ${timeoutMs / 1000}s` : String(error);
       return { kind: 'failed', reason };
     }
-    if (test.shouldFail) return { kind: 'failed', reason: `should have failed, returned ${JSON.stringify(actual)}` };
+    if (test.shouldFail) return { kind: 'failed', reason: `should have failed, returned ${stringifyJson(actual)}` };
     const mismatch = await compare(test.output, actual, '');
     return mismatch === undefined ? { kind: 'passed' } : { kind: 'failed', reason: mismatch };
   } finally {
@@ -121,7 +126,7 @@ async function runTest(test: TestCase, executor: LocalExecutor, timeoutMs: numbe
 /** cwltest's comparison; returns why `actual` does not match, or undefined. */
 async function compare(expected: CwlValue, actual: CwlValue | undefined, where: string): Promise<string | undefined> {
   if (expected === 'Any') return undefined;
-  const fail = `${where || 'output'}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`;
+  const fail = `${where || 'output'}: expected ${stringifyJson(expected)}, got ${stringifyJson(actual)}`;
   if (expected !== null && (actual === null || actual === undefined)) return fail;
   if (Array.isArray(expected)) {
     if (!Array.isArray(actual) || actual.length !== expected.length) return fail;
@@ -143,16 +148,26 @@ async function compare(expected: CwlValue, actual: CwlValue | undefined, where: 
     const extra = Object.keys(a).find((k) => !(k in e) && a[k] !== null);
     return extra === undefined ? undefined : `${where || 'output'}: unexpected key ${extra}`;
   }
-  return expected === actual ? undefined : fail;
+  return sameScalar(expected, actual) ? undefined : fail;
+}
+
+/**
+ * Equality as Python's `==` (cwltest): numbers by exact value, so 42 equals 42.0 but an
+ * integer written with 43 digits equals only that integer, never the nearest double.
+ */
+function sameScalar(expected: CwlValue, actual: CwlValue | undefined): boolean {
+  if (typeof expected === 'bigint' && typeof actual === 'number') return Number.isInteger(actual) && BigInt(actual) === expected;
+  if (typeof expected === 'number' && typeof actual === 'bigint') return Number.isInteger(expected) && BigInt(expected) === actual;
+  return expected === actual;
 }
 
 async function compareFile(e: CwlObject, a: CwlObject, where: string): Promise<string | undefined> {
   if (e.class === 'Directory') {
-    if (a.class !== 'Directory' || !Array.isArray(a.listing)) return `${where}: expected a Directory with a listing, got ${JSON.stringify(a)}`;
+    if (a.class !== 'Directory' || !Array.isArray(a.listing)) return `${where}: expected a Directory with a listing, got ${stringifyJson(a)}`;
     for (const item of Array.isArray(e.listing) ? e.listing : []) {
       let found = false;
       for (const candidate of a.listing) if ((await compare(item, candidate, where)) === undefined) found = true;
-      if (!found) return `${where}: ${JSON.stringify(item)} not found in listing ${JSON.stringify(a.listing)}`;
+      if (!found) return `${where}: ${stringifyJson(item)} not found in listing ${stringifyJson(a.listing)}`;
     }
   }
   const key = 'path' in e ? 'path' : 'location' in e ? 'location' : undefined;

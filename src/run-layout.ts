@@ -5,6 +5,8 @@ import { pathToFileURL } from 'node:url';
 export const RUN_LAYOUT = {
   /** The workflow_attachment files, as uploaded. */
   attachments: 'attachments',
+  /** http(s) File inputs, downloaded before the first job starts. */
+  downloads: 'downloads',
   /** One working directory per job (its out/, tmp/, stage/). */
   work: 'work',
   /** Each job's captured stdout/stderr, outside every directory a job may write. */

@@ -14,6 +14,7 @@ import { installErrorHandlers, sendError } from './error-handler.js';
 import { runRoutes } from './routes/runs.js';
 import { serviceInfoRoutes } from './routes/service-info.js';
 import { taskRoutes } from './routes/tasks.js';
+import { stringifyJson } from '../exact-json.js';
 
 export const API_PREFIX = '/ga4gh/wes/v1';
 export const DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
@@ -41,6 +42,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       void sendError(reply, 400, error.message);
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Run requests and outputs may hold integers beyond 2^53 (bigint): written digit for digit.
+  app.setReplySerializer((payload) => stringifyJson(payload));
   installErrorHandlers(app);
   installSecurityHeaders(app);
   const { services } = options;

@@ -36,13 +36,12 @@ export async function serve(config: Config): Promise<void> {
     db: store.db,
     executor,
     allowedUrlPrefixes: config.allowedWorkflowUrlPrefixes,
-    allowedInputDirs: config.allowedInputDirs,
+    inputPolicy: config,
     maxRunsPerUser: config.maxRunsPerUser,
   });
   const services = await createServices(store, {
     dataDir: config.dataDir,
     noAuth: config.noAuth,
-    remoteWorkflows: config.allowedWorkflowUrlPrefixes.length > 0,
     launcher: runner,
     jobSandbox: sandbox.mode,
     refuseNewUsers: sandbox.refuseNewUsers,

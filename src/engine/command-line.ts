@@ -11,6 +11,7 @@ import type { CwlObject, CwlValue } from './cwl-value.js';
 import type { CommandLineTool, CwlType, InputBinding } from './cwl/model.js';
 import { ExpressionError } from './expressions/expression-error.js';
 import { isFileLike, isObject, matchingMember } from './value-types.js';
+import { stringifyJson } from '../exact-json.js';
 
 type SortKey = (number | string)[];
 
@@ -130,7 +131,7 @@ export function toText(value: CwlValue): string {
   if (isFileLike(value)) return String(value.path ?? value.location ?? '');
   if (typeof value === 'string') return value;
   if (typeof value === 'number') return formatNumber(value);
-  return JSON.stringify(value);
+  return stringifyJson(value);
 }
 
 /** Numbers in positional notation, never scientific (as the conformance suite expects). */

@@ -1,5 +1,5 @@
-/** CWL runtime values: JSON, where File and Directory are objects with a `class` field. */
-export type CwlValue = null | boolean | number | string | CwlValue[] | CwlObject;
+/** CWL runtime values: JSON, where File and Directory are objects with a `class` field; integers beyond 2^53 are bigint (src/exact-json.ts). */
+export type CwlValue = null | boolean | number | bigint | string | CwlValue[] | CwlObject;
 export interface CwlObject {
   [key: string]: CwlValue;
 }

@@ -16,6 +16,7 @@ import { basenameOf, stageAt } from './staging.js';
 import { localPath } from './file-values.js';
 import { isFileLike, isObject } from './value-types.js';
 import { pythonJson } from './expressions/python-json.js';
+import { stringifyJson } from '../exact-json.js';
 
 export async function stageInitialWorkDir(
   requirement: Requirement,
@@ -45,7 +46,7 @@ export async function stageInitialWorkDir(
       await placeDirent(value.entry, typeof entryName === 'string' ? entryName : undefined, value.writable === true);
       return;
     }
-    throw new JobFailedError(`InitialWorkDirRequirement: cannot stage ${JSON.stringify(value).slice(0, 80)}`);
+    throw new JobFailedError(`InitialWorkDirRequirement: cannot stage ${stringifyJson(value).slice(0, 80)}`);
   };
   const placeDirent = async (entry: CwlValue, name: string | undefined, writable: boolean): Promise<void> => {
     const value = await evaluate(entry, null, { stripWhitespace: false });

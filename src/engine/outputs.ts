@@ -17,6 +17,7 @@ import { checkBasename, PathEscapeError, type PathPolicy } from './path-policy.j
 import { isInside } from '../run-files.js';
 import { basenameOf, nameOf, stageAt } from './staging.js';
 import { isFileLike, isObject, problemsOf } from './value-types.js';
+import { parseJson, stringifyJson } from '../exact-json.js';
 
 export class OutputError extends Error {
   constructor(message: string) {
@@ -42,7 +43,7 @@ export async function collectOutputs(outputs: readonly Parameter[], ctx: OutputC
   const custom = join(ctx.outdir, 'cwl.output.json');
   let given: CwlObject | undefined;
   try {
-    const parsed: unknown = JSON.parse(await readFile(await ctx.policy.readable(custom, 'cwl.output.json'), 'utf8'));
+    const parsed: unknown = parseJson(await readFile(await ctx.policy.readable(custom, 'cwl.output.json'), 'utf8'));
     if (isObject(parsed as CwlValue)) given = parsed as CwlObject;
   } catch (error) {
     if (error instanceof PathEscapeError) throw error;
@@ -88,7 +89,7 @@ async function collectOutput(
   if (binding.glob !== undefined) {
     const patterns = await ctx.evaluate(binding.glob, null);
     for (const pattern of Array.isArray(patterns) ? patterns : [patterns]) {
-      if (typeof pattern !== 'string') throw new OutputError(`glob must be a string, got ${JSON.stringify(pattern)}`);
+      if (typeof pattern !== 'string') throw new OutputError(`glob must be a string, got ${stringifyJson(pattern)}`);
       for (const path of await glob(pattern, ctx.outdir)) {
         files.push(await describeOutput(ctx, path, `${what} (${path})`));
       }
@@ -146,6 +147,8 @@ async function decorate(
   if (secondaryFiles.length > 0 && typeof value.path === 'string') {
     const found: CwlValue[] = Array.isArray(value.secondaryFiles) ? [...value.secondaryFiles] : [];
     for (const spec of secondaryFiles) {
+      // Output secondary files are optional unless `required` says otherwise (unlike inputs').
+      const required = spec.required === undefined ? false : await ctx.evaluate(spec.required, value);
       const names = await secondaryNames(spec.pattern, value, ctx);
       for (const name of names) {
         const secondaryWhat = `${what}: secondary file ${JSON.stringify(name)}`;
@@ -158,7 +161,7 @@ async function decorate(
           await ctx.policy.readable(path, secondaryWhat);
         } catch (error) {
           if (error instanceof PathEscapeError) throw error;
-          if (spec.required !== false) throw new OutputError(`secondary file ${path} is missing`);
+          if (required === true) throw new OutputError(`secondary file ${String(name)} of output ${String(value.basename)} is missing`);
           continue;
         }
         found.push(await describeOutput(ctx, path, secondaryWhat));

@@ -25,6 +25,7 @@ import { gatherScatter, planScatter } from './scheduler/scatter.js';
 import { failAsStep } from './step-failure.js';
 import { completeInputs, withDefaults } from './tool-inputs.js';
 import { isFileLike, isObject } from './value-types.js';
+import { stringifyJson } from '../exact-json.js';
 
 export interface ExecuteOptions {
   /** Each job works in runDir/jobs/<job>/ (out/, tmp/, stage/). */
@@ -190,7 +191,7 @@ async function runStep(
       const when = step.when;
       const condition = await failAsStep(() => evaluatorFor(ready, {}, options)(when, null), step.id);
       if (typeof condition !== 'boolean') {
-        throw new CommandFailedError(`step ${step.id}: when must evaluate to a boolean, got ${JSON.stringify(condition)}`);
+        throw new CommandFailedError(`step ${step.id}: when must evaluate to a boolean, got ${stringifyJson(condition)}`);
       }
       if (!condition) {
         await run.host.jobEnded(path, element, { state: 'skipped' }, new Date());

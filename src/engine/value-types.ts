@@ -4,6 +4,7 @@
  */
 import type { CwlObject, CwlValue } from './cwl-value.js';
 import type { CwlType } from './cwl/model.js';
+import { stringifyJson } from '../exact-json.js';
 
 export type FileLike = CwlObject & { class: 'File' | 'Directory' };
 
@@ -52,10 +53,10 @@ export function problemsOf(value: CwlValue, type: CwlType, where: string): strin
         return typeof value === 'boolean' ? [] : mismatch;
       case 'int':
       case 'long':
-        return typeof value === 'number' && Number.isInteger(value) ? [] : mismatch;
+        return (typeof value === 'number' && Number.isInteger(value)) || typeof value === 'bigint' ? [] : mismatch;
       case 'float':
       case 'double':
-        return typeof value === 'number' ? [] : mismatch;
+        return typeof value === 'number' || typeof value === 'bigint' ? [] : mismatch;
       case 'string':
         return typeof value === 'string' ? [] : mismatch;
       case 'File':
@@ -77,6 +78,6 @@ export function problemsOf(value: CwlValue, type: CwlType, where: string): strin
 }
 
 function preview(value: CwlValue): string {
-  const text = JSON.stringify(value);
+  const text = stringifyJson(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

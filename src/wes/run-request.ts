@@ -4,6 +4,7 @@
  */
 import { BadRequestError } from '../errors.js';
 import type { RunRequest } from './wes-types.js';
+import { parseJson } from '../exact-json.js';
 
 export const WORKFLOW_TYPE = 'CWL';
 export const WORKFLOW_TYPE_VERSIONS = ['v1.0', 'v1.1', 'v1.2'] as const;
@@ -84,7 +85,7 @@ function jsonObject(fields: ReadonlyMap<string, string>, name: string): Record<s
   if (text === undefined) return undefined;
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJson(text);
   } catch (error) {
     throw new BadRequestError(`${name} is not valid JSON: ${(error as Error).message}`);
   }

@@ -20,6 +20,7 @@ import { toRunLog, toRunSummary } from './to-wes.js';
 import type { RunListResponse, RunLog } from './wes-types.js';
 import type { RunLauncher } from '../run-launcher.js';
 import type { RunFile } from '../run-files.js';
+import { stringifyJson } from '../exact-json.js';
 
 export interface Caller {
   readonly userId: number;
@@ -74,7 +75,7 @@ export class RunService {
         user_id: caller.userId,
         workflow_id: null,
         state: 'QUEUED',
-        request: JSON.stringify(request),
+        request: stringifyJson(request),
         run_dir: runDir,
         outputs: null,
         message: null,

@@ -10,7 +10,7 @@ export const SERVER_VERSION = '0.1.0';
 
 export async function serviceInfo(
   db: Kysely<Database>,
-  options: { baseUrl: string; noAuth: boolean; remoteWorkflows: boolean; jobSandbox?: string },
+  options: { baseUrl: string; noAuth: boolean; jobSandbox?: string },
 ): Promise<Record<string, unknown>> {
   const counts = await countRunsByState(db);
   return {
@@ -22,7 +22,8 @@ export async function serviceInfo(
     version: SERVER_VERSION,
     workflow_type_versions: { [WORKFLOW_TYPE]: { workflow_type_version: [...WORKFLOW_TYPE_VERSIONS] } },
     supported_wes_versions: ['1.1.0'],
-    supported_filesystem_protocols: options.remoteWorkflows ? ['file', 'http', 'https'] : ['file'],
+    // Inputs: attachments and allowed directories (file), downloaded URLs (http, https).
+    supported_filesystem_protocols: ['file', 'http', 'https'],
     workflow_engine_versions: { [ENGINE_NAME]: { workflow_engine_version: [ENGINE_VERSION] } },
     default_workflow_engine_parameters: [],
     system_state_counts: Object.fromEntries(RUN_STATES.map((state) => [state, counts.get(state) ?? 0])),

@@ -19,7 +19,6 @@ export interface Services {
 export interface ServicesOptions {
   readonly dataDir: string;
   readonly noAuth: boolean;
-  readonly remoteWorkflows: boolean;
   readonly launcher?: RunLauncher;
   /** How jobs are confined, for service-info (`tags.job_sandbox`); see executors/sandbox/job-sandbox.ts. */
   readonly jobSandbox?: string;
@@ -36,6 +35,6 @@ export async function createServices(store: Store, options: ServicesOptions): Pr
     tasks: new TaskService({ db: store.db, tokens }),
     users: new UserService(store.db, { refuseNewUsers: options.refuseNewUsers }),
     serviceInfo: (baseUrl) =>
-      serviceInfo(store.db, { baseUrl, noAuth: options.noAuth, remoteWorkflows: options.remoteWorkflows, jobSandbox: options.jobSandbox }),
+      serviceInfo(store.db, { baseUrl, noAuth: options.noAuth, jobSandbox: options.jobSandbox }),
   };
 }

@@ -6,6 +6,7 @@ import { STEP_LEVEL_JOB_INDEX } from '../store/queries/tasks.js';
 import { formatTaskId } from '../store/task-path.js';
 import type { RunLog, RunRequest, RunSummary, TaskLog } from './wes-types.js';
 import { linkOutputs } from './output-links.js';
+import { parseJson } from '../exact-json.js';
 
 /** ISO 8601 UTC to the second, as the spec's "%Y-%m-%dT%H:%M:%SZ". */
 export function wesTime(stored: string | null): string | undefined {
@@ -49,7 +50,7 @@ function jobSystemLogs(row: TaskRow): string[] {
 }
 
 export function parseStoredRequest(json: string): RunRequest {
-  return JSON.parse(json) as RunRequest;
+  return parseJson(json) as RunRequest;
 }
 
 export function toRunSummary(row: RunSummaryRow): RunSummary {
@@ -76,6 +77,6 @@ export function toRunLog(row: WorkflowInvocationRow, baseUrl: string): RunLog {
     run_log: runLog,
     task_logs_url: `${url}/tasks`,
     task_logs: null,
-    outputs: row.outputs === null ? {} : linkOutputs(JSON.parse(row.outputs) as Record<string, unknown>, row.run_dir, url),
+    outputs: row.outputs === null ? {} : linkOutputs(parseJson(row.outputs) as Record<string, unknown>, row.run_dir, url),
   };
 }

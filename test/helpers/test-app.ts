@@ -14,6 +14,7 @@ import { LocalExecutor } from '../../src/executors/local/local-executor.js';
 import { JobWrapper } from '../../src/executors/job-wrapper.js';
 import { selectJobSandbox } from '../../src/executors/sandbox/job-sandbox.js';
 import path from 'node:path';
+import type { InputPolicy } from '../../src/engine/input-locations.js';
 
 export class QueryCounter {
   count = 0;
@@ -54,6 +55,8 @@ export async function buildTestApp(
     cores?: number;
     maxJobsPerUser?: number;
     maxRunsPerUser?: number;
+    /** Where the engine's runs may take input files from (engine: true). */
+    inputPolicy?: InputPolicy;
     database?: TestDatabase;
     /** How jobs are confined, as WES_JOB_SANDBOX; default 'bwrap' (required, as on CI). */
     jobSandbox?: 'bwrap' | 'none';
@@ -93,11 +96,10 @@ export async function buildTestApp(
   const runner =
     executor === undefined
       ? undefined
-      : new Runner({ db: store.db, executor, allowedUrlPrefixes: [], maxRunsPerUser: options.maxRunsPerUser });
+      : new Runner({ db: store.db, executor, allowedUrlPrefixes: [], maxRunsPerUser: options.maxRunsPerUser, inputPolicy: options.inputPolicy });
   const services = await createServices(store, {
     dataDir: database.dataDir,
     noAuth: options.noAuth ?? false,
-    remoteWorkflows: false,
     launcher: options.launcher ?? runner,
     jobSandbox: sandbox?.mode,
   });

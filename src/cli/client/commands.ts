@@ -2,6 +2,7 @@
 import fs from 'node:fs/promises';
 import type { Command } from 'commander';
 import { WesClient } from './wes-client.js';
+import { parseJson, stringifyJson } from '../../exact-json.js';
 
 interface ConnectionOptions {
   url: string;
@@ -13,7 +14,7 @@ function client(options: ConnectionOptions): WesClient {
 }
 
 function print(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
+  process.stdout.write(`${stringifyJson(value)}\n`);
 }
 
 function withConnection(command: Command): Command {
@@ -30,7 +31,7 @@ export function addClientCommands(program: Command): void {
     .option('--tag <key=value...>', 'tags', [])
     .option('--cwl-version <v>', 'workflow_type_version', 'v1.2')
     .action(async (workflow: string, o: ConnectionOptions & { params?: string; attach: string[]; tag: string[]; cwlVersion: string }) => {
-      const params = o.params === undefined ? {} : (JSON.parse(await fs.readFile(o.params, 'utf8')) as Record<string, unknown>);
+      const params = o.params === undefined ? {} : (parseJson(await fs.readFile(o.params, 'utf8')) as Record<string, unknown>);
       const tags = Object.fromEntries(o.tag.map((t) => [t.split('=')[0], t.split('=').slice(1).join('=')]));
       print({ run_id: await client(o).submit({ workflowFile: workflow, params, attachments: o.attach, tags, typeVersion: o.cwlVersion }) });
     });

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { parseJson, stringifyJson } from '../../exact-json.js';
 
 export interface ClientOptions {
   /** Base URL of the server, e.g. http://127.0.0.1:8080 (the /ga4gh/wes/v1 prefix is added). */
@@ -53,7 +54,7 @@ export class WesClient {
     form.append('workflow_type', 'CWL');
     form.append('workflow_type_version', request.typeVersion);
     form.append('workflow_url', path.basename(request.workflowFile));
-    form.append('workflow_params', JSON.stringify(request.params));
+    form.append('workflow_params', stringifyJson(request.params));
     form.append('tags', JSON.stringify(request.tags));
     for (const file of new Set([path.resolve(request.workflowFile), ...request.attachments.map((a) => path.resolve(a))])) {
       const name = path.relative(root, file);
@@ -74,6 +75,6 @@ export class WesClient {
       }
       throw new WesClientError(`${response.status}: ${message}`, response.status);
     }
-    return JSON.parse(text) as T;
+    return parseJson(text) as T;
   }
 }

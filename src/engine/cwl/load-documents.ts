@@ -76,8 +76,8 @@ export async function loadDocuments(url: string, allow: UrlPolicy): Promise<Reco
 const idMaps: Readonly<Record<string, string>> = { inputs: 'id', outputs: 'id', steps: 'id', in: 'id' };
 
 /** Map forms of inputs, outputs, steps and step inputs as lists, keeping the document's order. */
-function listsInDocumentOrder(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(listsInDocumentOrder);
+function listsInDocumentOrder(node: unknown, inOutputs = false): unknown {
+  if (Array.isArray(node)) return node.map((n) => listsInDocumentOrder(n, inOutputs));
   if (typeof node !== 'object' || node === null) return node;
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(node)) {
@@ -86,17 +86,22 @@ function listsInDocumentOrder(node: unknown): unknown {
     if (idKey !== undefined && isMap) {
       out[key] = Object.entries(value).map(([id, entry]) => {
         if (typeof entry === 'object' && entry !== null && !Array.isArray(entry)) {
-          return { [idKey]: id, ...(listsInDocumentOrder(entry) as Record<string, unknown>) };
+          return { [idKey]: id, ...(listsInDocumentOrder(entry, within(key, inOutputs)) as Record<string, unknown>) };
         }
         return { [idKey]: id, [key === 'in' ? 'source' : key === 'steps' ? 'run' : 'type']: entry };
       });
     } else if (key === 'secondaryFiles') {
-      out[key] = secondaryFilesAsStrings(value);
+      out[key] = secondaryFilesAsStrings(value, inOutputs);
     } else {
-      out[key] = listsInDocumentOrder(value);
+      out[key] = listsInDocumentOrder(value, within(key, inOutputs));
     }
   }
   return out;
+}
+
+/** Whether the parameters under `key` are outputs (their secondaryFiles default to optional). */
+function within(key: string, inOutputs: boolean): boolean {
+  return key === 'outputs' ? true : key === 'inputs' ? false : inOutputs;
 }
 
 /**
@@ -104,12 +109,14 @@ function listsInDocumentOrder(node: unknown): unknown {
  * loader consumes the object form destructively, so a document tried against several
  * process classes fails on the second try.
  */
-function secondaryFilesAsStrings(value: unknown): unknown {
+function secondaryFilesAsStrings(value: unknown, inOutputs: boolean): unknown {
   const one = (entry: unknown): unknown => {
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return entry;
     const { pattern, required, ...rest } = entry as Record<string, unknown>;
     if (typeof pattern !== 'string' || Object.keys(rest).length > 0) return entry;
-    if (required === undefined || required === true) return pattern;
+    // The plain string means required for inputs and optional for outputs, so an output's
+    // `required: true` keeps its object form.
+    if (required === undefined || (required === true && !inOutputs)) return pattern;
     return required === false ? `${pattern}?` : entry;
   };
   return Array.isArray(value) ? value.map(one) : one(value);

@@ -3,7 +3,7 @@
  * one object of a packed `$graph`, `#main` by default), with every referenced document
  * fetched under the URL policy, and checks the links between steps.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { InvalidWorkflowError } from '../../errors.js';
@@ -25,7 +25,7 @@ export async function loadProcess(options: LoadOptions): Promise<Process> {
   const baseDir = resolve(options.baseDir);
   const allow: UrlPolicy = (url) =>
     (url.protocol === 'file:' && isInside(fileURLToPath(url), baseDir)) || (options.allowUrl?.(url) ?? false);
-  const url = toUrl(options.documentUrl, baseDir);
+  const url = await toUrl(options.documentUrl, baseDir);
   const documents = new Map<string, Promise<Record<string, unknown>[]>>();
   const namedTypes = new Map<string, unknown>();
   const processes = new Map<string, Promise<Process>>();
@@ -95,12 +95,15 @@ async function loadOntology(urls: readonly string[], allow: UrlPolicy): Promise<
   return graph;
 }
 
-function toUrl(documentUrl: string, baseDir: string): string {
-  if (/^[a-z][a-z0-9+.-]+:/i.test(documentUrl)) return documentUrl;
+/** An attachment's name always wins over reading it as a URL ("colon:test.cwl" is a file). */
+async function toUrl(documentUrl: string, baseDir: string): Promise<string> {
   const hash = documentUrl.indexOf('#');
   const path = hash >= 0 ? documentUrl.slice(0, hash) : documentUrl;
   const fragment = hash >= 0 ? documentUrl.slice(hash) : '';
-  return pathToFileURL(isAbsolute(path) ? path : resolve(baseDir, path)).href + fragment;
+  const attachment = resolve(baseDir, path);
+  const isAttachment = !isAbsolute(path) && isInside(attachment, baseDir) && (await stat(attachment).then((s) => s.isFile(), () => false));
+  if (!isAttachment && /^[a-z][a-z0-9+.-]+:/i.test(documentUrl)) return documentUrl;
+  return pathToFileURL(isAbsolute(path) ? path : attachment).href + fragment;
 }
 
 function isInside(path: string, dir: string): boolean {

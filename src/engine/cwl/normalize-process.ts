@@ -159,13 +159,19 @@ function commandLineTool(doc: Json, base: Omit<CommandLineTool, 'class' | 'outpu
     }
     return out;
   });
+  // An input of type `stdin` is a File that becomes the tool's standard input.
+  const stdinInput = base.inputs.find((i) => i.type === 'stdin');
+  if (stdinInput !== undefined && doc.stdin !== undefined) {
+    throw new InvalidWorkflowError([`${ctx.documentUrl}: input ${stdinInput.id} has type stdin, so the tool cannot also set stdin`]);
+  }
   return {
     ...base,
     class: 'CommandLineTool',
+    inputs: base.inputs.map((i) => (i === stdinInput ? { ...i, type: 'File' } : i)),
     outputs,
     baseCommand: asList(doc.baseCommand).map(String),
     arguments: asList(doc.arguments).map((a) => (isJson(a) ? inputBinding(a) : String(a))),
-    stdin: str(doc.stdin),
+    stdin: stdinInput === undefined ? str(doc.stdin) : `$(inputs.${stdinInput.id}.path)`,
     stdout,
     stderr,
     successCodes: asList(doc.successCodes ?? [0]).map(Number),

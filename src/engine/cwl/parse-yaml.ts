@@ -10,7 +10,7 @@
  * thousands deep overflows the stack of every recursive walk. Both are refused with a
  * DocumentLimitError naming the limit.
  */
-import YAML, { isAlias, isCollection, isPair, isScalar, type Document, type Node } from 'yaml';
+import YAML, { isAlias, isCollection, isPair, isScalar, type Document, type Node, type ScalarTag, type Tags } from 'yaml';
 
 /** Most nodes that aliases may add when expanded (the anchors' copies), per document. */
 export const MAX_ALIAS_EXPANSION = 100_000;
@@ -27,9 +27,9 @@ export class DocumentLimitError extends Error {
 
 export function parseYaml(text: string): unknown {
   assertFlowDepth(text);
-  const doc = YAML.parseDocument(text, { uniqueKeys: false });
+  const doc = YAML.parseDocument(text, { uniqueKeys: false, customTags: exactIntegers });
   if (doc.errors.length === 0) return checkedToJs(doc);
-  const relaxed = YAML.parseDocument(indentFlowContinuations(text), { uniqueKeys: false });
+  const relaxed = YAML.parseDocument(indentFlowContinuations(text), { uniqueKeys: false, customTags: exactIntegers });
   if (relaxed.errors.length === 0) return checkedToJs(relaxed);
   throw doc.errors[0];
 }
@@ -111,6 +111,16 @@ function measure(doc: Document): void {
     return size;
   };
   visit(doc.contents, 0);
+}
+
+/** Decimal integers beyond 2^53 are read as bigint, so they keep every digit (src/exact-json.ts). */
+function exactIntegers(tags: Tags): Tags {
+  const resolve = (source: string): number | bigint => (Number.isSafeInteger(Number(source)) ? Number(source) : BigInt(source));
+  return tags.map((tag) =>
+    typeof tag === 'object' && tag.tag === 'tag:yaml.org,2002:int' && !('collection' in tag) && tag.format === undefined
+      ? ({ ...tag, resolve } satisfies ScalarTag)
+      : tag,
+  );
 }
 
 /** Lines that start while a `[`/`{` opened on an earlier line is still open get extra indent. */

@@ -5,6 +5,7 @@
  */
 import type { CwlValue } from '../cwl-value.js';
 import { ExpressionError } from './expression-error.js';
+import { stringifyJson } from '../../exact-json.js';
 
 /**
  * Whether `code` is a parameter reference whose native value, when it has one, is what
@@ -40,7 +41,7 @@ function step(value: CwlValue, segment: string | number, path: string, reference
     if (!Object.hasOwn(value, key)) throw new ExpressionError(`$(${reference}): ${path} has no property ${key}`);
     return value[key];
   }
-  throw new ExpressionError(`$(${reference}): ${path} is ${JSON.stringify(value)}, cannot take ${String(segment)}`);
+  throw new ExpressionError(`$(${reference}): ${path} is ${stringifyJson(value)}, cannot take ${String(segment)}`);
 }
 
 function parse(reference: string): { head: string; rest: (string | number)[] } {

@@ -4,6 +4,7 @@
  * InitialWorkDir files this way in the reference implementation, and tests compare checksums.
  */
 import type { CwlValue } from '../cwl-value.js';
+import { stringifyJson } from '../../exact-json.js';
 
 export function pythonJson(value: CwlValue): string {
   if (Array.isArray(value)) return `[${value.map(pythonJson).join(', ')}]`;
@@ -12,7 +13,7 @@ export function pythonJson(value: CwlValue): string {
     return `{${keys.map((k) => `${quote(k)}: ${pythonJson(value[k])}`).join(', ')}}`;
   }
   if (typeof value === 'string') return quote(value);
-  return JSON.stringify(value);
+  return stringifyJson(value);
 }
 
 function quote(text: string): string {

@@ -12,6 +12,7 @@ import type { CwlValue } from '../cwl-value.js';
 import { CancelledError } from '../../errors.js';
 import { ExpressionError } from './expression-error.js';
 import { SandboxPool } from './sandbox-pool.js';
+import { stringifyJson } from '../../exact-json.js';
 
 export interface SandboxLimits {
   readonly timeoutMs: number;
@@ -64,7 +65,7 @@ export async function evaluateInSandbox(
   context: SandboxCallContext,
 ): Promise<CwlValue[]> {
   const limits = context.limits ?? defaultLimits;
-  const request = { globalsJson: JSON.stringify(globals), lib, expressions, timeoutMs: limits.timeoutMs, memoryBytes: limits.memoryBytes };
+  const request = { globalsJson: stringifyJson(globals), lib, expressions, timeoutMs: limits.timeoutMs, memoryBytes: limits.memoryBytes };
   const outcome = await sharedPool().run(request, context.queue ?? '', context.signal);
   if (outcome.kind === 'done') return outcome.values.map((text) => (text === undefined ? null : (JSON.parse(text) as CwlValue)));
   if (outcome.reason === 'error' && outcome.index < 0) throw new ExpressionError(`expressionLib failed: ${outcome.message}`);

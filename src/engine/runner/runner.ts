@@ -24,6 +24,9 @@ import { StoreEngineHost } from './store-host.js';
 import { publicText, RUN_LAYOUT } from '../../run-layout.js';
 import { appendRunLog } from '../../run-files.js';
 import { PathPolicy } from '../path-policy.js';
+import { checkInputLocations, CLOSED_INPUT_POLICY, type InputPolicy } from '../input-locations.js';
+import { downloadRemoteInputs } from '../remote-inputs.js';
+import { parseJson, stringifyJson } from '../../exact-json.js';
 
 
 export interface RunnerOptions {
@@ -31,10 +34,10 @@ export interface RunnerOptions {
   readonly executor: Executor;
   /** URL prefixes a workflow may be loaded from besides the run's attachments. */
   readonly allowedUrlPrefixes: readonly string[];
-  /** Directories whose files a run may read besides its own (WES_ALLOWED_INPUT_DIRS). */
-  readonly allowedInputDirs?: readonly string[];
   /** Most runs of one user executing at once; further runs wait QUEUED. Unlimited when absent. */
   readonly maxRunsPerUser?: number;
+  /** Where input files may come from; only attachments and public http(s) URLs when absent. */
+  readonly inputPolicy?: InputPolicy;
 }
 
 interface ActiveRun {
@@ -46,8 +49,8 @@ export class Runner implements RunLauncher {
   readonly #db: Kysely<Database>;
   readonly #executor: Executor;
   readonly #allowedUrlPrefixes: readonly string[];
-  readonly #allowedInputDirs: readonly string[];
   readonly #maxRunsPerUser: number;
+  readonly #inputPolicy: InputPolicy;
   readonly #active = new Map<number, ActiveRun>();
   /** Per user: how many runs execute, and the run ids waiting for a slot (in submission order). */
   readonly #users = new Map<number, { executing: number; readonly waiting: Set<number> }>();
@@ -57,13 +60,14 @@ export class Runner implements RunLauncher {
     this.#db = options.db;
     this.#executor = options.executor;
     this.#allowedUrlPrefixes = options.allowedUrlPrefixes;
-    this.#allowedInputDirs = options.allowedInputDirs ?? [];
+    this.#inputPolicy = options.inputPolicy ?? CLOSED_INPUT_POLICY;
     this.#maxRunsPerUser = options.maxRunsPerUser ?? Number.POSITIVE_INFINITY;
   }
 
   async check(request: RunRequest, attachmentsDir: string): Promise<void> {
     try {
       const process = await this.#load(request, attachmentsDir);
+      await checkInputLocations(process, request.workflow_params as CwlObject, attachmentsDir, this.#inputPolicy);
       prepareInputs(process, request.workflow_params as CwlObject, attachmentsDir);
     } catch (error) {
       // The 400 names documents by their attachment path, not where the server keeps them.
@@ -160,10 +164,11 @@ export class Runner implements RunLauncher {
     try {
       await log(run.state === 'QUEUED' ? 'run initializing' : `run resumed from ${run.state}`);
       await markRunState(this.#db, run.id, ['QUEUED'], 'INITIALIZING', time());
-      const request = JSON.parse(run.request) as RunRequest;
+      const request = parseJson(run.request) as RunRequest;
       const attachmentsDir = path.join(run.run_dir, RUN_LAYOUT.attachments);
       const process = await this.#load(request, attachmentsDir);
-      const inputs = prepareInputs(process, request.workflow_params as CwlObject, attachmentsDir);
+      const prepared = prepareInputs(process, request.workflow_params as CwlObject, attachmentsDir);
+      const inputs = await downloadRemoteInputs(prepared, path.join(run.run_dir, RUN_LAYOUT.downloads), this.#inputPolicy, signal);
       const topLevelSteps = await this.#recordWorkflow(run, process);
       const started = run.start_time ?? time();
       if (!(await markRunState(this.#db, run.id, ['INITIALIZING', 'RUNNING'], 'RUNNING', time(), { start_time: started }))) {
@@ -177,13 +182,13 @@ export class Runner implements RunLauncher {
       const outputs = await executeProcess(process, inputs, {
         runDir: path.join(run.run_dir, RUN_LAYOUT.work),
         logsDir: path.join(run.run_dir, RUN_LAYOUT.logs),
-        policy: await PathPolicy.create(run.run_dir, this.#allowedInputDirs),
+        policy: await PathPolicy.create(run.run_dir, this.#inputPolicy.allowedInputDirs),
         executor: onBehalfOf(this.#executor, String(run.user_id)),
         host,
         signal,
       });
       const end = time();
-      const outputsJson = JSON.stringify(outputs);
+      const outputsJson = stringifyJson(outputs);
       if (await markRunState(this.#db, run.id, ['RUNNING'], 'COMPLETE', end, { end_time: end, outputs: outputsJson })) {
         await log('run complete');
       } else {

@@ -26,6 +26,7 @@ import type { JobState } from '../../store/tables/job.table.js';
 import { formatStepPath, sortKeyOf } from '../../store/task-path.js';
 import type { CwlObject } from '../cwl-value.js';
 import type { EngineHost, JobEnd, JobRecord, StepInfo, StepPath } from '../engine-host.js';
+import { parseJson, stringifyJson } from '../../exact-json.js';
 
 interface StepInstance {
   readonly id: number;
@@ -80,7 +81,7 @@ export class StoreEngineHost implements EngineHost {
       {
         state: JOB_STATES[end.state],
         exitCode: 'exitCode' in end ? end.exitCode : undefined,
-        outputs: end.state === 'ok' ? JSON.stringify(end.outputs) : undefined,
+        outputs: end.state === 'ok' ? stringifyJson(end.outputs) : undefined,
         message: end.state === 'failed' ? end.message : undefined,
       },
       endedAt.toISOString(),
@@ -92,7 +93,7 @@ export class StoreEngineHost implements EngineHost {
     const task = await findTask(this.#db, this.#invocationId, formatStepPath(path), element);
     if (task?.job_id == null || task.job_state !== 'ok') return undefined;
     const job = await findJob(this.#db, task.job_id);
-    return job?.outputs == null ? undefined : (JSON.parse(job.outputs) as CwlObject);
+    return job?.outputs == null ? undefined : (parseJson(job.outputs) as CwlObject);
   }
 
   async #createJob(path: StepPath, element: number | undefined, state: JobState, job?: JobRecord): Promise<number> {

@@ -1,0 +1,64 @@
+/**
+ * JSON that keeps integers exact. CWL values are JSON, and documents and inputs may write
+ * integers beyond 2^53 (`long`/`double` values such as 4200000000000000000000000000000000000000000)
+ * that must come back digit for digit, as the reference implementation (Python) returns them.
+ * Such integers are held as `bigint`; every other number stays a `number`. Node 20's JSON has
+ * no access to a literal's source text, so big integer literals travel through JSON.parse and
+ * JSON.stringify as strings carrying a per-call random marker, which no input can forge.
+ */
+import { randomBytes } from 'node:crypto';
+
+const NUMBER = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+/** JSON.parse, with integer literals that a double cannot hold exactly as bigint. */
+export function parseJson(text: string): unknown {
+  // Only a literal of 16 or more digits can be beyond 2^53.
+  if (!/\d{16}/.test(text)) return JSON.parse(text);
+  const nonce = randomBytes(12).toString('hex');
+  const marker = `\u0000${nonce}:`;
+  let rewritten = '';
+  let copied = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') {
+      inString = true;
+    } else if (c === '-' || (c >= '0' && c <= '9')) {
+      NUMBER.lastIndex = i;
+      const token = NUMBER.exec(text)?.[0] ?? c;
+      if (/^-?\d+$/.test(token) && !Number.isSafeInteger(Number(token))) {
+        rewritten += `${text.slice(copied, i)}"\\u0000${nonce}:${token}"`;
+        copied = i + token.length;
+      }
+      i += token.length - 1;
+    }
+  }
+  if (copied === 0) return JSON.parse(text);
+  return JSON.parse(rewritten + text.slice(copied), (_key, value: unknown) =>
+    typeof value === 'string' && value.startsWith(marker) ? BigInt(value.slice(marker.length)) : value,
+  );
+}
+
+/** JSON.stringify that writes bigint values as plain integer literals. */
+export function stringifyJson(value: unknown, space?: number): string {
+  // Plain JSON.stringify (fast, and what almost every value needs) throws a TypeError on a bigint.
+  try {
+    return JSON.stringify(value, undefined, space);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+  }
+  let nonce: string | undefined;
+  const text = JSON.stringify(
+    value,
+    (_key, v: unknown) => {
+      if (typeof v !== 'bigint') return v;
+      nonce ??= randomBytes(12).toString('hex');
+      return `\u0000${nonce}:${v.toString()}`;
+    },
+    space,
+  );
+  return nonce === undefined ? text : text.replace(new RegExp(`"\\\\u0000${nonce}:(-?\\d+)"`, 'g'), '$1');
+}
