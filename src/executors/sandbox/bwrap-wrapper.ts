@@ -90,8 +90,8 @@ export class BwrapWrapper implements CommandWrapper {
     }
     const empty = path.join(options.stateDir, 'empty');
     const resolvConf = path.join(options.stateDir, 'resolv.conf');
-    await mkdir(empty, { recursive: true, mode: 0o755 });
-    await writeFile(resolvConf, `nameserver ${SLIRP_NAMESERVER}\n`, { mode: 0o644 });
+    await mkdir(empty, { recursive: true });
+    await writeFile(resolvConf, `nameserver ${SLIRP_NAMESERVER}\n`);
     const base = baseArgs(await systemEntries(), await unreadableEntries('/etc'), empty, options.hiddenPaths);
     try {
       await run('bwrap', [...base, '--unshare-net', '--', 'true'], { env: { PATH: WRAPPER_PATH } });
