@@ -7,7 +7,7 @@
  * secondary file) must pass the run's PathPolicy, or the job fails naming that output.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CwlObject, CwlValue } from './cwl-value.js';
 import type { CwlType, OutputBinding, Parameter, SecondaryFileSpec } from './cwl/model.js';
@@ -90,6 +90,8 @@ async function collectOutput(
     const patterns = await ctx.evaluate(binding.glob, null);
     for (const pattern of Array.isArray(patterns) ? patterns : [patterns]) {
       if (typeof pattern !== 'string') throw new OutputError(`glob must be a string, got ${stringifyJson(pattern)}`);
+      // Not even listed: a glob only looks inside the output directory.
+      if (!isInside(resolve(ctx.outdir, pattern), ctx.outdir)) throw new PathEscapeError(`${what}: glob ${JSON.stringify(pattern)} leaves the output directory`);
       for (const path of await glob(pattern, ctx.outdir)) {
         files.push(await describeOutput(ctx, path, `${what} (${path})`));
       }

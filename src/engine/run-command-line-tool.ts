@@ -17,7 +17,7 @@ import { stageInitialWorkDir } from './initial-work-dir.js';
 import { jobConfinement } from './job-mounts.js';
 import { evaluatorFor, expressionOptions, JobFailedError, type JobContext, type JobResultValue } from './job-context.js';
 import { collectOutputs } from './outputs.js';
-import { PathEscapeError } from './path-policy.js';
+import { checkBasename, PathEscapeError } from './path-policy.js';
 import { findRequirement, isHardRequirement, type RequirementScope } from './requirements.js';
 import { stageValues } from './staging.js';
 import { completeInputs, withDefaults } from './tool-inputs.js';
@@ -64,10 +64,7 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
   // stdout/stderr: a plain file name in the output directory (as cwltool requires).
   const output = async (stream: 'stdout' | 'stderr', expression: string | undefined): Promise<string> => {
     if (expression === undefined) return join(ctx.logsDir, `${stream}.log`);
-    const name = await streamName(stream, expression);
-    if (name.includes('/') || name === '.' || name === '..' || name.includes('\0')) {
-      throw new JobFailedError(`${ctx.label}: ${stream} ${JSON.stringify(name)} must be a plain file name in the output directory`);
-    }
+    const name = checkBasename(await streamName(stream, expression), `${ctx.label}: ${stream}`);
     const target = join(outdir, name);
     await ctx.policy.writable(target, `${stream} ${JSON.stringify(name)}`, outdir);
     return target;

@@ -52,7 +52,7 @@ export class TaskService {
   async getLogFile(caller: Caller, runId: string, taskId: string, stream: LogStream): Promise<RunFile> {
     const { run, row } = await this.#find(caller, runId, taskId);
     const logPath = stream === 'stdout' ? row.stdout_path : row.stderr_path;
-    if (logPath === null || logPath === '') throw new NotFoundError(`task ${taskId} has no ${stream}`);
+    if (logPath === null) throw new NotFoundError(`task ${taskId} has no ${stream}`);
     return { path: logPath, runDir: run.run_dir, followLinks: false };
   }
 

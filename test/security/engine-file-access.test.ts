@@ -373,3 +373,20 @@ outputs: {out: {type: File, outputBinding: {glob: link.txt, loadContents: true}}
   const served = await app.app.inject({ url: `/ga4gh/wes/v1/runs/${runId}/outputs/work/jobs/0-main.cwl/out/link.txt`, headers: { authorization: bob.auth } });
   assert.equal(served.statusCode, 404);
 });
+
+test('a glob that leaves the output directory fails the job instead of listing or reading there', async (t) => {
+  const app = await buildTestApp(t, { engine: true });
+  const { auth } = await app.addUser('alice');
+  const secret = hostSecret(app);
+  for (const pattern of [secret.path, `${'../'.repeat(6)}secret-*`]) {
+    const tool = `cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: 'true'
+inputs: {}
+outputs: {out: {type: 'File[]', outputBinding: {glob: '${pattern}', loadContents: true}}}
+`;
+    const runId = await submit(app, auth, {}, [{ name: 'main.cwl', content: tool }]);
+    assert.ok(runId !== undefined);
+    await expectRefused(app, auth, runId, /glob .* leaves the output directory/, [secret.content.trim()]);
+  }
+});
