@@ -38,21 +38,27 @@ const quickjs = await newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmMemory
 const runtime = quickjs.newRuntime();
 runtime.setMaxStackSize(1024 * 1024);
 
+// A context made while the worker waits, so the next request does not wait for it. It has
+// never run anything, so it is as fresh as one made on demand.
+let spare: QuickJSContext | undefined;
+
 port.on('message', (request: SandboxRequest) => {
   const reply = evaluate(request);
   port.postMessage(reply);
   // A trap leaves QuickJS's heap in an unknown state: this worker answers nothing more.
   if (reply.kind === 'failed' && reply.recycle && reply.reason === 'memory') port.close();
+  else if (!reply.recycle) setImmediate(() => (spare ??= runtime.newContext()));
 });
 port.postMessage({ kind: 'ready' } satisfies SandboxReply);
 
-function evaluate(request: SandboxRequest): SandboxReply {
+function evaluate(request: SandboxRequest): Exclude<SandboxReply, { kind: 'ready' }> {
   runtime.setMemoryLimit(request.memoryBytes);
   runtime.setInterruptHandler(shouldInterruptAfterDeadline(Date.now() + request.timeoutMs));
   let context: QuickJSContext | undefined;
   let index = -1;
   try {
-    context = runtime.newContext();
+    context = spare ?? runtime.newContext();
+    spare = undefined;
     defineGlobals(context, request.globalsJson);
     for (const source of request.lib) run(context, source, 'expressionLib.js');
     const values: (string | undefined)[] = [];
