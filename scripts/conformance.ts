@@ -23,6 +23,11 @@ import {
   type LoadedProcess,
 } from '../src/engine/index.js';
 import { LocalExecutor } from '../src/executors/local/local-executor.js';
+import { detectContainerEngine } from '../src/executors/container/container-engine.js';
+import { ContainerWrapper } from '../src/executors/container/container-wrapper.js';
+import { ImageStore } from '../src/executors/container/image-store.js';
+import { WrapperByImage } from '../src/executors/wrapper-by-image.js';
+import { buildTestImages } from '../test/helpers/test-images.js';
 
 const suiteDir = resolve(dirname(fileURLToPath(import.meta.url)), '../vendor/cwl-v1.2');
 
@@ -86,19 +91,22 @@ function needsDocker(process: LoadedProcess): boolean {
   return process.class === 'Workflow' && process.steps.some((s) => s.requirements.some((r) => r.class === 'DockerRequirement') || needsDocker(s.run));
 }
 
-async function runTest(test: TestCase, executor: LocalExecutor, timeoutMs: number): Promise<Verdict> {
-  if (test.tags.includes('docker')) return { kind: 'skipped', reason: 'needs a Docker engine' };
+/** Why container tests cannot run here, or undefined when they can. */
+type NoContainers = string | undefined;
+
+async function runTest(test: TestCase, executor: LocalExecutor, noContainers: NoContainers, timeoutMs: number): Promise<Verdict> {
+  if (noContainers !== undefined && test.tags.includes('docker')) return { kind: 'skipped', reason: noContainers };
   const runDir = await mkdtemp(join(tmpdir(), 'cwl-conformance-'));
   const signal = AbortSignal.timeout(timeoutMs);
   try {
     let actual: CwlObject;
     try {
       const process = await loadProcess({ documentUrl: resolve(test.dir, test.tool), baseDir: '/', allowUrl: () => true });
-      if (needsDocker(process)) return { kind: 'skipped', reason: 'DockerRequirement needs a Docker engine' };
+      if (noContainers !== undefined && needsDocker(process)) return { kind: 'skipped', reason: noContainers };
       const jobPath = test.job === undefined ? undefined : resolve(test.dir, test.job);
       const job = jobPath === undefined ? {} : parseYaml(await readFile(jobPath, 'utf8'));
       const inputs = prepareInputs(process, isObject(job) ? (job as CwlObject) : {}, jobPath === undefined ? test.dir : dirname(jobPath));
-      actual = await executeProcess(process, inputs, { runDir, executor, host: recordingHost, signal });
+      actual = await executeProcess(process, inputs, { runDir, executor, containers: noContainers === undefined, host: recordingHost, signal });
     } catch (error) {
       if (test.shouldFail) return { kind: 'passed' };
       const reason = error instanceof CancelledError && signal.aborted ? `timed out after ${timeoutMs / 1000}s` : String(error);
@@ -176,13 +184,24 @@ async function main(): Promise<void> {
     (t) => (wantedTags === undefined || t.tags.some((tag) => wantedTags.includes(tag))) && (wantedIds === undefined || wantedIds.includes(t.id)),
   );
   const parallel = Math.max(1, Number(args.j));
-  const executor = new LocalExecutor({ maxJobs: parallel });
+  const detected = await detectContainerEngine(process.env);
+  let noContainers: NoContainers = detected.engine === undefined ? detected.problem : undefined;
+  if (detected.engine !== undefined) {
+    // The suite's images (debian, python, bash, alpine) come from no registry: built here once.
+    noContainers = await buildTestImages(detected.engine.name);
+  }
+  const wrapper =
+    detected.engine === undefined || noContainers !== undefined
+      ? undefined
+      : new WrapperByImage(new ContainerWrapper(detected.engine, new ImageStore(detected.engine)), undefined, 'no container engine');
+  console.log(noContainers === undefined ? `containers: ${detected.engine?.version}` : `containers: none (${noContainers})`);
+  const executor = new LocalExecutor({ maxJobs: parallel, wrapper });
   const verdicts = new Map<TestCase, Verdict>();
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < tests.length) {
       const test = tests[next++];
-      const verdict = await runTest(test, executor, Number(args.timeout) * 1000);
+      const verdict = await runTest(test, executor, noContainers, Number(args.timeout) * 1000);
       verdicts.set(test, verdict);
       if (verdict.kind !== 'passed') console.log(`${verdict.kind === 'failed' ? 'FAIL' : 'SKIP'} ${test.id}: ${verdict.reason}`);
     }

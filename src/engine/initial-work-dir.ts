@@ -5,7 +5,8 @@
  * Returns a map from original to new path so the job's input values can follow their files.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join, normalize } from 'node:path';
+import type { Mount } from '../executors/executor.js';
 import type { CwlValue } from './cwl-value.js';
 import type { Requirement } from './cwl/model.js';
 import { JobFailedError, type Evaluator } from './job-context.js';
@@ -14,13 +15,32 @@ import { localPath } from './file-values.js';
 import { isFileLike, isObject } from './value-types.js';
 import { pythonJson } from './expressions/python-json.js';
 
+/**
+ * Where entries with an absolute entryname go when the job runs in a container (only then are
+ * they allowed): staged on the host below `hostRoot`, each one mounted at its name.
+ */
+export interface AbsoluteEntries {
+  readonly hostRoot: string;
+  readonly mounts: Mount[];
+}
+
 export async function stageInitialWorkDir(
   requirement: Requirement,
   outdir: string,
   evaluate: Evaluator,
   inplaceUpdate: boolean,
+  absolute?: AbsoluteEntries,
 ): Promise<Map<string, string>> {
   const moved = new Map<string, string>();
+  const resolveTarget = (name: string, writable: boolean): { host: string; job: string } => {
+    if (!isAbsolute(name) || absolute === undefined) {
+      const host = targetIn(outdir, name);
+      return { host, job: host };
+    }
+    const host = targetIn(absolute.hostRoot, name.replace(/^\/+/, ''));
+    absolute.mounts.push({ hostPath: host, jobPath: normalize(name), writable });
+    return { host, job: normalize(name) };
+  };
   const place = async (value: CwlValue, name: string | undefined, writable: boolean): Promise<void> => {
     if (value === null) return;
     if (Array.isArray(value)) {
@@ -28,11 +48,11 @@ export async function stageInitialWorkDir(
       return;
     }
     if (isFileLike(value)) {
-      const target = resolveTarget(outdir, name ?? basenameOf(value));
+      const target = resolveTarget(name ?? basenameOf(value), writable);
       // With InplaceUpdateRequirement a writable entry is the original itself, not a copy.
-      await stageAt(value, target, writable && !inplaceUpdate);
+      await stageAt(value, target.host, writable && !inplaceUpdate);
       const source = typeof value.path === 'string' ? value.path : typeof value.location === 'string' ? localPath(value.location) : undefined;
-      if (source !== undefined) moved.set(source, target);
+      if (source !== undefined) moved.set(source, target.job);
       return;
     }
     if (isObject(value) && 'entry' in value) {
@@ -51,7 +71,7 @@ export async function stageInitialWorkDir(
     }
     if (name === undefined) throw new JobFailedError('InitialWorkDirRequirement: a text entry needs an entryname');
     const text = typeof value === 'string' ? value : pythonJson(value);
-    const target = resolveTarget(outdir, name);
+    const target = resolveTarget(name, writable).host;
     await mkdir(dirname(target), { recursive: true });
     await writeFile(target, text);
   };
@@ -66,8 +86,8 @@ export async function stageInitialWorkDir(
   return moved;
 }
 
-function resolveTarget(outdir: string, name: string): string {
-  if (isAbsolute(name)) throw new JobFailedError(`InitialWorkDirRequirement: absolute entryname ${name} needs a container`);
+function targetIn(outdir: string, name: string): string {
+  if (isAbsolute(name)) throw new JobFailedError(`InitialWorkDirRequirement: absolute entryname ${name} needs a DockerRequirement (not a hint) and a container engine`);
   const target = join(outdir, name);
   if (!target.startsWith(`${outdir}/`)) throw new JobFailedError(`InitialWorkDirRequirement: entryname ${name} leaves the working directory`);
   return target;

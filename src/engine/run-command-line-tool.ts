@@ -7,24 +7,24 @@
  */
 import { availableParallelism, totalmem } from 'node:os';
 import { mkdir, realpath, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CancelledError } from '../errors.js';
 import type { CwlObject, CwlValue } from './cwl-value.js';
 import type { CommandLineTool } from './cwl/model.js';
 import { buildCommandLine } from './command-line.js';
 import { localPath } from './file-values.js';
 import { stageInitialWorkDir } from './initial-work-dir.js';
-import { evaluatorFor, expressionOptions, JobFailedError, type JobContext, type JobResultValue } from './job-context.js';
+import { containerMounts } from './container-mounts.js';
+import { containerFor } from './docker-requirement.js';
+import { evaluatorFor, expressionOptions, JobFailedError, type Evaluator, type JobContext, type JobResultValue } from './job-context.js';
 import { collectOutputs } from './outputs.js';
-import { findRequirement, isHardRequirement, type RequirementScope } from './requirements.js';
+import { findRequirement, type RequirementScope } from './requirements.js';
 import { stageValues } from './staging.js';
 import { completeInputs, withDefaults } from './tool-inputs.js';
 import { isFileLike, isObject } from './value-types.js';
 
 export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject, ctx: JobContext): Promise<JobResultValue> {
-  if (isHardRequirement(ctx.scope, 'DockerRequirement')) {
-    throw new JobFailedError(`${ctx.label}: DockerRequirement is required but no container engine is available`);
-  }
+  const container = await containerFor(ctx.scope, tool.documentUrl, ctx.containers, dirname(ctx.runDir));
   const jobDir = join(ctx.runDir, 'jobs', ctx.jobName);
   const outdir = join(jobDir, 'out');
   const tmpdir = join(jobDir, 'tmp');
@@ -33,17 +33,21 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
   await mkdir(tmpdir, { recursive: true });
   const options = expressionOptions(ctx.scope);
   const defaults = withDefaults(tool, given);
-  const paths = { outdir, tmpdir };
+  // In a container with dockerOutputDirectory the job knows its output directory by that name.
+  const paths = { outdir: container?.outputDirectory ?? outdir, tmpdir };
   const completed = await completeInputs(tool, defaults, ctx.scope, evaluatorFor(defaults, paths, options), ctx.discoverSecondaryFiles);
   const resources = await resourcesOf(ctx.scope, evaluatorFor(completed, paths, options));
   const runtime: CwlObject = { ...paths, ...resources };
-  let inputs = (await stageValues(completed, join(jobDir, 'stage'))) as CwlObject;
+  const stageDir = join(jobDir, 'stage');
+  let inputs = (await stageValues(completed, stageDir)) as CwlObject;
   const iwd = findRequirement(ctx.scope, 'InitialWorkDirRequirement');
+  const absolute = container?.required === true ? { hostRoot: join(jobDir, 'root'), mounts: [] } : undefined;
   const moved = iwd === undefined ? new Map<string, string>() : await stageInitialWorkDir(
           iwd,
           outdir,
           evaluatorFor(inputs, runtime, options),
           findRequirement(ctx.scope, 'InplaceUpdateRequirement')?.inplaceUpdate === true,
+          absolute,
         );
   inputs = followMoves(inputs, moved) as CwlObject;
   const evaluate = evaluatorFor(inputs, runtime, options);
@@ -58,7 +62,12 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
   const stdinPath = tool.stdin === undefined ? undefined : await stream(tool.stdin, '');
   const stdoutPath = await stream(tool.stdout, join(jobDir, 'stdout.log'));
   const stderrPath = await stream(tool.stderr, join(jobDir, 'stderr.log'));
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: outdir, TMPDIR: tmpdir };
+  // A container keeps its image's PATH.
+  const env: Record<string, string> = {
+    ...(container === undefined ? { PATH: process.env.PATH ?? '/usr/bin:/bin' } : {}),
+    HOME: paths.outdir,
+    TMPDIR: tmpdir,
+  };
   const envVars = findRequirement(ctx.scope, 'EnvVarRequirement');
   for (const def of Array.isArray(envVars?.envDef) ? envVars.envDef : []) {
     if (isObject(def as CwlValue)) {
@@ -82,6 +91,19 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
       timeLimitSeconds: seconds,
       cores: Math.min(resources.cores, availableParallelism()),
       ramMiB: Math.min(resources.ram, Math.floor(totalmem() / 1024 / 1024 / 2)),
+      confinement:
+        container === undefined
+          ? undefined
+          : {
+              image: container.image,
+              imageSource: container.source,
+              network: await networkAccess(ctx.scope, evaluate),
+              mounts: await containerMounts(
+                { outdir, tmpdir, stageDir, outputDirectory: container.outputDirectory },
+                [completed, inputs],
+                absolute?.mounts ?? [],
+              ),
+            },
     },
     ctx.signal,
     ctx.started,
@@ -106,6 +128,11 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
     ],
   });
   return { outputs, exitCode: code };
+}
+
+async function networkAccess(scope: RequirementScope, evaluate: Evaluator): Promise<boolean> {
+  const requirement = findRequirement(scope, 'NetworkAccess');
+  return requirement !== undefined && (await evaluate(requirement.networkAccess as CwlValue, null)) === true;
 }
 
 async function resourcesOf(

@@ -8,6 +8,8 @@ import type { EngineHost } from './engine-host.js';
 export interface RunState {
   readonly runDir: string;
   readonly executor: Executor;
+  /** The executor runs container images (DockerRequirement); absent means no engine. */
+  readonly containers?: boolean;
   readonly host: EngineHost;
   /** Aborted by the caller's signal or by the run's first failure. */
   readonly controller: AbortController;

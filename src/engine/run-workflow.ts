@@ -28,6 +28,8 @@ import { isFileLike, isObject } from './value-types.js';
 export interface ExecuteOptions {
   readonly runDir: string;
   readonly executor: Executor;
+  /** The executor runs container images (DockerRequirement); absent means no engine. */
+  readonly containers?: boolean;
   readonly host: EngineHost;
   readonly signal: AbortSignal;
 }
