@@ -24,9 +24,7 @@ import {
 } from '../src/engine/index.js';
 import { LocalExecutor } from '../src/executors/local/local-executor.js';
 import { detectContainerEngine } from '../src/executors/container/container-engine.js';
-import { ContainerWrapper } from '../src/executors/container/container-wrapper.js';
-import { ImageStore } from '../src/executors/container/image-store.js';
-import { WrapperByImage } from '../src/executors/wrapper-by-image.js';
+import { wrapperFor } from '../src/executors/wrapper-by-image.js';
 import { buildTestImages } from '../test/helpers/test-images.js';
 
 const suiteDir = resolve(dirname(fileURLToPath(import.meta.url)), '../vendor/cwl-v1.2');
@@ -54,6 +52,12 @@ const { values: args } = parseArgs({
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** The expected output object, read from its own file when written `{$import: file}`. */
+async function expectedOutput(output: unknown, dir: string): Promise<CwlValue> {
+  if (isObject(output) && typeof output.$import === 'string') return parseYaml(await readFile(resolve(dir, output.$import), 'utf8')) as CwlValue;
+  return (output ?? null) as CwlValue;
+}
+
 async function readTests(file: string): Promise<TestCase[]> {
   const entries = parseYaml(await readFile(file, 'utf8'));
   const dir = dirname(file);
@@ -69,7 +73,7 @@ async function readTests(file: string): Promise<TestCase[]> {
       dir,
       tool: String(entry.tool),
       job: typeof entry.job === 'string' ? entry.job : undefined,
-      output: (entry.output ?? null) as CwlValue,
+      output: await expectedOutput(entry.output, dir),
       shouldFail: entry.should_fail === true,
       tags: Array.isArray(entry.tags) ? entry.tags.map(String) : [],
     });
@@ -190,10 +194,7 @@ async function main(): Promise<void> {
     // The suite's images (debian, python, bash, alpine) come from no registry: built here once.
     noContainers = await buildTestImages(detected.engine.name);
   }
-  const wrapper =
-    detected.engine === undefined || noContainers !== undefined
-      ? undefined
-      : new WrapperByImage(new ContainerWrapper(detected.engine, new ImageStore(detected.engine)), undefined, 'no container engine');
+  const wrapper = noContainers === undefined ? wrapperFor(detected.engine) : undefined;
   console.log(noContainers === undefined ? `containers: ${detected.engine?.version}` : `containers: none (${noContainers})`);
   const executor = new LocalExecutor({ maxJobs: parallel, wrapper });
   const verdicts = new Map<TestCase, Verdict>();

@@ -6,18 +6,34 @@ import { createServices } from '../wes/services.js';
 import { openConfiguredStore } from './open.js';
 import { Runner } from '../engine/runner/runner.js';
 import { LocalExecutor } from '../executors/local/local-executor.js';
+import { detectContainerEngine } from '../executors/container/container-engine.js';
+import { wrapperFor } from '../executors/wrapper-by-image.js';
 
 export async function serve(config: Config): Promise<void> {
   const store = await openConfiguredStore(config);
-  const executor = new LocalExecutor({ maxJobs: config.maxJobs, stateDir: path.join(config.dataDir, 'executor') });
+  const containers = await detectContainerEngine(process.env, config.containerEngine);
+  if (containers.engine === undefined && config.containerEngine !== undefined) {
+    throw new Error(`WES_CONTAINER_ENGINE=${config.containerEngine}: ${containers.problem}`);
+  }
+  const executor = new LocalExecutor({
+    maxJobs: config.maxJobs,
+    stateDir: path.join(config.dataDir, 'executor'),
+    wrapper: wrapperFor(containers.engine),
+  });
   // Jobs of a server that died without stopping them would run on beside their reruns.
   const reaped = await executor.reapOrphans();
-  const runner = new Runner({ db: store.db, executor, allowedUrlPrefixes: config.allowedWorkflowUrlPrefixes });
+  const runner = new Runner({
+    db: store.db,
+    executor,
+    allowedUrlPrefixes: config.allowedWorkflowUrlPrefixes,
+    containers: containers.engine !== undefined,
+  });
   const services = await createServices(store, {
     dataDir: config.dataDir,
     noAuth: config.noAuth,
     remoteWorkflows: config.allowedWorkflowUrlPrefixes.length > 0,
     launcher: runner,
+    containerEngine: containers.engine?.version,
   });
   let localCaller;
   if (config.noAuth) {
@@ -46,6 +62,11 @@ export async function serve(config: Config): Promise<void> {
   if (reaped > 0) process.stdout.write(`stopped ${reaped} job process group(s) left by a previous server\n`);
   const resumed = await runner.resumeActiveRuns();
   if (resumed > 0) process.stdout.write(`resumed ${resumed} active run(s)\n`);
+  process.stdout.write(
+    containers.engine === undefined
+      ? `containers: none — DockerRequirement hints run without a container, requirements fail (${containers.problem})\n`
+      : `containers: ${containers.engine.version} (${containers.engine.binary})\n`,
+  );
   const where = config.databaseUrl === undefined ? `SQLite in ${config.dataDir}` : 'PostgreSQL';
   process.stdout.write(`wes-server listening on ${address}/ga4gh/wes/v1 (${where}${config.noAuth ? ', no auth' : ''})\n`);
 }

@@ -44,8 +44,9 @@ export async function containerMounts(dirs: ContainerJobDirs, inputs: CwlValue, 
   if (dirs.outputDirectory !== undefined) mounts.push({ hostPath: dirs.outdir, jobPath: dirs.outputDirectory, writable: true });
   const paths = new Set<string>();
   inputPaths(inputs, paths);
-  for (const path of [...paths].sort()) mounts.push({ hostPath: path, jobPath: path, writable: false });
+  // Before the inputs, so that an InplaceUpdate original is mounted writable.
   mounts.push(...extra);
+  for (const path of [...paths].sort()) mounts.push({ hostPath: path, jobPath: path, writable: false });
   // One mount per destination (engines refuse duplicates; the first, most specific role wins),
   // and only of what exists: a job without inputs has no stage directory.
   const seen = new Set<string>();

@@ -16,11 +16,13 @@ import { isFileLike, isObject } from './value-types.js';
 import { pythonJson } from './expressions/python-json.js';
 
 /**
- * Where entries with an absolute entryname go when the job runs in a container (only then are
- * they allowed): staged on the host below `hostRoot`, each one mounted at its name.
+ * What a job in a container needs mounted besides its directories and inputs: entries with an
+ * absolute entryname (allowed only with `absoluteNames`), staged on the host below `hostRoot`
+ * and each mounted at its name, and the originals an InplaceUpdate entry writes to.
  */
-export interface AbsoluteEntries {
+export interface ContainerEntries {
   readonly hostRoot: string;
+  readonly absoluteNames: boolean;
   readonly mounts: Mount[];
 }
 
@@ -29,16 +31,16 @@ export async function stageInitialWorkDir(
   outdir: string,
   evaluate: Evaluator,
   inplaceUpdate: boolean,
-  absolute?: AbsoluteEntries,
+  container?: ContainerEntries,
 ): Promise<Map<string, string>> {
   const moved = new Map<string, string>();
   const resolveTarget = (name: string, writable: boolean): { host: string; job: string } => {
-    if (!isAbsolute(name) || absolute === undefined) {
+    if (!isAbsolute(name) || container?.absoluteNames !== true) {
       const host = targetIn(outdir, name);
       return { host, job: host };
     }
-    const host = targetIn(absolute.hostRoot, name.replace(/^\/+/, ''));
-    absolute.mounts.push({ hostPath: host, jobPath: normalize(name), writable });
+    const host = targetIn(container.hostRoot, name.replace(/^\/+/, ''));
+    container.mounts.push({ hostPath: host, jobPath: normalize(name), writable });
     return { host, job: normalize(name) };
   };
   const place = async (value: CwlValue, name: string | undefined, writable: boolean): Promise<void> => {
@@ -53,6 +55,7 @@ export async function stageInitialWorkDir(
       await stageAt(value, target.host, writable && !inplaceUpdate);
       const source = typeof value.path === 'string' ? value.path : typeof value.location === 'string' ? localPath(value.location) : undefined;
       if (source !== undefined) moved.set(source, target.job);
+      if (source !== undefined && writable && inplaceUpdate) container?.mounts.push({ hostPath: source, jobPath: source, writable: true });
       return;
     }
     if (isObject(value) && 'entry' in value) {

@@ -41,13 +41,13 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
   const stageDir = join(jobDir, 'stage');
   let inputs = (await stageValues(completed, stageDir)) as CwlObject;
   const iwd = findRequirement(ctx.scope, 'InitialWorkDirRequirement');
-  const absolute = container?.required === true ? { hostRoot: join(jobDir, 'root'), mounts: [] } : undefined;
+  const containerEntries = container === undefined ? undefined : { hostRoot: join(jobDir, 'root'), absoluteNames: container.required, mounts: [] };
   const moved = iwd === undefined ? new Map<string, string>() : await stageInitialWorkDir(
           iwd,
           outdir,
           evaluatorFor(inputs, runtime, options),
           findRequirement(ctx.scope, 'InplaceUpdateRequirement')?.inplaceUpdate === true,
-          absolute,
+          containerEntries,
         );
   inputs = followMoves(inputs, moved) as CwlObject;
   const evaluate = evaluatorFor(inputs, runtime, options);
@@ -101,7 +101,7 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
               mounts: await containerMounts(
                 { outdir, tmpdir, stageDir, outputDirectory: container.outputDirectory },
                 [completed, inputs],
-                absolute?.mounts ?? [],
+                containerEntries?.mounts ?? [],
               ),
             },
     },

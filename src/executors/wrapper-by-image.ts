@@ -4,6 +4,9 @@
  * it is when there is none).
  */
 import type { CommandWrapper, JobSpec, WrappedCommand } from './executor.js';
+import type { ContainerEngine } from './container/container-engine.js';
+import { ContainerWrapper } from './container/container-wrapper.js';
+import { ImageStore } from './container/image-store.js';
 
 export class WrapperByImage implements CommandWrapper {
   readonly #containers: CommandWrapper | undefined;
@@ -24,4 +27,13 @@ export class WrapperByImage implements CommandWrapper {
     }
     return this.#others === undefined ? { argv: spec.argv, env: spec.env } : this.#others.wrap(spec);
   }
+}
+
+/** The wrapper an executor is given: images through `engine` (one image store per server), the rest through `others`. */
+export function wrapperFor(engine: ContainerEngine | undefined, others?: CommandWrapper): WrapperByImage {
+  return new WrapperByImage(
+    engine === undefined ? undefined : new ContainerWrapper(engine, new ImageStore(engine)),
+    others,
+    'the job needs a container image but this server has no container engine (install podman)',
+  );
 }

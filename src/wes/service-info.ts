@@ -10,7 +10,7 @@ export const SERVER_VERSION = '0.1.0';
 
 export async function serviceInfo(
   db: Kysely<Database>,
-  options: { baseUrl: string; noAuth: boolean; remoteWorkflows: boolean },
+  options: { baseUrl: string; noAuth: boolean; remoteWorkflows: boolean; containerEngine?: string },
 ): Promise<Record<string, unknown>> {
   const counts = await countRunsByState(db);
   return {
@@ -31,6 +31,8 @@ export async function serviceInfo(
       auth: options.noAuth ? 'none' : 'bearer',
       default_page_size: String(DEFAULT_PAGE_SIZE),
       max_page_size: String(MAX_PAGE_SIZE),
+      // Where DockerRequirement tools run: the engine and its version, or "none".
+      container_engine: options.containerEngine ?? 'none',
     },
   };
 }

@@ -21,6 +21,8 @@ export interface ServicesOptions {
   readonly noAuth: boolean;
   readonly remoteWorkflows: boolean;
   readonly launcher?: RunLauncher;
+  /** The container engine jobs with a DockerRequirement run in (e.g. "podman version 4.3.1"). */
+  readonly containerEngine?: string;
 }
 
 export async function createServices(store: Store, options: ServicesOptions): Promise<Services> {
@@ -32,6 +34,11 @@ export async function createServices(store: Store, options: ServicesOptions): Pr
     tasks: new TaskService({ db: store.db, tokens }),
     users: new UserService(store.db),
     serviceInfo: (baseUrl) =>
-      serviceInfo(store.db, { baseUrl, noAuth: options.noAuth, remoteWorkflows: options.remoteWorkflows }),
+      serviceInfo(store.db, {
+        baseUrl,
+        noAuth: options.noAuth,
+        remoteWorkflows: options.remoteWorkflows,
+        containerEngine: options.containerEngine,
+      }),
   };
 }

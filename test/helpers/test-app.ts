@@ -11,6 +11,8 @@ import type { RunLauncher } from '../../src/run-launcher.js';
 import { createTestDatabase, type TestDatabase } from './dialects.js';
 import { Runner } from '../../src/engine/runner/runner.js';
 import { LocalExecutor } from '../../src/executors/local/local-executor.js';
+import type { ContainerEngine } from '../../src/executors/container/container-engine.js';
+import { wrapperFor } from '../../src/executors/wrapper-by-image.js';
 
 export class QueryCounter {
   count = 0;
@@ -44,6 +46,8 @@ export async function buildTestApp(
   options: {
     launcher?: RunLauncher;
     engine?: boolean;
+    /** Jobs with a DockerRequirement run in containers of this engine (with `engine: true`). */
+    containers?: ContainerEngine;
     noAuth?: boolean;
     maxUploadBytes?: number;
     database?: TestDatabase;
@@ -61,13 +65,21 @@ export async function buildTestApp(
       options.onQuery?.(sql, parameters);
     },
   });
-  const executor = options.engine === true ? new LocalExecutor({ maxJobs: 2 }) : undefined;
-  const runner = executor === undefined ? undefined : new Runner({ db: store.db, executor, allowedUrlPrefixes: [] });
+  const containers = options.containers;
+  const executor =
+    options.engine === true
+      ? new LocalExecutor({ maxJobs: 2, wrapper: containers === undefined ? undefined : wrapperFor(containers) })
+      : undefined;
+  const runner =
+    executor === undefined
+      ? undefined
+      : new Runner({ db: store.db, executor, allowedUrlPrefixes: [], containers: containers !== undefined });
   const services = await createServices(store, {
     dataDir: database.dataDir,
     noAuth: options.noAuth ?? false,
     remoteWorkflows: false,
     launcher: options.launcher ?? runner,
+    containerEngine: containers?.version,
   });
   const localCaller = options.noAuth === true ? { userId: (await services.users.localUser()).id } : undefined;
   const app = await buildApp({ services, localCaller, maxUploadBytes: options.maxUploadBytes });

@@ -26,6 +26,8 @@ export interface RunnerOptions {
   readonly executor: Executor;
   /** URL prefixes a workflow may be loaded from besides the run's attachments. */
   readonly allowedUrlPrefixes: readonly string[];
+  /** The executor runs container images (DockerRequirement); absent means no engine. */
+  readonly containers?: boolean;
 }
 
 interface ActiveRun {
@@ -37,6 +39,7 @@ export class Runner implements RunLauncher {
   readonly #db: Kysely<Database>;
   readonly #executor: Executor;
   readonly #allowedUrlPrefixes: readonly string[];
+  readonly #containers: boolean;
   readonly #active = new Map<number, ActiveRun>();
   #stopping = false;
 
@@ -44,6 +47,7 @@ export class Runner implements RunLauncher {
     this.#db = options.db;
     this.#executor = options.executor;
     this.#allowedUrlPrefixes = options.allowedUrlPrefixes;
+    this.#containers = options.containers === true;
   }
 
   async check(request: RunRequest, attachmentsDir: string): Promise<void> {
@@ -122,7 +126,13 @@ export class Runner implements RunLauncher {
       }
       await log('run running');
       const host = new StoreEngineHost(this.#db, run.id, topLevelSteps, run.state !== 'QUEUED');
-      const outputs = await executeProcess(process, inputs, { runDir: path.join(run.run_dir, RUN_LAYOUT.work), executor: this.#executor, host, signal });
+      const outputs = await executeProcess(process, inputs, {
+        runDir: path.join(run.run_dir, RUN_LAYOUT.work),
+        executor: this.#executor,
+        containers: this.#containers,
+        host,
+        signal,
+      });
       const end = time();
       const outputsJson = JSON.stringify(outputs);
       if (await markRunState(this.#db, run.id, ['RUNNING'], 'COMPLETE', end, { end_time: end, outputs: outputsJson })) {
