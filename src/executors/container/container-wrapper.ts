@@ -21,6 +21,9 @@ export interface ContainerWrapperOptions {
 
 const DEFAULT_PIDS_LIMIT = 4096;
 
+/** Label every job container carries, its value the job's id. */
+export const JOB_LABEL = 'org.wes-server.job';
+
 /** One `--mount` value; fields are CSV, so paths with commas or quotes are quoted. */
 function mountFlag(mount: Mount): string {
   const field = (key: string, value: string): string => {
@@ -72,6 +75,9 @@ export class ContainerWrapper implements CommandWrapper {
       '--rm',
       '--name',
       name,
+      // Which job a container belongs to, for operators (`podman ps --filter label=…`) and tests.
+      '--label',
+      `${JOB_LABEL}=${spec.id}`,
       // A real PID 1 forwards signals and reaps zombies; a job's own PID 1 would ignore SIGTERM.
       '--init',
       // The output goes straight to the job's stdout/stderr files, not also to an engine log.
