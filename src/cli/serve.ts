@@ -8,6 +8,7 @@ import { Runner } from '../engine/runner/runner.js';
 import { LocalExecutor } from '../executors/local/local-executor.js';
 import { detectContainerEngine } from '../executors/container/container-engine.js';
 import { wrapperFor } from '../executors/wrapper-by-image.js';
+import { removeLeftoverContainers } from '../executors/container/container-wrapper.js';
 
 export async function serve(config: Config): Promise<void> {
   const store = await openConfiguredStore(config);
@@ -22,6 +23,7 @@ export async function serve(config: Config): Promise<void> {
   });
   // Jobs of a server that died without stopping them would run on beside their reruns.
   const reaped = await executor.reapOrphans();
+  const leftContainers = containers.engine === undefined ? 0 : await removeLeftoverContainers(containers.engine, config.dataDir);
   const runner = new Runner({
     db: store.db,
     executor,
@@ -60,6 +62,7 @@ export async function serve(config: Config): Promise<void> {
   process.once('SIGTERM', () => void stop());
   const address = await app.listen({ host: config.host, port: config.port });
   if (reaped > 0) process.stdout.write(`stopped ${reaped} job process group(s) left by a previous server\n`);
+  if (leftContainers > 0) process.stdout.write(`removed ${leftContainers} job container(s) left by a previous server\n`);
   const resumed = await runner.resumeActiveRuns();
   if (resumed > 0) process.stdout.write(`resumed ${resumed} active run(s)\n`);
   process.stdout.write(

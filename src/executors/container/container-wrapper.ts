@@ -46,6 +46,11 @@ function workdirOf(cwd: string, mounts: readonly Mount[]): string {
   return best.jobPath + cwd.slice(best.hostPath.length);
 }
 
+/** Kills (no grace: the job is being stopped) and removes a container. */
+function removeArgs(engine: ContainerEngine, name: string): string[] {
+  return engine.name === 'podman' ? ['rm', '--force', '--time', '0', name] : ['rm', '--force', name];
+}
+
 export class ContainerWrapper implements CommandWrapper {
   readonly #engine: ContainerEngine;
   readonly #images: ImageStore;
@@ -108,7 +113,7 @@ export class ContainerWrapper implements CommandWrapper {
     ];
     let stopped: Promise<void> | undefined;
     const remove = async (): Promise<void> => {
-      await engine.exec(engine.name === 'podman' ? ['rm', '--force', '--time', '0', name] : ['rm', '--force', name]);
+      await engine.exec(removeArgs(engine, name));
     };
     return {
       argv: args,
@@ -118,4 +123,22 @@ export class ContainerWrapper implements CommandWrapper {
       cleanup: remove,
     };
   }
+}
+
+/**
+ * Removes every container of a job whose id lies below `jobRoot` (a data directory): what a
+ * server killed without shutdown left behind, when its podman clients died before their
+ * containers. Call once at start, before jobs run; returns how many were removed.
+ */
+export async function removeLeftoverContainers(engine: ContainerEngine, jobRoot: string): Promise<number> {
+  const listed = await engine.exec(['ps', '--all', '--filter', `label=${JOB_LABEL}`, '--format', '{{.Names}} {{index .Labels "' + JOB_LABEL + '"}}']);
+  if (listed.code !== 0) return 0;
+  const names = listed.stdout
+    .split('\n')
+    .map((line) => /^(\S+) (.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null && m[2].startsWith(`${jobRoot}/`))
+    .map((m) => m[1]);
+  // One at a time: a name that vanished meanwhile must not keep the others.
+  for (const name of names) await engine.exec(removeArgs(engine, name));
+  return names.length;
 }
