@@ -90,6 +90,9 @@ export class ContainerWrapper implements CommandWrapper {
       'none',
       '--user',
       this.#user,
+      // Rootless podman maps container uids to sub-uids; keep-id makes the server's uid its own,
+      // so outputs stay the server's. (These machines run as root, where it is not needed.)
+      ...(engine.name === 'podman' && process.getuid?.() !== 0 ? ['--userns', 'keep-id'] : []),
       '--cap-drop',
       'all',
       '--security-opt',
