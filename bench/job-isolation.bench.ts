@@ -10,11 +10,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { executeProcess, loadProcess, prepareInputs, type EngineHost } from '../src/engine/index.js';
+import { executeProcess, loadProcess, prepareInputs } from '../src/engine/index.js';
 import { LocalExecutor } from '../src/executors/local/local-executor.js';
 import { detectContainerEngine } from '../src/executors/container/container-engine.js';
 import { wrapperFor } from '../src/executors/wrapper-by-image.js';
 import { buildTestImages } from '../test/helpers/test-images.js';
+import { nullEngineHost } from '../test/helpers/null-engine-host.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,15 +47,6 @@ steps:
     out: []
 `;
 
-const host: EngineHost = {
-  stepStarted: async () => undefined,
-  scatterSized: async () => undefined,
-  jobCreated: async () => undefined,
-  jobStarted: async () => undefined,
-  jobEnded: async () => undefined,
-  findCompletedJob: async () => undefined,
-};
-
 async function runScatter(jobs: number, parallel: number, containers: boolean): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'wes-bench-isolation-'));
   try {
@@ -65,7 +57,7 @@ async function runScatter(jobs: number, parallel: number, containers: boolean): 
     const process_ = await loadProcess({ documentUrl: document, baseDir: dir, allowUrl: () => true });
     const inputs = prepareInputs(process_, { items: Array.from({ length: jobs }, (_, i) => i) }, dir);
     const started = performance.now();
-    await executeProcess(process_, inputs, { runDir: join(dir, 'run'), executor, containers, host, signal: new AbortController().signal });
+    await executeProcess(process_, inputs, { runDir: join(dir, 'run'), executor, containers, host: nullEngineHost, signal: new AbortController().signal });
     const elapsed = performance.now() - started;
     await executor.shutdown();
     return elapsed;

@@ -19,13 +19,13 @@ import {
   prepareInputs,
   type CwlObject,
   type CwlValue,
-  type EngineHost,
   type LoadedProcess,
 } from '../src/engine/index.js';
 import { LocalExecutor } from '../src/executors/local/local-executor.js';
 import { detectContainerEngine } from '../src/executors/container/container-engine.js';
 import { wrapperFor } from '../src/executors/wrapper-by-image.js';
 import { buildTestImages } from '../test/helpers/test-images.js';
+import { nullEngineHost } from '../test/helpers/null-engine-host.js';
 
 const suiteDir = resolve(dirname(fileURLToPath(import.meta.url)), '../vendor/cwl-v1.2');
 
@@ -81,15 +81,6 @@ async function readTests(file: string): Promise<TestCase[]> {
   return tests;
 }
 
-const recordingHost: EngineHost = {
-  stepStarted: async () => undefined,
-  scatterSized: async () => undefined,
-  jobCreated: async () => undefined,
-  jobStarted: async () => undefined,
-  jobEnded: async () => undefined,
-  findCompletedJob: async () => undefined,
-};
-
 function needsDocker(process: LoadedProcess): boolean {
   if (process.requirements.some((r) => r.class === 'DockerRequirement')) return true;
   return process.class === 'Workflow' && process.steps.some((s) => s.requirements.some((r) => r.class === 'DockerRequirement') || needsDocker(s.run));
@@ -110,7 +101,7 @@ async function runTest(test: TestCase, executor: LocalExecutor, noContainers: No
       const jobPath = test.job === undefined ? undefined : resolve(test.dir, test.job);
       const job = jobPath === undefined ? {} : parseYaml(await readFile(jobPath, 'utf8'));
       const inputs = prepareInputs(process, isObject(job) ? (job as CwlObject) : {}, jobPath === undefined ? test.dir : dirname(jobPath));
-      actual = await executeProcess(process, inputs, { runDir, executor, containers: noContainers === undefined, host: recordingHost, signal });
+      actual = await executeProcess(process, inputs, { runDir, executor, containers: noContainers === undefined, host: nullEngineHost, signal });
     } catch (error) {
       if (test.shouldFail) return { kind: 'passed' };
       const reason = error instanceof CancelledError && signal.aborted ? `timed out after ${timeoutMs / 1000}s` : String(error);
