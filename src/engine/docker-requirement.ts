@@ -31,6 +31,16 @@ function checkedName(field: string, value: string): string {
   return value;
 }
 
+/**
+ * dockerPull names are Docker Hub references unless they name a registry (as `docker pull`
+ * reads them); podman would otherwise ask which registry to search, and fail without a TTY.
+ */
+function dockerHubReference(name: string): string {
+  const first = name.split('/')[0];
+  if (name.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost')) return name;
+  return name.includes('/') ? `docker.io/${name}` : `docker.io/library/${name}`;
+}
+
 /** A name for an image that only exists through its recipe: the same recipe, the same image. */
 function recipeName(kind: string, recipe: string): string {
   return `localhost/wes-cwl-${kind}:${createHash('sha256').update(recipe).digest('hex').slice(0, 20)}`;
@@ -85,8 +95,8 @@ export async function containerFor(
   let source: ImageSource;
   let derived: string;
   if (pull !== undefined) {
-    source = { kind: 'pull', reference: checkedName('dockerPull', pull) };
-    derived = pull;
+    derived = dockerHubReference(checkedName('dockerPull', pull));
+    source = { kind: 'pull', reference: derived };
   } else if (dockerfile !== undefined) {
     source = { kind: 'build', dockerfile };
     derived = recipeName('build', dockerfile);

@@ -33,6 +33,20 @@ test('dockerPull as a requirement or a hint runs that image; without an engine a
   assert.equal(await containerFor({ overrides: [], requirements: [], hints: [] }, DOC, true, '/runs/r'), undefined);
 });
 
+test('dockerPull short names are Docker Hub references, as docker reads them', async () => {
+  for (const [name, reference] of [
+    ['ubuntu:20.04', 'docker.io/library/ubuntu:20.04'],
+    ['biocontainers/samtools:v1.9', 'docker.io/biocontainers/samtools:v1.9'],
+    ['quay.io/biocontainers/bwa:0.7.17', 'quay.io/biocontainers/bwa:0.7.17'],
+    ['localhost/mine', 'localhost/mine'],
+    ['registry:5000/x', 'registry:5000/x'],
+  ]) {
+    const choice = await containerFor(asRequirement(docker({ dockerPull: name })), DOC, true, '/runs/r');
+    assert.equal(choice?.image, reference);
+    assert.deepEqual(choice?.source, { kind: 'pull', reference });
+  }
+});
+
 test('dockerImageId names the image; dockerFile images are named by their text; dockerOutputDirectory is kept', async () => {
   const both = await containerFor(asRequirement(docker({ dockerPull: 'docker.io/python:3-slim', dockerImageId: 'mine:1' })), DOC, true, '/runs/r');
   assert.equal(both?.image, 'mine:1');
