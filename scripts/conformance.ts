@@ -19,15 +19,18 @@ import {
   prepareInputs,
   type CwlObject,
   type CwlValue,
-  type EngineHost,
   type LoadedProcess,
 } from '../src/engine/index.js';
 import { LocalExecutor } from '../src/executors/local/local-executor.js';
 import { PathPolicy } from '../src/engine/path-policy.js';
 import { JobWrapper } from '../src/executors/job-wrapper.js';
+import { containerWrapper } from '../src/executors/container/container-wrapper.js';
 import { selectJobSandbox } from '../src/executors/sandbox/job-sandbox.js';
 import { loadConfig } from '../src/config.js';
 import { parseJson, stringifyJson } from '../src/exact-json.js';
+import { detectContainerEngine } from '../src/executors/container/container-engine.js';
+import { buildTestImages } from '../test/helpers/test-images.js';
+import { nullEngineHost } from '../test/helpers/null-engine-host.js';
 
 const suiteDir = resolve(dirname(fileURLToPath(import.meta.url)), '../vendor/cwl-v1.2');
 
@@ -54,6 +57,12 @@ const { values: args } = parseArgs({
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** The expected output object, read from its own file when written `{$import: file}`. */
+async function expectedOutput(output: unknown, dir: string): Promise<CwlValue> {
+  if (isObject(output) && typeof output.$import === 'string') return parseYaml(await readFile(resolve(dir, output.$import), 'utf8')) as CwlValue;
+  return (output ?? null) as CwlValue;
+}
+
 async function readTests(file: string): Promise<TestCase[]> {
   // Integers beyond 2^53 are read exactly (bigint), as cwltest's PyYAML reads them.
   const entries = parseYaml(await readFile(file, 'utf8'));
@@ -70,7 +79,7 @@ async function readTests(file: string): Promise<TestCase[]> {
       dir,
       tool: String(entry.tool),
       job: typeof entry.job === 'string' ? entry.job : undefined,
-      output: (entry.output ?? null) as CwlValue,
+      output: await expectedOutput(entry.output, dir),
       shouldFail: entry.should_fail === true,
       tags: Array.isArray(entry.tags) ? entry.tags.map(String) : [],
     });
@@ -78,29 +87,23 @@ async function readTests(file: string): Promise<TestCase[]> {
   return tests;
 }
 
-const recordingHost: EngineHost = {
-  stepStarted: async () => undefined,
-  scatterSized: async () => undefined,
-  jobCreated: async () => undefined,
-  jobStarted: async () => undefined,
-  jobEnded: async () => undefined,
-  findCompletedJob: async () => undefined,
-};
-
 function needsDocker(process: LoadedProcess): boolean {
   if (process.requirements.some((r) => r.class === 'DockerRequirement')) return true;
   return process.class === 'Workflow' && process.steps.some((s) => s.requirements.some((r) => r.class === 'DockerRequirement') || needsDocker(s.run));
 }
 
-async function runTest(test: TestCase, executor: LocalExecutor, timeoutMs: number): Promise<Verdict> {
-  if (test.tags.includes('docker')) return { kind: 'skipped', reason: 'needs a Docker engine' };
+/** Why container tests cannot run here, or undefined when they can. */
+type NoContainers = string | undefined;
+
+async function runTest(test: TestCase, executor: LocalExecutor, noContainers: NoContainers, timeoutMs: number): Promise<Verdict> {
+  if (noContainers !== undefined && test.tags.includes('docker')) return { kind: 'skipped', reason: noContainers };
   const runDir = await mkdtemp(join(tmpdir(), 'cwl-conformance-'));
   const signal = AbortSignal.timeout(timeoutMs);
   try {
     let actual: CwlObject;
     try {
       const process = await loadProcess({ documentUrl: resolve(test.dir, test.tool), baseDir: '/', allowUrl: () => true });
-      if (needsDocker(process)) return { kind: 'skipped', reason: 'DockerRequirement needs a Docker engine' };
+      if (noContainers !== undefined && needsDocker(process)) return { kind: 'skipped', reason: noContainers };
       const jobPath = test.job === undefined ? undefined : resolve(test.dir, test.job);
       const job = jobPath === undefined ? {} : parseYaml(await readFile(jobPath, 'utf8'));
       const inputs = prepareInputs(process, isObject(job) ? (job as CwlObject) : {}, jobPath === undefined ? test.dir : dirname(jobPath));
@@ -108,7 +111,7 @@ async function runTest(test: TestCase, executor: LocalExecutor, timeoutMs: numbe
       const policy = await PathPolicy.create(runDir, [suiteDir]);
       // Through JSON text, as the server stores and serves outputs.
       actual = parseJson(
-        stringifyJson(await executeProcess(process, inputs, { runDir, logsDir: join(runDir, 'logs'), policy, executor, host: recordingHost, signal })),
+        stringifyJson(await executeProcess(process, inputs, { runDir, logsDir: join(runDir, 'logs'), policy, executor, containers: noContainers === undefined, host: nullEngineHost, signal })),
       ) as CwlObject;
     } catch (error) {
       if (test.shouldFail) return { kind: 'passed' };
@@ -197,17 +200,27 @@ async function main(): Promise<void> {
     (t) => (wantedTags === undefined || t.tags.some((tag) => wantedTags.includes(tag))) && (wantedIds === undefined || wantedIds.includes(t.id)),
   );
   const parallel = Math.max(1, Number(args.j));
+  const detected = await detectContainerEngine(process.env);
+  let noContainers: NoContainers = detected.engine === undefined ? detected.problem : undefined;
+  if (detected.engine !== undefined) {
+    // The suite's images (debian, python, bash, alpine) come from no registry: built here once.
+    noContainers = await buildTestImages(detected.engine.name);
+  }
+  console.log(noContainers === undefined ? `containers: ${detected.engine?.version}` : `containers: none (${noContainers})`);
   // Jobs are confined as the server would confine them (WES_JOB_SANDBOX, bubblewrap by default).
   const sandboxDir = await mkdtemp(join(tmpdir(), 'cwl-conformance-sandbox-'));
   const sandbox = await selectJobSandbox(loadConfig().jobSandbox, { hiddenPaths: [], stateDir: sandboxDir, maxProcesses: 1024 });
   console.log(sandbox.message);
-  const executor = new LocalExecutor({ maxJobs: parallel, wrapper: new JobWrapper({ sandbox: sandbox.wrapper }) });
+  const executor = new LocalExecutor({ maxJobs: parallel, wrapper: new JobWrapper({
+      sandbox: sandbox.wrapper,
+      container: noContainers === undefined && detected.engine !== undefined ? containerWrapper(detected.engine) : undefined,
+    }) });
   const verdicts = new Map<TestCase, Verdict>();
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < tests.length) {
       const test = tests[next++];
-      const verdict = await runTest(test, executor, Number(args.timeout) * 1000);
+      const verdict = await runTest(test, executor, noContainers, Number(args.timeout) * 1000);
       verdicts.set(test, verdict);
       if (verdict.kind !== 'passed') console.log(`${verdict.kind === 'failed' ? 'FAIL' : 'SKIP'} ${test.id}: ${verdict.reason}`);
     }

@@ -11,6 +11,8 @@ import { runsDirOf } from '../wes/run-service.js';
 import { closeSandbox, configureSandbox } from '../engine/index.js';
 import { JobWrapper } from '../executors/job-wrapper.js';
 import { selectJobSandbox } from '../executors/sandbox/job-sandbox.js';
+import { detectContainerEngine } from '../executors/container/container-engine.js';
+import { containerWrapper, removeLeftoverContainers } from '../executors/container/container-wrapper.js';
 
 export async function serve(config: Config): Promise<void> {
   // Decided before anything else so that a required but missing sandbox stops the start.
@@ -22,14 +24,22 @@ export async function serve(config: Config): Promise<void> {
   process.stdout.write(`${sandbox.message}\n`);
   const store = await openConfiguredStore(config);
   await configureSandbox({ timeoutMs: config.expressionTimeoutMs, memoryBytes: config.expressionMemoryBytes });
+  const containers = await detectContainerEngine(process.env, config.containerEngine);
+  if (containers.engine === undefined && config.containerEngine !== undefined) {
+    throw new Error(`WES_CONTAINER_ENGINE=${config.containerEngine}: ${containers.problem}`);
+  }
   const executor = new LocalExecutor({
     maxJobs: config.maxJobs,
     maxJobsPerOwner: config.maxJobsPerUser,
     stateDir: path.join(config.dataDir, 'executor'),
-    wrapper: new JobWrapper({ sandbox: sandbox.wrapper }),
+    wrapper: new JobWrapper({
+      sandbox: sandbox.wrapper,
+      container: containers.engine === undefined ? undefined : containerWrapper(containers.engine),
+    }),
   });
   // Jobs of a server that died without stopping them would run on beside their reruns.
   const reaped = await executor.reapOrphans();
+  const leftContainers = containers.engine === undefined ? 0 : await removeLeftoverContainers(containers.engine, config.dataDir);
   // Uploads cut off by the last stop never became runs; nothing refers to them.
   const staged = await removeInterruptedUploads(runsDirOf(config.dataDir));
   const runner = new Runner({
@@ -38,6 +48,7 @@ export async function serve(config: Config): Promise<void> {
     allowedUrlPrefixes: config.allowedWorkflowUrlPrefixes,
     inputPolicy: config,
     maxRunsPerUser: config.maxRunsPerUser,
+    containers: containers.engine !== undefined,
   });
   const services = await createServices(store, {
     dataDir: config.dataDir,
@@ -45,6 +56,7 @@ export async function serve(config: Config): Promise<void> {
     launcher: runner,
     jobSandbox: sandbox.mode,
     refuseNewUsers: sandbox.refuseNewUsers,
+    containerEngine: containers.engine?.version,
   });
   let localCaller;
   if (config.noAuth) {
@@ -81,8 +93,14 @@ export async function serve(config: Config): Promise<void> {
   const address = await app.listen({ host: config.host, port: config.port });
   if (reaped > 0) process.stdout.write(`stopped ${reaped} job process group(s) left by a previous server\n`);
   if (staged > 0) process.stdout.write(`removed ${staged} unfinished upload(s) left by a previous server\n`);
+  if (leftContainers > 0) process.stdout.write(`removed ${leftContainers} job container(s) left by a previous server\n`);
   const resumed = await runner.resumeActiveRuns();
   if (resumed > 0) process.stdout.write(`resumed ${resumed} active run(s)\n`);
+  process.stdout.write(
+    containers.engine === undefined
+      ? `containers: none — DockerRequirement hints run without a container, requirements fail (${containers.problem})\n`
+      : `containers: ${containers.engine.version} (${containers.engine.binary})\n`,
+  );
   const where = config.databaseUrl === undefined ? `SQLite in ${config.dataDir}` : 'PostgreSQL';
   process.stdout.write(`wes-server listening on ${address}/ga4gh/wes/v1 (${where}${config.noAuth ? ', no auth' : ''}, job sandbox: ${sandbox.mode})\n`);
 }

@@ -7,7 +7,8 @@
  * output directory, links included (the run's PathPolicy).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join, normalize } from 'node:path';
+import type { Mount } from '../executors/executor.js';
 import type { CwlValue } from './cwl-value.js';
 import type { Requirement } from './cwl/model.js';
 import { JobFailedError, type Evaluator } from './job-context.js';
@@ -18,15 +19,36 @@ import { isFileLike, isObject } from './value-types.js';
 import { pythonJson } from './expressions/python-json.js';
 import { stringifyJson } from '../exact-json.js';
 
+/**
+ * What a job in a container needs mounted besides its own directories: entries with an
+ * absolute entryname (allowed only with `absoluteNames`) are staged on the host below
+ * `hostRoot` and each is mounted at its name.
+ */
+export interface ContainerEntries {
+  readonly hostRoot: string;
+  readonly absoluteNames: boolean;
+  readonly mounts: Mount[];
+}
+
 export async function stageInitialWorkDir(
   requirement: Requirement,
   outdir: string,
   evaluate: Evaluator,
   inplaceUpdate: boolean,
   policy: PathPolicy,
+  container?: ContainerEntries,
 ): Promise<Map<string, string>> {
   const moved = new Map<string, string>();
-  const area = { policy, within: outdir };
+  /** Where an entry is written on the host, the path the job sees it at, and the directory it must stay in. */
+  const resolveTarget = (name: string, writable: boolean): { host: string; job: string; within: string } => {
+    if (!isAbsolute(name) || container?.absoluteNames !== true) {
+      const host = targetIn(outdir, name);
+      return { host, job: host, within: outdir };
+    }
+    const host = targetIn(container.hostRoot, name.replace(/^\/+/, ''));
+    container.mounts.push({ hostPath: host, jobPath: normalize(name), writable });
+    return { host, job: normalize(name), within: container.hostRoot };
+  };
   const place = async (value: CwlValue, name: string | undefined, writable: boolean): Promise<void> => {
     if (value === null) return;
     if (Array.isArray(value)) {
@@ -34,11 +56,11 @@ export async function stageInitialWorkDir(
       return;
     }
     if (isFileLike(value)) {
-      const target = resolveTarget(outdir, name ?? basenameOf(value));
+      const target = resolveTarget(name ?? basenameOf(value), writable);
       // With InplaceUpdateRequirement a writable entry is the original itself, not a copy.
-      await stageAt(area, value, target, writable && !inplaceUpdate);
+      await stageAt({ policy, within: target.within }, value, target.host, writable && !inplaceUpdate);
       const source = typeof value.path === 'string' ? value.path : typeof value.location === 'string' ? localPath(value.location) : undefined;
-      if (source !== undefined) moved.set(source, target);
+      if (source !== undefined) moved.set(source, target.job);
       return;
     }
     if (isObject(value) && 'entry' in value) {
@@ -57,10 +79,10 @@ export async function stageInitialWorkDir(
     }
     if (name === undefined) throw new JobFailedError('InitialWorkDirRequirement: a text entry needs an entryname');
     const text = typeof value === 'string' ? value : pythonJson(value);
-    const target = resolveTarget(outdir, name);
-    await policy.writable(target, `InitialWorkDirRequirement: entryname ${name}`, outdir);
-    await mkdir(dirname(target), { recursive: true });
-    await writeFile(target, text);
+    const target = resolveTarget(name, writable);
+    await policy.writable(target.host, `InitialWorkDirRequirement: entryname ${name}`, target.within);
+    await mkdir(dirname(target.host), { recursive: true });
+    await writeFile(target.host, text);
   };
   const listing: CwlValue = Array.isArray(requirement.listing) ? (requirement.listing as CwlValue[]) : String(requirement.listing ?? '');
   if (typeof listing === 'string') await place(await evaluate(listing, null), undefined, false);
@@ -73,8 +95,8 @@ export async function stageInitialWorkDir(
   return moved;
 }
 
-function resolveTarget(outdir: string, name: string): string {
-  if (isAbsolute(name)) throw new JobFailedError(`InitialWorkDirRequirement: absolute entryname ${name} needs a container`);
+function targetIn(outdir: string, name: string): string {
+  if (isAbsolute(name)) throw new JobFailedError(`InitialWorkDirRequirement: absolute entryname ${name} needs a DockerRequirement (not a hint) and a container engine`);
   const target = join(outdir, name);
   if (!target.startsWith(`${outdir}/`)) throw new JobFailedError(`InitialWorkDirRequirement: entryname ${name} leaves the working directory`);
   return target;

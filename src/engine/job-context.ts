@@ -25,6 +25,8 @@ export interface JobContext {
   /** Human-readable name of the job for messages (the step id). */
   readonly label: string;
   readonly executor: Executor;
+  /** A container engine runs jobs with a DockerRequirement (hints are used, not ignored). */
+  readonly containers: boolean;
   readonly signal: AbortSignal;
   readonly scope: RequirementScope;
   /** Top-level inputs: secondaryFiles are looked for on disk instead of required present. */

@@ -21,6 +21,10 @@ export interface JobDirectories {
   readonly tmpdir: string;
   /** Where inputs were staged as symlinks; read-only. */
   readonly stageDir: string;
+  /** dockerOutputDirectory: a container sees outdir a second time under this name. */
+  readonly outputDirectory?: string;
+  /** Where InitialWorkDir entries with absolute names were staged for a container (mounted by `extraMounts`). */
+  readonly entriesRoot?: string;
 }
 
 export interface ConfinementOptions {
@@ -31,6 +35,8 @@ export interface ConfinementOptions {
    * (symlinks, not copies) and the job may modify them, so their targets are writable.
    */
   readonly inplaceUpdate: boolean;
+  /** Entries placed at absolute paths in a container (initial-work-dir.ts ContainerEntries). */
+  readonly extraMounts?: readonly Mount[];
 }
 
 /** Computes the job's mount list from its directories as staged; call right before submitting. */
@@ -41,10 +47,14 @@ export async function jobConfinement(dirs: JobDirectories, options: ConfinementO
     identity(dirs.tmpdir, true),
     // stage/ exists only when the tool has File or Directory inputs.
     ...(staged ? [identity(dirs.stageDir, false)] : []),
+    ...(dirs.outputDirectory === undefined ? [] : [{ hostPath: dirs.outdir, jobPath: dirs.outputDirectory, writable: true }]),
+    ...(options.extraMounts ?? []),
   ];
+  const entries = dirs.entriesRoot !== undefined && (await isDirectory(dirs.entriesRoot));
   const linked = [
     ...(staged ? await linkTargets(dirs.stageDir, false) : []),
     ...(await linkTargets(dirs.outdir, options.inplaceUpdate)),
+    ...(entries ? await linkTargets(dirs.entriesRoot, options.inplaceUpdate) : []),
   ];
   return { mounts: minimalMounts([...own, ...linked]), network: options.network };
 }

@@ -8,25 +8,24 @@
  */
 import { availableParallelism, totalmem } from 'node:os';
 import { mkdir, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { CancelledError } from '../errors.js';
 import type { CwlObject, CwlValue } from './cwl-value.js';
 import type { CommandLineTool } from './cwl/model.js';
 import { buildCommandLine } from './command-line.js';
 import { stageInitialWorkDir } from './initial-work-dir.js';
+import { containerFor } from './docker-requirement.js';
 import { jobConfinement } from './job-mounts.js';
 import { evaluatorFor, expressionOptions, JobFailedError, type JobContext, type JobResultValue } from './job-context.js';
 import { collectOutputs } from './outputs.js';
 import { checkBasename, PathEscapeError } from './path-policy.js';
-import { findRequirement, isHardRequirement, type RequirementScope } from './requirements.js';
+import { findRequirement, type RequirementScope } from './requirements.js';
 import { stageValues } from './staging.js';
 import { completeInputs, withDefaults } from './tool-inputs.js';
 import { isFileLike, isObject } from './value-types.js';
 
 export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject, ctx: JobContext): Promise<JobResultValue> {
-  if (isHardRequirement(ctx.scope, 'DockerRequirement')) {
-    throw new JobFailedError(`${ctx.label}: DockerRequirement is required but no container engine is available`);
-  }
+  const container = await containerFor(ctx.scope, tool.documentUrl, ctx.containers, dirname(ctx.runDir));
   const jobDir = join(ctx.runDir, 'jobs', ctx.jobName);
   const outdir = join(jobDir, 'out');
   const tmpdir = join(jobDir, 'tmp');
@@ -38,19 +37,23 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
   await mkdir(tmpdir, { recursive: true });
   const options = expressionOptions(ctx.scope, ctx.runDir, ctx.signal);
   const defaults = withDefaults(tool, given);
-  const paths = { outdir, tmpdir };
+  // In a container with dockerOutputDirectory the job knows its output directory by that name.
+  const paths = { outdir: container?.outputDirectory ?? outdir, tmpdir };
   const completed = await completeInputs(tool, defaults, ctx.scope, evaluatorFor(defaults, paths, options), ctx.discoverSecondaryFiles, ctx.policy);
   const resources = await resourcesOf(ctx.scope, evaluatorFor(completed, paths, options));
   const runtime: CwlObject = { ...paths, ...resources };
-  let inputs = (await stageValues(completed, join(jobDir, 'stage'), ctx.policy)) as CwlObject;
+  const stageDir = join(jobDir, 'stage');
+  let inputs = (await stageValues(completed, stageDir, ctx.policy)) as CwlObject;
   const iwd = findRequirement(ctx.scope, 'InitialWorkDirRequirement');
   const inplaceUpdate = findRequirement(ctx.scope, 'InplaceUpdateRequirement')?.inplaceUpdate === true;
+  const containerEntries = container === undefined ? undefined : { hostRoot: join(jobDir, 'root'), absoluteNames: container.required, mounts: [] };
   const moved = iwd === undefined ? new Map<string, string>() : await stageInitialWorkDir(
           iwd,
           outdir,
           evaluatorFor(inputs, runtime, options),
           inplaceUpdate,
           ctx.policy,
+          containerEntries,
         );
   inputs = followMoves(inputs, moved) as CwlObject;
   const evaluate = evaluatorFor(inputs, runtime, options);
@@ -79,7 +82,12 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
   const stdinPath = tool.stdin === undefined ? undefined : await input(tool.stdin);
   const stdoutPath = await output('stdout', tool.stdout);
   const stderrPath = await output('stderr', tool.stderr);
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: outdir, TMPDIR: tmpdir };
+  // A container keeps its image's PATH.
+  const env: Record<string, string> = {
+    ...(container === undefined ? { PATH: process.env.PATH ?? '/usr/bin:/bin' } : {}),
+    HOME: paths.outdir,
+    TMPDIR: tmpdir,
+  };
   const envVars = findRequirement(ctx.scope, 'EnvVarRequirement');
   for (const def of Array.isArray(envVars?.envDef) ? envVars.envDef : []) {
     if (isObject(def as CwlValue)) {
@@ -91,10 +99,15 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
   const seconds = timeLimit === undefined ? 0 : Number(await evaluate(timeLimit.timelimit as CwlValue, null));
   if (!(seconds >= 0)) throw new JobFailedError(`${ctx.label}: ToolTimeLimit must be a non-negative number, got ${seconds}`);
   const network = findRequirement(ctx.scope, 'NetworkAccess');
-  const confinement = await jobConfinement(
-    { outdir, tmpdir, stageDir: join(jobDir, 'stage') },
-    { network: network !== undefined && (await evaluate(network.networkAccess as CwlValue, null)) === true, inplaceUpdate },
+  const view = await jobConfinement(
+    { outdir, tmpdir, stageDir, outputDirectory: container?.outputDirectory, entriesRoot: containerEntries?.hostRoot },
+    {
+      network: network !== undefined && (await evaluate(network.networkAccess as CwlValue, null)) === true,
+      inplaceUpdate,
+      extraMounts: containerEntries?.mounts,
+    },
   );
+  const confinement = container === undefined ? view : { ...view, image: container.image, imageSource: container.source };
   await ctx.created({ argv, workDir: outdir, stdoutPath, stderrPath });
   const handle = ctx.executor.submit(
     {

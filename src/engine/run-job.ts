@@ -37,6 +37,7 @@ export async function runJob(
     jobName: jobName(path, element, label),
     label: element === undefined ? `step ${label}` : `step ${label} (element ${element})`,
     executor: run.executor,
+    containers: run.containers === true,
     signal: run.controller.signal,
     scope,
     discoverSecondaryFiles: topLevel,

@@ -11,6 +11,8 @@ export interface RunState {
   readonly logsDir: string;
   readonly policy: PathPolicy;
   readonly executor: Executor;
+  /** The executor runs container images (DockerRequirement); absent means no engine. */
+  readonly containers?: boolean;
   readonly host: EngineHost;
   /** Aborted by the caller's signal or by the run's first failure. */
   readonly controller: AbortController;

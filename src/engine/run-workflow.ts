@@ -35,6 +35,8 @@ export interface ExecuteOptions {
   /** What the engine may read and write for this run (the run's directory, allowed input directories). */
   readonly policy: PathPolicy;
   readonly executor: Executor;
+  /** The executor runs container images (DockerRequirement); absent means no engine. */
+  readonly containers?: boolean;
   readonly host: EngineHost;
   readonly signal: AbortSignal;
 }

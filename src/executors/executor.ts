@@ -23,9 +23,26 @@ export interface Confinement {
   readonly mounts: readonly Mount[];
   /** Outside networks (never the server's loopback services); from CWL NetworkAccess. */
   readonly network: boolean;
-  /** Run in this container image (DockerRequirement); argv, cwd and paths are then in-container. */
+  /**
+   * Run in this container image (DockerRequirement): the name or id given to `podman run`.
+   * argv and env are then in-container; cwd stays the host directory, seen in the container at
+   * the jobPath of the mount that holds it.
+   */
   readonly image?: string;
+  /** How to get `image` when the machine does not have it; absent: pull `image` by name. */
+  readonly imageSource?: ImageSource;
 }
+
+/** One way to obtain a container image (CWL DockerRequirement), tried when the image is missing. */
+export type ImageSource =
+  /** `podman pull` this reference, then tag it as the image if the names differ (dockerPull). */
+  | { readonly kind: 'pull'; readonly reference: string }
+  /** `podman load` an image archive at this host path (dockerLoad). */
+  | { readonly kind: 'load'; readonly archive: string }
+  /** `podman import` a root filesystem archive at this host path (dockerImport). */
+  | { readonly kind: 'import'; readonly archive: string }
+  /** `podman build` this Dockerfile text with an empty context (dockerFile). */
+  | { readonly kind: 'build'; readonly dockerfile: string };
 
 export interface JobSpec {
   /** Caller-chosen identifier, unique among jobs running at once; used in errors and logs. */
@@ -99,7 +116,7 @@ export interface CommandWrapper {
 export interface WrappedCommand {
   readonly argv: readonly string[];
   readonly env: Readonly<Record<string, string>>;
-  /** Extra step to stop the job beyond killing its process group (e.g. `podman kill`). */
+  /** On cancel or time limit: extra step to stop the job beyond killing its process group (e.g. `podman rm -f`). */
   stop?(): Promise<void>;
   /** Runs once after the job ended, however it ended (e.g. remove a container, a cgroup). */
   cleanup?(): Promise<void>;

@@ -10,7 +10,7 @@ export const SERVER_VERSION = '0.1.0';
 
 export async function serviceInfo(
   db: Kysely<Database>,
-  options: { baseUrl: string; noAuth: boolean; jobSandbox?: string },
+  options: { baseUrl: string; noAuth: boolean; jobSandbox?: string; containerEngine?: string },
 ): Promise<Record<string, unknown>> {
   const counts = await countRunsByState(db);
   return {
@@ -34,6 +34,8 @@ export async function serviceInfo(
       max_page_size: String(MAX_PAGE_SIZE),
       // bwrap | none (operator's choice) | none-single-user (bubblewrap missing)
       ...(options.jobSandbox === undefined ? {} : { job_sandbox: options.jobSandbox }),
+      // Where DockerRequirement tools run: the engine and its version, or "none".
+      container_engine: options.containerEngine ?? 'none',
     },
   };
 }

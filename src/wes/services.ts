@@ -24,6 +24,8 @@ export interface ServicesOptions {
   readonly jobSandbox?: string;
   /** Only one user may exist (unconfined jobs); the reason shown when adding another. */
   readonly refuseNewUsers?: string;
+  /** The container engine jobs with a DockerRequirement run in (e.g. "podman version 4.3.1"). */
+  readonly containerEngine?: string;
 }
 
 export async function createServices(store: Store, options: ServicesOptions): Promise<Services> {
@@ -35,6 +37,11 @@ export async function createServices(store: Store, options: ServicesOptions): Pr
     tasks: new TaskService({ db: store.db, tokens }),
     users: new UserService(store.db, { refuseNewUsers: options.refuseNewUsers }),
     serviceInfo: (baseUrl) =>
-      serviceInfo(store.db, { baseUrl, noAuth: options.noAuth, jobSandbox: options.jobSandbox }),
+      serviceInfo(store.db, {
+        baseUrl,
+        noAuth: options.noAuth,
+        jobSandbox: options.jobSandbox,
+        containerEngine: options.containerEngine,
+      }),
   };
 }

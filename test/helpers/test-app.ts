@@ -12,9 +12,11 @@ import { createTestDatabase, type TestDatabase } from './dialects.js';
 import { Runner } from '../../src/engine/runner/runner.js';
 import { LocalExecutor } from '../../src/executors/local/local-executor.js';
 import { JobWrapper } from '../../src/executors/job-wrapper.js';
+import { containerWrapper } from '../../src/executors/container/container-wrapper.js';
 import { selectJobSandbox } from '../../src/executors/sandbox/job-sandbox.js';
 import path from 'node:path';
 import type { InputPolicy } from '../../src/engine/input-locations.js';
+import type { ContainerEngine } from '../../src/executors/container/container-engine.js';
 
 export class QueryCounter {
   count = 0;
@@ -48,6 +50,8 @@ export async function buildTestApp(
   options: {
     launcher?: RunLauncher;
     engine?: boolean;
+    /** Jobs with a DockerRequirement run in containers of this engine (with `engine: true`). */
+    containers?: ContainerEngine;
     noAuth?: boolean;
     maxUploadBytes?: number;
     /** Engine limits (defaults: 2 jobs at once, the machine's cores, no per-user limits). */
@@ -91,17 +95,24 @@ export async function buildTestApp(
           maxJobs: options.maxJobs ?? 2,
           cores: options.cores,
           maxJobsPerOwner: options.maxJobsPerUser,
-          wrapper: new JobWrapper({ sandbox: sandbox.wrapper }),
+          wrapper: new JobWrapper({
+            sandbox: sandbox.wrapper,
+            container: options.containers === undefined ? undefined : containerWrapper(options.containers),
+          }),
         });
   const runner =
     executor === undefined
       ? undefined
-      : new Runner({ db: store.db, executor, allowedUrlPrefixes: [], maxRunsPerUser: options.maxRunsPerUser, inputPolicy: options.inputPolicy });
+      : new Runner({ db: store.db, executor, allowedUrlPrefixes: [], maxRunsPerUser: options.maxRunsPerUser,
+          inputPolicy: options.inputPolicy,
+          containers: options.containers !== undefined,
+        });
   const services = await createServices(store, {
     dataDir: database.dataDir,
     noAuth: options.noAuth ?? false,
     launcher: options.launcher ?? runner,
     jobSandbox: sandbox?.mode,
+    containerEngine: options.containers?.version,
   });
   const localCaller = options.noAuth === true ? { userId: (await services.users.localUser()).id } : undefined;
   const app = await buildApp({ services, localCaller, maxUploadBytes: options.maxUploadBytes });

@@ -38,6 +38,8 @@ export interface RunnerOptions {
   readonly maxRunsPerUser?: number;
   /** Where input files may come from; only attachments and public http(s) URLs when absent. */
   readonly inputPolicy?: InputPolicy;
+  /** The executor runs container images (DockerRequirement); absent means no engine. */
+  readonly containers?: boolean;
 }
 
 interface ActiveRun {
@@ -51,6 +53,7 @@ export class Runner implements RunLauncher {
   readonly #allowedUrlPrefixes: readonly string[];
   readonly #maxRunsPerUser: number;
   readonly #inputPolicy: InputPolicy;
+  readonly #containers: boolean;
   readonly #active = new Map<number, ActiveRun>();
   /** Per user: how many runs execute, and the run ids waiting for a slot (in submission order). */
   readonly #users = new Map<number, { executing: number; readonly waiting: Set<number> }>();
@@ -62,6 +65,7 @@ export class Runner implements RunLauncher {
     this.#allowedUrlPrefixes = options.allowedUrlPrefixes;
     this.#inputPolicy = options.inputPolicy ?? CLOSED_INPUT_POLICY;
     this.#maxRunsPerUser = options.maxRunsPerUser ?? Number.POSITIVE_INFINITY;
+    this.#containers = options.containers === true;
   }
 
   async check(request: RunRequest, attachmentsDir: string): Promise<void> {
@@ -184,6 +188,7 @@ export class Runner implements RunLauncher {
         logsDir: path.join(run.run_dir, RUN_LAYOUT.logs),
         policy: await PathPolicy.create(run.run_dir, this.#inputPolicy.allowedInputDirs),
         executor: onBehalfOf(this.#executor, String(run.user_id)),
+        containers: this.#containers,
         host,
         signal,
       });

@@ -311,7 +311,8 @@ export class LocalExecutor implements Executor {
 
   #killGroup(job: Job): Promise<void> {
     if (job.killing === undefined && job.pgid !== undefined) {
-      const stop = job.wrapped?.stop?.().catch(() => undefined) ?? Promise.resolve();
+      // Only a real stop needs the wrapper's: after a normal exit its cleanup() is enough.
+      const stop = job.stopReason === undefined ? Promise.resolve() : (job.wrapped?.stop?.().catch(() => undefined) ?? Promise.resolve());
       job.killing = Promise.all([stop, terminateGroup(job.pgid, this.#graceMs)]).then(() => undefined);
     }
     return job.killing ?? Promise.resolve();

@@ -1,0 +1,152 @@
+/**
+ * Starts a job that names a container image as `podman run` (or `docker run`) of that image:
+ * the job's mounts and nothing else of the host's files, its working directory, its own
+ * environment only, the server's uid:gid (outputs stay owned by the server), no capabilities,
+ * no network unless the job may have one (then slirp4netns without the host's loopback), its
+ * cores, RAM and a process count as cgroup limits. The client process leads the job's process
+ * group as any job does; because killing the client does not stop the container, stop() and
+ * cleanup() remove it by its name, so nothing of the job is left in `podman ps -a`.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { CommandWrapper, JobSpec, Mount, WrappedCommand } from '../executor.js';
+import type { ContainerEngine } from './container-engine.js';
+import { ImageStore } from './image-store.js';
+
+export interface ContainerWrapperOptions {
+  /** Most processes a job's container may hold at once (`--pids-limit`). */
+  readonly pidsLimit?: number;
+  /** uid:gid the job runs as; defaults to the server's own. */
+  readonly user?: string;
+}
+
+const DEFAULT_PIDS_LIMIT = 4096;
+
+/** Label every job container carries, its value the job's id. */
+export const JOB_LABEL = 'org.wes-server.job';
+
+/** One `--mount` value; fields are CSV, so paths with commas or quotes are quoted. */
+function mountFlag(mount: Mount): string {
+  const field = (key: string, value: string): string => {
+    if (/[\n\r\0]/.test(value)) throw new Error(`cannot mount a path with a line break or NUL: ${JSON.stringify(value)}`);
+    const text = `${key}=${value}`;
+    return /[",]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  };
+  return ['type=bind', field('source', mount.hostPath), field('destination', mount.jobPath), `ro=${String(!mount.writable)}`].join(',');
+}
+
+/** Where the host directory `cwd` appears in the container: through the mount holding it. */
+function workdirOf(cwd: string, mounts: readonly Mount[]): string {
+  let best: Mount | undefined;
+  for (const m of mounts) {
+    const inside = cwd === m.hostPath || cwd.startsWith(`${m.hostPath}/`);
+    // The deepest mount wins; among equals, the one seen under another name (dockerOutputDirectory).
+    if (inside && (best === undefined || m.hostPath.length > best.hostPath.length || (m.hostPath.length === best.hostPath.length && m.jobPath !== m.hostPath))) best = m;
+  }
+  if (best === undefined) throw new Error(`working directory ${cwd} is not mounted in the container`);
+  return best.jobPath + cwd.slice(best.hostPath.length);
+}
+
+/** Kills (no grace: the job is being stopped) and removes a container. */
+function removeArgs(engine: ContainerEngine, name: string): string[] {
+  return engine.name === 'podman' ? ['rm', '--force', '--time', '0', name] : ['rm', '--force', name];
+}
+
+export class ContainerWrapper implements CommandWrapper {
+  readonly #engine: ContainerEngine;
+  readonly #images: ImageStore;
+  readonly #pidsLimit: number;
+  readonly #user: string;
+
+  constructor(engine: ContainerEngine, images: ImageStore, options: ContainerWrapperOptions = {}) {
+    this.#engine = engine;
+    this.#images = images;
+    this.#pidsLimit = options.pidsLimit ?? DEFAULT_PIDS_LIMIT;
+    this.#user = options.user ?? `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`;
+  }
+
+  async wrap(spec: JobSpec): Promise<WrappedCommand> {
+    const image = spec.confinement?.image;
+    if (image === undefined) throw new Error(`job ${spec.id} names no container image`);
+    await this.#images.ensure(image, spec.confinement?.imageSource);
+    const engine = this.#engine;
+    // Unique per attempt (a crashed attempt's container may still hold the previous name).
+    const name = `wes-${createHash('sha256').update(spec.id).digest('hex').slice(0, 16)}-${randomBytes(4).toString('hex')}`;
+    const mounts = spec.confinement?.mounts ?? [];
+    const { nofile, nproc } = engine.ulimits;
+    const args = [
+      engine.binary,
+      ...engine.globalArgs,
+      'run',
+      '--rm',
+      '--name',
+      name,
+      // Which job a container belongs to, for operators (`podman ps --filter label=…`) and tests.
+      '--label',
+      `${JOB_LABEL}=${spec.id}`,
+      // A real PID 1 forwards signals and reaps zombies; a job's own PID 1 would ignore SIGTERM.
+      '--init',
+      // The output goes straight to the job's stdout/stderr files, not also to an engine log.
+      '--log-driver',
+      'none',
+      '--user',
+      this.#user,
+      // Rootless podman maps container uids to sub-uids; keep-id makes the server's uid its own,
+      // so outputs stay the server's. (These machines run as root, where it is not needed.)
+      ...(engine.name === 'podman' && process.getuid?.() !== 0 ? ['--userns', 'keep-id'] : []),
+      '--cap-drop',
+      'all',
+      '--security-opt',
+      'no-new-privileges',
+      // slirp4netns gives outside networks only: the host's loopback (API, PostgreSQL) stays out of reach.
+      '--network',
+      spec.confinement?.network === true ? (engine.name === 'podman' ? 'slirp4netns:allow_host_loopback=false' : 'bridge') : 'none',
+      '--pids-limit',
+      String(this.#pidsLimit),
+      ...(nofile === undefined ? [] : ['--ulimit', `nofile=${nofile}:${nofile}`]),
+      ...(nproc === undefined ? [] : ['--ulimit', `nproc=${nproc}:${nproc}`]),
+      ...(spec.cores !== undefined && spec.cores > 0 ? ['--cpus', String(spec.cores)] : []),
+      ...(spec.ramMiB !== undefined && spec.ramMiB > 0 ? ['--memory', `${Math.max(Math.ceil(spec.ramMiB), 8)}m`] : []),
+      ...mounts.flatMap((m) => ['--mount', mountFlag(m)]),
+      '--workdir',
+      workdirOf(spec.cwd, mounts),
+      ...Object.entries(spec.env).flatMap(([key, value]) => ['--env', `${key}=${value}`]),
+      ...(spec.stdinPath === undefined ? [] : ['--interactive']),
+      image,
+      ...spec.argv,
+    ];
+    let stopped: Promise<void> | undefined;
+    const remove = async (): Promise<void> => {
+      await engine.exec(removeArgs(engine, name));
+    };
+    return {
+      argv: args,
+      env: engine.env,
+      stop: () => (stopped ??= remove()),
+      // Also after stop(): the client may have created the container after stop() looked for it.
+      cleanup: remove,
+    };
+  }
+}
+
+/**
+ * Removes every container of a job whose id lies below `jobRoot` (a data directory): what a
+ * server killed without shutdown left behind, when its podman clients died before their
+ * containers. Call once at start, before jobs run; returns how many were removed.
+ */
+export async function removeLeftoverContainers(engine: ContainerEngine, jobRoot: string): Promise<number> {
+  const listed = await engine.exec(['ps', '--all', '--filter', `label=${JOB_LABEL}`, '--format', '{{.Names}} {{index .Labels "' + JOB_LABEL + '"}}']);
+  if (listed.code !== 0) return 0;
+  const names = listed.stdout
+    .split('\n')
+    .map((line) => /^(\S+) (.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null && m[2].startsWith(`${jobRoot}/`))
+    .map((m) => m[1]);
+  // One at a time: a name that vanished meanwhile must not keep the others.
+  for (const name of names) await engine.exec(removeArgs(engine, name));
+  return names.length;
+}
+
+/** The container wrapper of a server: one image store, so each image is fetched once. */
+export function containerWrapper(engine: ContainerEngine): ContainerWrapper {
+  return new ContainerWrapper(engine, new ImageStore(engine));
+}
