@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Config } from '../config.js';
 import { buildApp } from '../api/app.js';
 import { createServices } from '../wes/services.js';
-import { openConfiguredStore } from './open.js';
+import { openConfiguredStore, restrictDataDir } from './open.js';
 import { Runner } from '../engine/runner/runner.js';
 import { LocalExecutor } from '../executors/local/local-executor.js';
 import { removeInterruptedUploads } from '../wes/attachments.js';
@@ -15,6 +15,8 @@ import { detectContainerEngine } from '../executors/container/container-engine.j
 import { containerWrapper, removeLeftoverContainers } from '../executors/container/container-wrapper.js';
 
 export async function serve(config: Config): Promise<void> {
+  // Before anything is written there (the sandbox's state comes first).
+  restrictDataDir(config.dataDir);
   // Decided before anything else so that a required but missing sandbox stops the start.
   const sandbox = await selectJobSandbox(config.jobSandbox, {
     hiddenPaths: [config.dataDir],
