@@ -43,6 +43,8 @@ export interface BwrapWrapperOptions {
   readonly stateDir: string;
   /** pids.max of each job (threads count too). */
   readonly maxProcesses: number;
+  /** Host directories every job sees read-only besides the system ones (the operator's tools). */
+  readonly readOnlyDirs?: readonly string[];
 }
 
 /** Why bubblewrap cannot be used here, naming what to install. */
@@ -92,7 +94,7 @@ export class BwrapWrapper implements CommandWrapper {
     const resolvConf = path.join(options.stateDir, 'resolv.conf');
     await mkdir(empty, { recursive: true, mode: 0o755 });
     await writeFile(resolvConf, `nameserver ${SLIRP_NAMESERVER}\n`, { mode: 0o644 });
-    const base = baseArgs(await systemEntries(), await unreadableEntries('/etc'), empty, options.hiddenPaths);
+    const base = baseArgs(await systemEntries(), options.readOnlyDirs ?? [], await unreadableEntries('/etc'), empty, options.hiddenPaths);
     try {
       await run('bwrap', [...base, '--unshare-net', '--', 'true'], { env: { PATH: WRAPPER_PATH } });
     } catch (err) {
@@ -174,7 +176,13 @@ function within(child: string, parent: string): boolean {
 }
 
 /** Everything but the job's own mounts, network and command; the same for every job. */
-function baseArgs(system: readonly SystemEntry[], hidden: HiddenEntries, emptyDir: string, hiddenPaths: readonly string[]): string[] {
+function baseArgs(
+  system: readonly SystemEntry[],
+  readOnlyDirs: readonly string[],
+  hidden: HiddenEntries,
+  emptyDir: string,
+  hiddenPaths: readonly string[],
+): string[] {
   // --unshare-all minus the user namespace: under a root server that namespace would map uid
   // 0 alone, and root's tar restoring an archive's owners fails (conformance directory_output).
   // An unprivileged bwrap adds a user namespace by itself.
@@ -192,9 +200,12 @@ function baseArgs(system: readonly SystemEntry[], hidden: HiddenEntries, emptyDi
   // (0555) while the files in it are writable for uid 0: without this a root server's job
   // could set kernel.core_pattern, i.e. run a program as root on the host.
   args.push('--proc', '/proc', '--ro-bind', '/proc/sys', '/proc/sys', '--dev', '/dev', '--tmpfs', '/tmp');
-  // A data directory under a system directory (say /opt/wes) would otherwise be visible.
+  // After /tmp, so that an operator's directory below it is not covered.
+  for (const dir of readOnlyDirs) args.push('--ro-bind', dir, dir);
+  // A data directory below a bound directory (say /opt/wes/data) would otherwise be visible.
+  const bound = [...system.filter((entry) => entry.symlinkTo === undefined).map((entry) => entry.path), ...readOnlyDirs];
   for (const hiddenPath of hiddenPaths) {
-    if (system.some((entry) => entry.symlinkTo === undefined && within(hiddenPath, entry.path))) args.push('--tmpfs', hiddenPath);
+    if (bound.some((dir) => within(hiddenPath, dir))) args.push('--tmpfs', hiddenPath);
   }
   return args;
 }
