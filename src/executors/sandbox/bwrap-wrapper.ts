@@ -110,7 +110,8 @@ export class BwrapWrapper implements CommandWrapper {
       cgroups === undefined
         ? 'RAM, cores and process count NOT enforced (no writable cgroup v1 hierarchy)'
         : `limits by cgroup v1 ${cgroups.controllers.join(', ')}`;
-    const network = networks === undefined ? `NetworkAccess unavailable (install ${SLIRP_PACKAGE})` : 'NetworkAccess through slirp4netns';
+    const network =
+      networks === undefined ? `NetworkAccess unavailable (needs root and the ${SLIRP_PACKAGE} and iproute2 packages)` : 'NetworkAccess through slirp4netns';
     const description = `bubblewrap ${version}; ${limits}; ${network}`;
     return new BwrapWrapper(base, options, resolvConf, cgroups, networks, description);
   }
@@ -118,7 +119,7 @@ export class BwrapWrapper implements CommandWrapper {
   async wrap(spec: JobSpec): Promise<WrappedCommand> {
     const confinement = spec.confinement ?? { mounts: [{ hostPath: spec.cwd, jobPath: spec.cwd, writable: true }], network: false };
     if (confinement.network && this.#networks === undefined) {
-      throw new Error(`NetworkAccess needs slirp4netns, which is not installed (package "${SLIRP_PACKAGE}")`);
+      throw new Error(`NetworkAccess needs slirp4netns and iproute2 and a server running as root; this server has no network for sandboxed jobs`);
     }
     const env = Object.entries(spec.env).flatMap(([name, value]) => ['--setenv', name, value]);
     const bwrap = [
