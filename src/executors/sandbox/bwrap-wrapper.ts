@@ -17,7 +17,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, realpath, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { CommandWrapper, JobSpec, Mount, WrappedCommand } from '../executor.js';
@@ -58,6 +58,8 @@ export class SandboxUnavailableError extends Error {
 export class BwrapWrapper implements CommandWrapper {
   readonly #base: readonly string[];
   readonly #resolvConf: string;
+  /** Where the job's resolv.conf goes: /etc/resolv.conf, or what it links to (systemd-resolved). */
+  readonly #resolvTarget: string;
   readonly #maxProcesses: number;
   readonly #cgroups: JobCgroups | undefined;
   readonly #networks: SlirpNetworks | undefined;
@@ -68,12 +70,14 @@ export class BwrapWrapper implements CommandWrapper {
     base: readonly string[],
     options: BwrapWrapperOptions,
     resolvConf: string,
+    resolvTarget: string,
     cgroups: JobCgroups | undefined,
     networks: SlirpNetworks | undefined,
     description: string,
   ) {
     this.#base = base;
     this.#resolvConf = resolvConf;
+    this.#resolvTarget = resolvTarget;
     this.#maxProcesses = options.maxProcesses;
     this.#cgroups = cgroups;
     this.#networks = networks;
@@ -113,7 +117,8 @@ export class BwrapWrapper implements CommandWrapper {
     const network =
       networks === undefined ? `NetworkAccess unavailable (needs root and the ${SLIRP_PACKAGE} and iproute2 packages)` : 'NetworkAccess through slirp4netns';
     const description = `bubblewrap ${version}; ${limits}; ${network}`;
-    return new BwrapWrapper(base, options, resolvConf, cgroups, networks, description);
+    const resolvTarget = await realpath('/etc/resolv.conf').catch(() => '/etc/resolv.conf');
+    return new BwrapWrapper(base, options, resolvConf, resolvTarget, cgroups, networks, description);
   }
 
   async wrap(spec: JobSpec): Promise<WrappedCommand> {
@@ -125,7 +130,7 @@ export class BwrapWrapper implements CommandWrapper {
     const bwrap = [
       'bwrap',
       ...this.#base,
-      ...(confinement.network ? ['--share-net', '--ro-bind', this.#resolvConf, '/etc/resolv.conf'] : ['--unshare-net']),
+      ...(confinement.network ? ['--share-net', '--ro-bind', this.#resolvConf, this.#resolvTarget] : ['--unshare-net']),
       ...confinement.mounts.flatMap(mountArgs),
       '--chdir',
       spec.cwd,
