@@ -36,6 +36,11 @@ export interface Config {
   readonly jobSandbox?: 'bwrap' | 'none';
   /** Most processes (and threads) one sandboxed job may have at once (WES_JOB_MAX_PROCESSES). */
   readonly jobMaxProcesses: number;
+  /**
+   * Host directories sandboxed jobs see read-only besides the system ones, e.g. a conda or
+   * module tree (WES_JOB_READ_ONLY_DIRS, comma-separated absolute paths).
+   */
+  readonly jobReadOnlyDirs: readonly string[];
   /** Container engine for DockerRequirement (WES_CONTAINER_ENGINE); undefined: podman, else docker, when installed. */
   readonly containerEngine?: 'podman' | 'docker';
   /** Most active (not finished) runs per user that execute at once (WES_MAX_RUNS_PER_USER); more wait QUEUED. */
@@ -117,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     allowedInputDirs: parseAbsoluteDirs('WES_ALLOWED_INPUT_DIRS', env.WES_ALLOWED_INPUT_DIRS),
     jobSandbox: parseChoice('WES_JOB_SANDBOX', env.WES_JOB_SANDBOX, ['bwrap', 'none'] as const),
     jobMaxProcesses: parsePositiveInt('WES_JOB_MAX_PROCESSES', env.WES_JOB_MAX_PROCESSES, 1024),
+    jobReadOnlyDirs: parseAbsoluteDirs('WES_JOB_READ_ONLY_DIRS', env.WES_JOB_READ_ONLY_DIRS),
     containerEngine: parseChoice('WES_CONTAINER_ENGINE', env.WES_CONTAINER_ENGINE, ['podman', 'docker'] as const),
     maxRunsPerUser: parsePositiveInt('WES_MAX_RUNS_PER_USER', env.WES_MAX_RUNS_PER_USER, 10),
     maxJobsPerUser: parsePositiveInt('WES_MAX_JOBS_PER_USER', env.WES_MAX_JOBS_PER_USER, os.availableParallelism()),

@@ -22,6 +22,7 @@ export async function serve(config: Config): Promise<void> {
     hiddenPaths: [config.dataDir],
     stateDir: path.join(config.dataDir, 'sandbox'),
     maxProcesses: config.jobMaxProcesses,
+    readOnlyDirs: config.jobReadOnlyDirs,
   });
   process.stdout.write(`${sandbox.message}\n`);
   const store = await openConfiguredStore(config);

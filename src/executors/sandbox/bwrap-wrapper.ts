@@ -17,7 +17,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, realpath, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { CommandWrapper, JobSpec, Mount, WrappedCommand } from '../executor.js';
@@ -43,6 +43,8 @@ export interface BwrapWrapperOptions {
   readonly stateDir: string;
   /** pids.max of each job (threads count too). */
   readonly maxProcesses: number;
+  /** Host directories every job sees read-only besides the system ones (the operator's tools). */
+  readonly readOnlyDirs?: readonly string[];
 }
 
 /** Why bubblewrap cannot be used here, naming what to install. */
@@ -56,6 +58,8 @@ export class SandboxUnavailableError extends Error {
 export class BwrapWrapper implements CommandWrapper {
   readonly #base: readonly string[];
   readonly #resolvConf: string;
+  /** Where the job's resolv.conf goes: /etc/resolv.conf, or what it links to (systemd-resolved). */
+  readonly #resolvTarget: string;
   readonly #maxProcesses: number;
   readonly #cgroups: JobCgroups | undefined;
   readonly #networks: SlirpNetworks | undefined;
@@ -66,12 +70,14 @@ export class BwrapWrapper implements CommandWrapper {
     base: readonly string[],
     options: BwrapWrapperOptions,
     resolvConf: string,
+    resolvTarget: string,
     cgroups: JobCgroups | undefined,
     networks: SlirpNetworks | undefined,
     description: string,
   ) {
     this.#base = base;
     this.#resolvConf = resolvConf;
+    this.#resolvTarget = resolvTarget;
     this.#maxProcesses = options.maxProcesses;
     this.#cgroups = cgroups;
     this.#networks = networks;
@@ -92,7 +98,7 @@ export class BwrapWrapper implements CommandWrapper {
     const resolvConf = path.join(options.stateDir, 'resolv.conf');
     await mkdir(empty, { recursive: true });
     await writeFile(resolvConf, `nameserver ${SLIRP_NAMESERVER}\n`);
-    const base = baseArgs(await systemEntries(), await unreadableEntries('/etc'), empty, options.hiddenPaths);
+    const base = baseArgs(await systemEntries(), options.readOnlyDirs ?? [], await unreadableEntries('/etc'), empty, options.hiddenPaths);
     try {
       await run('bwrap', [...base, '--unshare-net', '--', 'true'], { env: { PATH: WRAPPER_PATH } });
     } catch (err) {
@@ -108,21 +114,23 @@ export class BwrapWrapper implements CommandWrapper {
       cgroups === undefined
         ? 'RAM, cores and process count NOT enforced (no writable cgroup v1 hierarchy)'
         : `limits by cgroup v1 ${cgroups.controllers.join(', ')}`;
-    const network = networks === undefined ? `NetworkAccess unavailable (install ${SLIRP_PACKAGE})` : 'NetworkAccess through slirp4netns';
+    const network =
+      networks === undefined ? `NetworkAccess unavailable (needs root and the ${SLIRP_PACKAGE} and iproute2 packages)` : 'NetworkAccess through slirp4netns';
     const description = `bubblewrap ${version}; ${limits}; ${network}`;
-    return new BwrapWrapper(base, options, resolvConf, cgroups, networks, description);
+    const resolvTarget = await realpath('/etc/resolv.conf').catch(() => '/etc/resolv.conf');
+    return new BwrapWrapper(base, options, resolvConf, resolvTarget, cgroups, networks, description);
   }
 
   async wrap(spec: JobSpec): Promise<WrappedCommand> {
     const confinement = spec.confinement ?? { mounts: [{ hostPath: spec.cwd, jobPath: spec.cwd, writable: true }], network: false };
     if (confinement.network && this.#networks === undefined) {
-      throw new Error(`NetworkAccess needs slirp4netns, which is not installed (package "${SLIRP_PACKAGE}")`);
+      throw new Error(`NetworkAccess needs slirp4netns and iproute2 and a server running as root; this server has no network for sandboxed jobs`);
     }
     const env = Object.entries(spec.env).flatMap(([name, value]) => ['--setenv', name, value]);
     const bwrap = [
       'bwrap',
       ...this.#base,
-      ...(confinement.network ? ['--share-net', '--ro-bind', this.#resolvConf, '/etc/resolv.conf'] : ['--unshare-net']),
+      ...(confinement.network ? ['--share-net', '--ro-bind', this.#resolvConf, this.#resolvTarget] : ['--unshare-net']),
       ...confinement.mounts.flatMap(mountArgs),
       '--chdir',
       spec.cwd,
@@ -174,7 +182,13 @@ function within(child: string, parent: string): boolean {
 }
 
 /** Everything but the job's own mounts, network and command; the same for every job. */
-function baseArgs(system: readonly SystemEntry[], hidden: HiddenEntries, emptyDir: string, hiddenPaths: readonly string[]): string[] {
+function baseArgs(
+  system: readonly SystemEntry[],
+  readOnlyDirs: readonly string[],
+  hidden: HiddenEntries,
+  emptyDir: string,
+  hiddenPaths: readonly string[],
+): string[] {
   // --unshare-all minus the user namespace: under a root server that namespace would map uid
   // 0 alone, and root's tar restoring an archive's owners fails (conformance directory_output).
   // An unprivileged bwrap adds a user namespace by itself.
@@ -192,9 +206,12 @@ function baseArgs(system: readonly SystemEntry[], hidden: HiddenEntries, emptyDi
   // (0555) while the files in it are writable for uid 0: without this a root server's job
   // could set kernel.core_pattern, i.e. run a program as root on the host.
   args.push('--proc', '/proc', '--ro-bind', '/proc/sys', '/proc/sys', '--dev', '/dev', '--tmpfs', '/tmp');
-  // A data directory under a system directory (say /opt/wes) would otherwise be visible.
+  // After /tmp, so that an operator's directory below it is not covered.
+  for (const dir of readOnlyDirs) args.push('--ro-bind', dir, dir);
+  // A data directory below a bound directory (say /opt/wes/data) would otherwise be visible.
+  const bound = [...system.filter((entry) => entry.symlinkTo === undefined).map((entry) => entry.path), ...readOnlyDirs];
   for (const hiddenPath of hiddenPaths) {
-    if (system.some((entry) => entry.symlinkTo === undefined && within(hiddenPath, entry.path))) args.push('--tmpfs', hiddenPath);
+    if (bound.some((dir) => within(hiddenPath, dir))) args.push('--tmpfs', hiddenPath);
   }
   return args;
 }

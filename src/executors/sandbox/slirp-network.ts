@@ -30,8 +30,9 @@ export class SlirpNetworks {
     this.#prefix = prefix;
   }
 
-  /** Whether `ip` and `slirp4netns` can be run. */
+  /** Whether `ip` and `slirp4netns` can be run, as root (`ip netns add` needs it). */
   static async available(): Promise<boolean> {
+    if (process.getuid?.() !== 0) return false;
     try {
       await run('slirp4netns', ['--version']);
       await run('ip', ['-V']);

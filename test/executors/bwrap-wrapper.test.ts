@@ -1,0 +1,67 @@
+/**
+ * BwrapWrapper through a real LocalExecutor and real bubblewrap: what the wrapper itself
+ * decides (the HTTP-level probes are in test/security/job-sandbox.test.ts).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { LocalExecutor } from '../../src/executors/local/local-executor.js';
+import { BwrapWrapper } from '../../src/executors/sandbox/bwrap-wrapper.js';
+import type { JobSpec } from '../../src/executors/executor.js';
+
+async function setUp(t: { after: (fn: () => Promise<void>) => void }) {
+  const root = await realpath(await mkdtemp(path.join(tmpdir(), 'wes-bwrap-')));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const tools = path.join(root, 'tools');
+  const dataDir = path.join(tools, 'data');
+  const outdir = path.join(root, 'job', 'out');
+  await mkdir(outdir, { recursive: true });
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(path.join(tools, 'tool.sh'), 'echo from-the-tool-dir\n');
+  await writeFile(path.join(dataDir, 'wes.sqlite'), 'SQLite format 3');
+  const wrapper = await BwrapWrapper.create({ hiddenPaths: [dataDir], stateDir: path.join(root, 'sandbox'), maxProcesses: 64, readOnlyDirs: [tools] });
+  const spec = (script: string, env: Record<string, string> = {}): JobSpec => ({
+    id: 'job',
+    argv: ['sh', '-c', script],
+    cwd: outdir,
+    env: { PATH: '/usr/bin:/bin', ...env },
+    stdoutPath: path.join(root, 'job', 'stdout'),
+    stderrPath: path.join(root, 'job', 'stderr'),
+    confinement: { mounts: [{ hostPath: outdir, jobPath: outdir, writable: true }], network: false },
+  });
+  const run = async (job: JobSpec): Promise<{ code: number | undefined; stdout: string }> => {
+    const executor = new LocalExecutor({ maxJobs: 1, wrapper });
+    t.after(() => executor.shutdown());
+    const { outcome } = await executor.submit(job, new AbortController().signal).result;
+    return { code: outcome.kind === 'exited' ? outcome.exitCode : undefined, stdout: await readFile(job.stdoutPath, 'utf8') };
+  };
+  return { root, tools, dataDir, outdir, wrapper, spec, run };
+}
+
+test("the job's environment is set inside the sandbox, never on the privileged wrapper processes", async (t) => {
+  const { wrapper, spec, run } = await setUp(t);
+  const job = spec('echo "$SECRET_VAR"', { LD_PRELOAD: '/nonexistent/evil.so', SECRET_VAR: 'inside' });
+  const wrapped = await wrapper.wrap(job);
+  await wrapped.cleanup?.();
+  assert.deepEqual(Object.keys(wrapped.env), ['PATH']);
+  assert.equal((await run(spec('echo "$SECRET_VAR"', { SECRET_VAR: 'inside' }))).stdout, 'inside\n');
+});
+
+test('operator read-only dirs are visible read-only; a data directory inside one stays hidden', async (t) => {
+  const { tools, dataDir, outdir, spec, run } = await setUp(t);
+  const result = await run(
+    spec(`sh ${tools}/tool.sh; touch ${tools}/x 2>/dev/null && echo WROTE; ls ${dataDir}; cat ${dataDir}/wes.sqlite 2>/dev/null; echo done > ${outdir}/ok`),
+  );
+  assert.equal(result.stdout, 'from-the-tool-dir\n');
+  assert.equal(await readFile(path.join(outdir, 'ok'), 'utf8'), 'done\n');
+});
+
+test('a job with NetworkAccess runs in a network namespace of its own, inside the sandbox', async (t) => {
+  const { spec, run } = await setUp(t);
+  const job: JobSpec = { ...spec('cat /proc/net/dev | grep -c tap0; cat /etc/resolv.conf'), confinement: { ...spec('').confinement!, network: true } };
+  const result = await run(job);
+  assert.equal(result.code, 0);
+  assert.equal(result.stdout, '1\nnameserver 10.0.2.3\n');
+});
