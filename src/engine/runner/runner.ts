@@ -22,8 +22,12 @@ import type { RunLauncher, RunRequest } from '../../run-launcher.js';
 import type { CwlObject } from '../cwl-value.js';
 import { describeTopLevelSteps, executeProcess, loadProcess, prepareInputs, type LoadedProcess } from '../index.js';
 import { StoreEngineHost } from './store-host.js';
+import { limitHost } from './limited-host.js';
 import { RUN_LAYOUT } from '../../run-layout.js';
 
+
+/** Store operations one run may have in flight (limited-host.ts); the PostgreSQL pool has 10 connections. */
+const STORE_OPERATIONS_PER_RUN = 4;
 
 export interface RunnerOptions {
   readonly db: Kysely<Database>;
@@ -160,7 +164,7 @@ export class Runner implements RunLauncher {
         return;
       }
       await log('run running');
-      const host = new StoreEngineHost(this.#db, run.id, topLevelSteps, run.state !== 'QUEUED');
+      const host = limitHost(new StoreEngineHost(this.#db, run.id, topLevelSteps, run.state !== 'QUEUED'), STORE_OPERATIONS_PER_RUN);
       const executor = onBehalfOf(this.#executor, String(run.user_id));
       const outputs = await executeProcess(process, inputs, { runDir: path.join(run.run_dir, RUN_LAYOUT.work), executor, host, signal });
       const end = time();
