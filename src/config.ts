@@ -21,7 +21,10 @@ export interface Config {
    * (WES_ALLOWED_WORKFLOW_URLS, comma-separated; e.g. "https://raw.githubusercontent.com/").
    */
   readonly allowedWorkflowUrlPrefixes: readonly string[];
-  /** Public base URL used in absolute links (task_logs_url, stdout); derived from the request when unset. */
+  /**
+   * Public base URL used in absolute links (task_logs_url, stdout) (WES_PUBLIC_URL); when unset,
+   * from the Host header if it is the listening address or a trusted host (api/base-url.ts).
+   */
   readonly publicUrl?: string;
   /**
    * Host directories users may name as `file://` or absolute-path inputs (WES_ALLOWED_INPUT_DIRS,

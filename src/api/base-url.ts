@@ -23,16 +23,22 @@ function withPort(host: string, protocol: string): string {
 }
 
 function isLoopbackAddress(address: string): boolean {
-  return address.startsWith('127.') || address === '::1' || address === '::ffff:127.0.0.1';
+  return address.startsWith('127.') || address === '::1';
+}
+
+/** The address as it goes in a URL, IPv6 in brackets. */
+function urlHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
 }
 
 export function baseUrlOf(request: FastifyRequest, links: LinkOptions): string {
   if (links.publicUrl !== undefined) return links.publicUrl;
   const { protocol } = request;
   // An injected request (tests) has no local address: it is treated as a loopback connection.
-  const localAddress = request.socket.localAddress;
+  // IPv4-mapped IPv6 addresses (a dual-stack listener) count as the plain IPv4 address.
+  const localAddress = request.socket.localAddress?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
   const localPort = request.socket.localPort ?? (protocol === 'https' ? 443 : 80);
-  const local = localAddress === undefined ? `localhost:${localPort}` : `${localAddress.includes(':') ? `[${localAddress}]` : localAddress}:${localPort}`;
+  const local = `${localAddress === undefined ? 'localhost' : urlHost(localAddress)}:${localPort}`;
   const accepted = new Set([local, ...links.trustedHosts.map((h) => withPort(h, protocol))]);
   if (localAddress === undefined || isLoopbackAddress(localAddress)) {
     for (const name of LOOPBACK_NAMES) accepted.add(`${name}:${localPort}`);

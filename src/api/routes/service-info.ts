@@ -17,6 +17,10 @@ The first start of "wes serve" creates the user "admin" and prints its key once.
 An administrator creates more users and keys on the server machine:
   wes user add <name>
   wes key create <name>
+and revokes them:
+  wes key list <name>
+  wes key revoke <key id or prefix>
+  wes user disable <name>
 `;
 
 export const serviceInfoRoutes: FastifyPluginAsync<ServiceInfoRoutesOptions> = async (app, { services, links }) => {

@@ -27,7 +27,11 @@ import { PathPolicy } from '../path-policy.js';
 import { checkInputLocations, CLOSED_INPUT_POLICY, type InputPolicy } from '../input-locations.js';
 import { downloadRemoteInputs } from '../remote-inputs.js';
 import { parseJson, stringifyJson } from '../../exact-json.js';
+import { limitHost } from './limited-host.js';
 
+
+/** Store operations one run may have in flight (limited-host.ts); the PostgreSQL pool has 10 connections. */
+const STORE_OPERATIONS_PER_RUN = 4;
 
 export interface RunnerOptions {
   readonly db: Kysely<Database>;
@@ -182,7 +186,7 @@ export class Runner implements RunLauncher {
         return;
       }
       await log('run running');
-      const host = new StoreEngineHost(this.#db, run.id, topLevelSteps, run.state !== 'QUEUED');
+      const host = limitHost(new StoreEngineHost(this.#db, run.id, topLevelSteps, run.state !== 'QUEUED'), STORE_OPERATIONS_PER_RUN);
       const outputs = await executeProcess(process, inputs, {
         runDir: path.join(run.run_dir, RUN_LAYOUT.work),
         logsDir: path.join(run.run_dir, RUN_LAYOUT.logs),
