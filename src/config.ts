@@ -48,6 +48,13 @@ export interface Config {
   readonly allowPrivateInputUrls: boolean;
   /** Host headers (host or host:port) accepted for absolute links when publicUrl is unset (WES_TRUSTED_HOSTS). */
   readonly trustedHosts: readonly string[];
+  /** Browser origins allowed to call the API (WES_CORS_ORIGINS, comma-separated, or `*`); empty: CORS off. */
+  readonly corsOrigins: readonly string[];
+  /** service-info `contactUrl` and `documentationUrl` (WES_CONTACT_URL, WES_DOCUMENTATION_URL); default: the dashboard. */
+  readonly contactUrl?: string;
+  readonly documentationUrl?: string;
+  /** service-info `environment` (WES_ENVIRONMENT: prod, test, dev, staging…). */
+  readonly environment: string;
 }
 
 function parsePort(value: string | undefined, fallback: number): number {
@@ -113,6 +120,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxInputBytes: parsePositiveInt('WES_MAX_INPUT_BYTES', env.WES_MAX_INPUT_BYTES, 10 * 1024 * 1024 * 1024),
     allowPrivateInputUrls: parseFlag(env.WES_ALLOW_PRIVATE_INPUT_URLS),
     trustedHosts: parseList(env.WES_TRUSTED_HOSTS),
+    corsOrigins: parseList(env.WES_CORS_ORIGINS),
+    contactUrl: env.WES_CONTACT_URL || undefined,
+    documentationUrl: env.WES_DOCUMENTATION_URL || undefined,
+    environment: env.WES_ENVIRONMENT || 'prod',
     ...overrides,
   };
 }

@@ -7,6 +7,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Services } from '../wes/services.js';
 import type { Caller } from '../wes/run-service.js';
 import { installAuth } from './auth.js';
+import { AllowedMethods } from './allowed-methods.js';
+import { installCors } from './cors.js';
 import { installErrorHandlers, sendError } from './error-handler.js';
 import { runRoutes } from './routes/runs.js';
 import { serviceInfoRoutes } from './routes/service-info.js';
@@ -22,6 +24,8 @@ export interface AppOptions {
   readonly publicUrl?: string;
   readonly maxUploadBytes?: number;
   readonly logger?: FastifyServerOptions['logger'];
+  /** Origins allowed to call the API from a browser (WES_CORS_ORIGINS); empty: no CORS. */
+  readonly corsOrigins?: readonly string[];
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -34,7 +38,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       void sendError(reply, 400, error.message);
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
-  installErrorHandlers(app);
+  const allowed = new AllowedMethods();
+  allowed.record(app);
+  installCors(app, options.corsOrigins ?? []);
+  installErrorHandlers(app, allowed);
+  // OPTIONS (not a CORS preflight, which installCors answers): the methods of the path.
+  app.options('*', async (request, reply) => {
+    const methods = allowed.of(request.url);
+    if (methods.length === 0) return sendError(reply, 404, `no such endpoint: ${request.url.split('?')[0]}`);
+    return reply.code(204).header('Allow', methods.join(', ')).send();
+  });
   const { services, publicUrl } = options;
   await app.register(serviceInfoRoutes, { prefix: API_PREFIX, services, publicUrl });
   await app.register(

@@ -18,6 +18,7 @@ export async function serve(config: Config): Promise<void> {
     noAuth: config.noAuth,
     remoteWorkflows: config.allowedWorkflowUrlPrefixes.length > 0,
     launcher: runner,
+    deployment: { contactUrl: config.contactUrl, documentationUrl: config.documentationUrl, environment: config.environment },
   });
   let localCaller;
   if (config.noAuth) {
@@ -31,7 +32,13 @@ export async function serve(config: Config): Promise<void> {
       );
     }
   }
-  const app = await buildApp({ services, localCaller, publicUrl: config.publicUrl, logger: { level: 'info' } });
+  const app = await buildApp({
+    services,
+    localCaller,
+    publicUrl: config.publicUrl,
+    logger: { level: 'info' },
+    corsOrigins: config.corsOrigins,
+  });
   const stop = async () => {
     // Active runs keep their state and are resumed by the next start.
     await runner.stop();

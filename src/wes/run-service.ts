@@ -7,7 +7,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/database.js';
-import { findRunForUser, insertRun, listRunsPage, markRunState } from '../store/queries/runs.js';
+import { findRunForUser, insertRun, listRunsPage, markRunState, type RunFilter } from '../store/queries/runs.js';
 import type { WorkflowInvocationRow } from '../store/tables/invocation.table.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import { isFinal, type RunState } from '../run-state.js';
@@ -68,7 +68,7 @@ export class RunService {
       await staging.commitTo(runDir);
       committed = true;
       const now = new Date().toISOString();
-      const run = await insertRun(this.#db, {
+      const run = await this.#db.transaction().execute((trx) => insertRun(trx, {
         uuid,
         user_id: caller.userId,
         workflow_id: null,
@@ -81,7 +81,7 @@ export class RunService {
         start_time: null,
         end_time: null,
         update_time: now,
-      });
+      }, request.tags));
       this.#launcher?.start(run.id);
       return uuid;
     } catch (error) {
@@ -123,12 +123,14 @@ export class RunService {
     return real;
   }
 
-  async listRuns(caller: Caller, page: PageRequest): Promise<RunListResponse> {
+  async listRuns(caller: Caller, page: PageRequest, filter: RunFilter = {}): Promise<RunListResponse> {
     const pageSize = resolvePageSize(page.pageSize);
-    const scope = `runs:${caller.userId}`;
+    // A token continues the listing it came from: the filter is part of its scope.
+    const filtered = filter.state !== undefined || (filter.tags?.length ?? 0) > 0;
+    const scope = filtered ? `runs:${caller.userId}:${JSON.stringify(filter)}` : `runs:${caller.userId}`;
     const token = presentToken(page.pageToken);
     const before = token === undefined ? undefined : decodeRunCursor(this.#tokens.decode(token, scope));
-    const { items, continueAfter: last } = splitLookAhead(await listRunsPage(this.#db, caller.userId, before, pageSize + 1), pageSize);
+    const { items, continueAfter: last } = splitLookAhead(await listRunsPage(this.#db, caller.userId, before, pageSize + 1, filter), pageSize);
     return {
       runs: items.map(toRunSummary),
       next_page_token: last === undefined ? '' : this.#tokens.encode(scope, [last.create_time, last.uuid]),

@@ -7,7 +7,7 @@ import { RunService } from './run-service.js';
 import type { RunLauncher } from '../run-launcher.js';
 import { TaskService } from './task-service.js';
 import { UserService } from './user-service.js';
-import { serviceInfo } from './service-info.js';
+import { SERVER_VERSION, serviceInfo } from './service-info.js';
 
 export interface Services {
   readonly runs: RunService;
@@ -21,17 +21,25 @@ export interface ServicesOptions {
   readonly noAuth: boolean;
   readonly remoteWorkflows: boolean;
   readonly launcher?: RunLauncher;
+  /** service-info contactUrl/documentationUrl/environment; unset ones get defaults. */
+  readonly deployment?: { readonly contactUrl?: string; readonly documentationUrl?: string; readonly environment?: string };
 }
 
 export async function createServices(store: Store, options: ServicesOptions): Promise<Services> {
   // Stored in the database so tokens survive restarts and every replica accepts every token.
   const secret = await getOrInsertSetting(store.db, 'page_token_secret', randomBytes(32).toString('base64'));
   const tokens = new PageTokenCodec(Buffer.from(secret, 'base64'));
+  const startedAt = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const deployment = {
+    ...options.deployment,
+    createdAt: await getOrInsertSetting(store.db, 'created_at', startedAt),
+    updatedAt: await getOrInsertSetting(store.db, `updated_at:${SERVER_VERSION}`, startedAt),
+  };
   return {
     runs: new RunService({ db: store.db, tokens, dataDir: options.dataDir, launcher: options.launcher }),
     tasks: new TaskService({ db: store.db, tokens }),
     users: new UserService(store.db),
     serviceInfo: (baseUrl) =>
-      serviceInfo(store.db, { baseUrl, noAuth: options.noAuth, remoteWorkflows: options.remoteWorkflows }),
+      serviceInfo(store.db, { baseUrl, noAuth: options.noAuth, remoteWorkflows: options.remoteWorkflows, deployment }),
   };
 }

@@ -6,6 +6,7 @@ import { STEP_LEVEL_JOB_INDEX } from '../store/queries/tasks.js';
 import { formatTaskId } from '../store/task-path.js';
 import type { RunLog, RunRequest, RunSummary, TaskLog } from './wes-types.js';
 import { linkOutputs } from './output-links.js';
+import { ENGINE_NAME } from './run-request.js';
 
 /** ISO 8601 UTC to the second, as the spec's "%Y-%m-%dT%H:%M:%SZ". */
 export function wesTime(stored: string | null): string | undefined {
@@ -61,9 +62,27 @@ export function toRunSummary(row: RunSummaryRow): RunSummary {
   return summary;
 }
 
+/**
+ * The run's Log. Its `cmd` is the engine invocation the run amounts to; `stdout` and `stderr`
+ * both lead to the engine's log (progress and failures alike: the engine writes one log), which
+ * clients such as wes-client print with `--log`; each job's own streams are in its TaskLog.
+ */
 export function toRunLog(row: WorkflowInvocationRow, baseUrl: string): RunLog {
   const url = runUrl(baseUrl, row.uuid);
-  const runLog: RunLog['run_log'] = { name: parseStoredRequest(row.request).workflow_url, stdout: `${url}/log` };
+  const request = parseStoredRequest(row.request);
+  const runLog: RunLog['run_log'] = {
+    name: request.workflow_url,
+    cmd: [
+      ENGINE_NAME,
+      ...Object.entries(request.workflow_engine_parameters ?? {}).map(([name, value]) => `--${name}=${value}`),
+      request.workflow_url,
+    ],
+    stdout: `${url}/log`,
+    stderr: `${url}/log`,
+  };
+  // Runs finished before exit codes were recorded (migration 0004) completed with 0 all the same.
+  const exitCode = row.exit_code ?? (row.state === 'COMPLETE' ? 0 : null);
+  if (exitCode !== null) runLog.exit_code = exitCode;
   const start = wesTime(row.start_time);
   if (start !== undefined) runLog.start_time = start;
   const end = wesTime(row.end_time);
@@ -71,7 +90,7 @@ export function toRunLog(row: WorkflowInvocationRow, baseUrl: string): RunLog {
   if (row.message !== null) runLog.system_logs = [row.message];
   return {
     run_id: row.uuid,
-    request: parseStoredRequest(row.request),
+    request,
     state: row.state,
     run_log: runLog,
     task_logs_url: `${url}/tasks`,

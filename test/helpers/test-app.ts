@@ -46,6 +46,7 @@ export async function buildTestApp(
     engine?: boolean;
     noAuth?: boolean;
     maxUploadBytes?: number;
+    corsOrigins?: readonly string[];
     database?: TestDatabase;
     /** Sees every query after it ran (besides the counter). */
     onQuery?: (sql: string, parameters: readonly unknown[]) => void;
@@ -70,7 +71,7 @@ export async function buildTestApp(
     launcher: options.launcher ?? runner,
   });
   const localCaller = options.noAuth === true ? { userId: (await services.users.localUser()).id } : undefined;
-  const app = await buildApp({ services, localCaller, maxUploadBytes: options.maxUploadBytes });
+  const app = await buildApp({ services, localCaller, maxUploadBytes: options.maxUploadBytes, corsOrigins: options.corsOrigins });
   let closed = false;
   const close = async (dropDatabase: boolean) => {
     if (closed) return;

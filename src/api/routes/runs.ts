@@ -3,11 +3,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import multipart, { type Multipart } from '@fastify/multipart';
 import { BadRequestError, WesError } from '../../errors.js';
 import { AttachmentStaging } from '../../wes/attachments.js';
-import { isKnownField } from '../../wes/run-request.js';
+import { isKnownField, parseRunFilter } from '../../wes/run-request.js';
 import type { Services } from '../../wes/services.js';
 import { baseUrlOf } from '../base-url.js';
-import { OutputParams, PageQuery, RunParams } from '../schemas/params.js';
+import { OutputParams, RunListQuery, RunParams } from '../schemas/params.js';
 import { sendLog } from '../send-log.js';
+
+const MAX_FIELD_BYTES = 16 * 1024 * 1024;
 
 export interface RunRoutesOptions {
   readonly services: Services;
@@ -19,11 +21,15 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
   await app.register(multipart, {
     // Attachment names may have sub-directories (checked by safeAttachmentPath); busboy would keep only the basename.
     preservePath: true,
-    limits: { fileSize: maxUploadBytes, fieldSize: 16 * 1024 * 1024, fields: 32, files: 10_000 },
+    limits: { fileSize: maxUploadBytes, fieldSize: MAX_FIELD_BYTES, fields: 32, files: 10_000 },
   });
 
-  app.get('/runs', { schema: { querystring: PageQuery } }, async (request) =>
-    services.runs.listRuns(request.caller, { pageSize: request.query.page_size, pageToken: request.query.page_token }),
+  app.get('/runs', { schema: { querystring: RunListQuery } }, async (request) =>
+    services.runs.listRuns(
+      request.caller,
+      { pageSize: request.query.page_size, pageToken: request.query.page_token },
+      parseRunFilter(request.query.state, request.query.tags),
+    ),
   );
 
   app.post('/runs', async (request) => {
@@ -36,7 +42,11 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
       const parts = request.parts()[Symbol.asyncIterator]();
       for (let next = await nextPart(parts); !next.done; next = await nextPart(parts)) {
         const part = next.value;
-        if (part.type === 'file') {
+        if (part.type === 'file' && isKnownField(part.fieldname)) {
+          // Python's requests (wes-client, toil) sends every field as a file part named after it.
+          if (fields.has(part.fieldname)) throw new BadRequestError(`form field "${part.fieldname}" is given twice`);
+          fields.set(part.fieldname, await readField(part.fieldname, part.file));
+        } else if (part.type === 'file') {
           if (part.fieldname !== 'workflow_attachment') {
             part.file.resume();
             throw new BadRequestError(`file part "${part.fieldname}" is not allowed; files go in workflow_attachment`);
@@ -81,6 +91,21 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
     sendLog(request, reply, await services.runs.getEngineLogPath(request.caller, request.params.run_id)),
   );
 };
+
+/** A form field sent as a file part, read as text up to the size of an ordinary field. */
+async function readField(name: string, file: NodeJS.ReadableStream & { truncated?: boolean }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of file) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_FIELD_BYTES) {
+      file.resume();
+      throw new BadRequestError(`form field "${name}" exceeds ${MAX_FIELD_BYTES} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 /** The next form part; a body that is not valid multipart is the client's error, not ours. */
 async function nextPart(parts: AsyncIterator<Multipart>): Promise<IteratorResult<Multipart>> {

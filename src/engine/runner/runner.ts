@@ -19,6 +19,8 @@ import type { CwlObject } from '../cwl-value.js';
 import { describeTopLevelSteps, executeProcess, loadProcess, prepareInputs, type LoadedProcess } from '../index.js';
 import { StoreEngineHost } from './store-host.js';
 import { RUN_LAYOUT } from '../../run-layout.js';
+import { parseEngineParameters } from '../../engine-parameters.js';
+import { RunLimitedExecutor } from '../../executors/run-limited-executor.js';
 
 
 export interface RunnerOptions {
@@ -122,10 +124,11 @@ export class Runner implements RunLauncher {
       }
       await log('run running');
       const host = new StoreEngineHost(this.#db, run.id, topLevelSteps, run.state !== 'QUEUED');
-      const outputs = await executeProcess(process, inputs, { runDir: path.join(run.run_dir, RUN_LAYOUT.work), executor: this.#executor, host, signal });
+      const executor = new RunLimitedExecutor(this.#executor, parseEngineParameters(request.workflow_engine_parameters));
+      const outputs = await executeProcess(process, inputs, { runDir: path.join(run.run_dir, RUN_LAYOUT.work), executor, host, signal });
       const end = time();
       const outputsJson = JSON.stringify(outputs);
-      if (await markRunState(this.#db, run.id, ['RUNNING'], 'COMPLETE', end, { end_time: end, outputs: outputsJson })) {
+      if (await markRunState(this.#db, run.id, ['RUNNING'], 'COMPLETE', end, { end_time: end, outputs: outputsJson, exit_code: 0 })) {
         await log('run complete');
       } else {
         await markRunState(this.#db, run.id, ['CANCELING'], 'CANCELED', end, { end_time: end });
@@ -143,7 +146,8 @@ export class Runner implements RunLauncher {
         return;
       }
       const state = error instanceof CommandFailedError ? 'EXECUTOR_ERROR' : 'SYSTEM_ERROR';
-      await markRunState(this.#db, run.id, ['QUEUED', 'INITIALIZING', 'RUNNING', 'CANCELING'], state, end, { end_time: end, message });
+      const exitCode = state === 'EXECUTOR_ERROR' ? exitCodeOf(error) : undefined;
+      await markRunState(this.#db, run.id, ['QUEUED', 'INITIALIZING', 'RUNNING', 'CANCELING'], state, end, { end_time: end, message, exit_code: exitCode });
       await log(`run failed (${state}): ${message}`).catch(() => undefined);
     }
   }
@@ -163,4 +167,13 @@ export class Runner implements RunLauncher {
     await setRunWorkflow(this.#db, run.id, workflowId, new Date().toISOString());
     return new Map(steps.map((s, i) => [s.path[0].order, stepIds[i]]));
   }
+}
+
+/** The exit code of the job behind a failure (a JobFailedError somewhere in the cause chain), for run_log.exit_code. */
+function exitCodeOf(error: unknown): number | undefined {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    const code = (e as { exitCode?: unknown }).exitCode;
+    if (typeof code === 'number') return code;
+  }
+  return undefined;
 }
