@@ -1,5 +1,6 @@
 /** Store rows → WES response objects. The only place that knows both shapes. */
 import type { TaskRow } from '../store/queries/tasks.js';
+import type { JobState } from '../store/tables/job.table.js';
 import type { RunSummaryRow } from '../store/queries/runs.js';
 import type { WorkflowInvocationRow } from '../store/tables/invocation.table.js';
 import { STEP_LEVEL_JOB_INDEX } from '../store/queries/tasks.js';
@@ -22,9 +23,32 @@ export function taskIdOf(row: Pick<TaskRow, 'task_path' | 'job_index'>): string 
   return formatTaskId(row.task_path, row.job_index === STEP_LEVEL_JOB_INDEX ? undefined : row.job_index);
 }
 
+/**
+ * A task's state, an extension field of TaskLog (the spec has none) that the CLI's
+ * `--state` and the dashboard filter on: the job's state in plain words, `none` for a task
+ * without a job (a workflow input, a step whose jobs are not created yet).
+ */
+export type TaskState = 'none' | 'queued' | 'running' | 'complete' | 'failed' | 'skipped' | 'canceled';
+
+export function taskStateOf(jobState: JobState | null): TaskState {
+  switch (jobState) {
+    case null:
+      return 'none';
+    case 'new':
+    case 'queued':
+      return 'queued';
+    case 'ok':
+      return 'complete';
+    case 'error':
+      return 'failed';
+    default:
+      return jobState;
+  }
+}
+
 export function toTaskLog(row: TaskRow, baseUrl: string, runId: string): TaskLog {
   const id = taskIdOf(row);
-  const log: TaskLog = { id, name: row.label ?? row.tool_id ?? `step_${row.order_index}` };
+  const log: TaskLog = { id, name: row.label ?? row.tool_id ?? `step_${row.order_index}`, state: taskStateOf(row.job_state) };
   if (row.job_id === null) return log;
   const argv: unknown = row.argv === null ? [] : JSON.parse(row.argv);
   if (Array.isArray(argv) && argv.length > 0) log.cmd = argv.map(String);
