@@ -1,6 +1,6 @@
 /**
- * Builds the HTTP application (never listens): the public service-info context and the
- * authenticated context of runs and tasks, both under /ga4gh/wes/v1.
+ * Builds the HTTP application (never listens): the dashboard at /, the public service-info
+ * context and the authenticated context of runs and tasks, both under /ga4gh/wes/v1.
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -13,6 +13,7 @@ import { installErrorHandlers, sendError } from './error-handler.js';
 import { runRoutes } from './routes/runs.js';
 import { serviceInfoRoutes } from './routes/service-info.js';
 import { taskRoutes } from './routes/tasks.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 
 export const API_PREFIX = '/ga4gh/wes/v1';
 export const DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
@@ -49,6 +50,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.code(204).header('Allow', methods.join(', ')).send();
   });
   const { services, publicUrl } = options;
+  await app.register(dashboardRoutes);
   await app.register(serviceInfoRoutes, { prefix: API_PREFIX, services, publicUrl });
   await app.register(
     async (protectedApp) => {

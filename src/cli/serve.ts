@@ -54,5 +54,5 @@ export async function serve(config: Config): Promise<void> {
   const resumed = await runner.resumeActiveRuns();
   if (resumed > 0) process.stdout.write(`resumed ${resumed} active run(s)\n`);
   const where = config.databaseUrl === undefined ? `SQLite in ${config.dataDir}` : 'PostgreSQL';
-  process.stdout.write(`wes-server listening on ${address}/ga4gh/wes/v1 (${where}${config.noAuth ? ', no auth' : ''})\n`);
+  process.stdout.write(`wes-server listening on ${address}/ga4gh/wes/v1, dashboard at ${address}/ (${where}${config.noAuth ? ', no auth' : ''})\n`);
 }
