@@ -9,3 +9,4 @@ export { loadProcess, type LoadOptions } from './cwl/load-process.js';
 export { prepareInputs } from './prepare-inputs.js';
 export { describeTopLevelSteps, executeProcess, type ExecuteOptions } from './run-workflow.js';
 export { parseYaml } from './cwl/parse-yaml.js';
+export { describeWorkflowGraph, type GraphNode, type WorkflowGraph } from './workflow-graph.js';

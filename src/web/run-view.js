@@ -3,6 +3,7 @@
 // until the run has ended; the task table only on request, so a 1,000,000-task run costs one page.
 import { download, FINAL, getJson, post, runPath } from './api.js';
 import { announce, duration, h, show, stateBadge, time } from './dom.js';
+import { drawGraph } from './workflow-graph.js';
 
 const REFRESH_MS = 2000;
 const TASK_STATES = ['complete', 'running', 'queued', 'failed', 'skipped', 'canceled', 'none'];
@@ -100,7 +101,11 @@ export async function runView(runId) {
     lastState = run.state;
     if (final) clearInterval(timer);
   }
-  show(header, counts, outputs, tasks.section);
+  const graph = h('section', { 'aria-labelledby': 'graph-heading' }, h('h2', { id: 'graph-heading' }, 'Workflow'));
+  show(header, graph, counts, outputs, tasks.section);
+  getJson(runPath(runId, '/workflow-graph'))
+    .then((g) => graph.append(h('div.graph-box', {}, drawGraph(g, (taskId) => `#${runPath(runId, `/tasks/${encodeURIComponent(taskId)}`)}`))))
+    .catch((error) => graph.append(h('p', {}, `No graph: ${error.message}`)));
   await refresh();
   timer = setInterval(() => refresh().catch(() => {}), REFRESH_MS);
   return () => clearInterval(timer);

@@ -16,9 +16,9 @@ import { RUN_LAYOUT } from '../run-layout.js';
 import type { PageTokenCodec } from './page-token.js';
 import { presentToken, resolvePageSize, splitLookAhead, type PageRequest } from './paging.js';
 import { parseRunRequest } from './run-request.js';
-import { toRunLog, toRunSummary } from './to-wes.js';
+import { parseStoredRequest, toRunLog, toRunSummary } from './to-wes.js';
 import type { RunListResponse, RunLog } from './wes-types.js';
-import type { RunLauncher } from '../run-launcher.js';
+import type { RunLauncher, WorkflowGraph } from '../run-launcher.js';
 
 export interface Caller {
   readonly userId: number;
@@ -98,6 +98,13 @@ export class RunService {
   async getRunState(caller: Caller, runId: string): Promise<{ run_id: string; state: RunState }> {
     const run = await getOwnedRun(this.#db, caller, runId);
     return { run_id: run.uuid, state: run.state };
+  }
+
+  /** The run's workflow as a graph (loaded again from its attachments); not found without an engine. */
+  async getWorkflowGraph(caller: Caller, runId: string): Promise<WorkflowGraph> {
+    const run = await getOwnedRun(this.#db, caller, runId);
+    if (this.#launcher?.describe === undefined) throw new NotFoundError(`run ${runId} has no workflow graph on this server`);
+    return this.#launcher.describe(parseStoredRequest(run.request), path.join(run.run_dir, RUN_LAYOUT.attachments));
   }
 
   /** The engine's own log of the run (a file in the run directory). */

@@ -66,6 +66,17 @@ test('wes-client: fields as file parts, --wait reads run_log.stderr and outputs,
   assert.match(runLog.run_log.stderr, /^http:\/\//);
   assert.match((await get(app, auth, runLog.run_log.stderr)).body, /run complete/);
   assert.equal((runLog.outputs.outs as unknown[]).length, 3);
+  // The dashboard's drawing of the workflow (an extension endpoint).
+  const graph = (await get(app, auth, `/runs/${runId}/workflow-graph`)).json() as {
+    nodes: { id: string; kind: string; scattered: boolean; taskId?: string }[];
+    edges: [string, string][];
+  };
+  assert.deepEqual(graph.nodes.map((n) => [n.id, n.kind, n.scattered, n.taskId]), [
+    ['in:numbers', 'input', false, undefined],
+    ['step:echo', 'step', true, '1'],
+    ['out:outs', 'output', false, undefined],
+  ]);
+  assert.deepEqual(graph.edges, [['in:numbers', 'step:echo'], ['step:echo', 'out:outs']]);
 
   const failed = await submit(
     app,

@@ -187,6 +187,8 @@ test('dashboard: sign in, submit a folder, watch a scatter, read a log, page a 1
   await waitForText('.count-list', 'complete 3');
   await waitForText('.outputs', 'number.txt');
   await waitForText('tbody', '1\\.2');
+  await waitForText('.graph', 'numbers');
+  assert.equal(await page.locator('.graph a[aria-label="step echo"]').first().textContent(), 'step echo (scatter)echo');
   await page.screenshot({ path: path.join(SCREENSHOTS, 'run.png'), fullPage: true });
 
   // Read a task's log.

@@ -1,4 +1,4 @@
-/** The run endpoints: ListRuns, RunWorkflow, GetRunLog, GetRunStatus, CancelRun, and the run's engine log. */
+/** The run endpoints: ListRuns, RunWorkflow, GetRunLog, GetRunStatus, CancelRun, and the run's engine log and workflow graph. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import multipart, { type Multipart } from '@fastify/multipart';
 import { BadRequestError, WesError } from '../../errors.js';
@@ -85,6 +85,10 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
       await services.runs.getOutputFilePath(request.caller, request.params.run_id, request.params['*']),
       'application/octet-stream',
     ),
+  );
+
+  app.get('/runs/:run_id/workflow-graph', { schema: { params: RunParams } }, async (request) =>
+    services.runs.getWorkflowGraph(request.caller, request.params.run_id),
   );
 
   app.get('/runs/:run_id/log', { schema: { params: RunParams } }, async (request, reply) =>

@@ -16,7 +16,7 @@ import { CancelledError, CommandFailedError } from '../../errors.js';
 import type { Executor } from '../../executors/executor.js';
 import type { RunLauncher, RunRequest } from '../../run-launcher.js';
 import type { CwlObject } from '../cwl-value.js';
-import { describeTopLevelSteps, executeProcess, loadProcess, prepareInputs, type LoadedProcess } from '../index.js';
+import { describeTopLevelSteps, describeWorkflowGraph, executeProcess, loadProcess, prepareInputs, type LoadedProcess, type WorkflowGraph } from '../index.js';
 import { StoreEngineHost } from './store-host.js';
 import { RUN_LAYOUT } from '../../run-layout.js';
 import { parseEngineParameters } from '../../engine-parameters.js';
@@ -51,6 +51,10 @@ export class Runner implements RunLauncher {
   async check(request: RunRequest, attachmentsDir: string): Promise<void> {
     const process = await this.#load(request, attachmentsDir);
     prepareInputs(process, request.workflow_params as CwlObject, attachmentsDir);
+  }
+
+  async describe(request: RunRequest, attachmentsDir: string): Promise<WorkflowGraph> {
+    return describeWorkflowGraph(await this.#load(request, attachmentsDir));
   }
 
   start(invocationId: number): void {
