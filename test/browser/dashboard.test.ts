@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import { buildTestApp } from '../helpers/test-app.js';
 import { seedRun, seedShape } from '../../src/wes/seed.js';
 import { runsDirOf } from '../../src/wes/run-service.js';
-import { SLEEPING_TOOL } from '../e2e/workflows.js';
+import { ECHO_NUMBER_TOOL, SCATTER_WORKFLOW_TOOL_FILE, SLEEPING_TOOL } from '../e2e/workflows.js';
 import { multipartBody } from '../helpers/multipart.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -67,31 +67,6 @@ function loadPlaywright(): Playwright | string {
 
 const playwright = loadPlaywright();
 
-/** Scatter over numbers; the tool lives in a sub-folder. */
-const SCATTER_MAIN = `cwlVersion: v1.2
-class: Workflow
-requirements: {ScatterFeatureRequirement: {}}
-inputs:
-  numbers: int[]
-outputs:
-  outs:
-    type: File[]
-    outputSource: echo/out
-steps:
-  echo:
-    run: tools/echo.cwl
-    scatter: n
-    in: {n: numbers}
-    out: [out]
-`;
-const ECHO_NUMBER = `cwlVersion: v1.2
-class: CommandLineTool
-baseCommand: echo
-inputs: {n: {type: int, inputBinding: {position: 1}}}
-outputs: {out: {type: stdout}}
-stdout: number.txt
-`;
-
 test('dashboard: sign in, submit a folder, watch a scatter, read a log, page a 100,000-task run, cancel', { skip: typeof playwright === 'string' ? playwright : false, timeout: 900_000 }, async (t) => {
   const pw = playwright as Playwright;
   const app = await buildTestApp(t, { engine: true });
@@ -112,8 +87,8 @@ test('dashboard: sign in, submit a folder, watch a scatter, read a log, page a 1
 
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'wes-browser-wf-'));
   fs.mkdirSync(path.join(folder, 'tools'));
-  fs.writeFileSync(path.join(folder, 'scatter.cwl'), SCATTER_MAIN);
-  fs.writeFileSync(path.join(folder, 'tools/echo.cwl'), ECHO_NUMBER);
+  fs.writeFileSync(path.join(folder, 'scatter.cwl'), SCATTER_WORKFLOW_TOOL_FILE);
+  fs.writeFileSync(path.join(folder, 'tools/echo.cwl'), ECHO_NUMBER_TOOL);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'wes-browser-profile-'));
   const context = await pw.chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,

@@ -2,25 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CompiledQuery } from 'kysely';
-import { openStore, type Store } from '../../src/store/connect.js';
 import { insertRun, listRunsPage, type RunCursor, type RunFilter } from '../../src/store/queries/runs.js';
 import { insertUser } from '../../src/store/queries/users.js';
 import { RUN_STATES } from '../../src/run-state.js';
-import { createTestDatabase } from '../helpers/dialects.js';
-import { assertIndexOnlyPlan } from '../helpers/explain.js';
+import { assertIndexOnlyPlan, storeWithLastQuery } from '../helpers/explain.js';
 
 test('filtered run pages are index range scans and return exactly the matching runs, newest first', async (t) => {
-  const database = await createTestDatabase();
-  let last = { sql: '', parameters: [] as readonly unknown[] };
-  const store: Store = await openStore({
-    databaseUrl: database.databaseUrl,
-    sqlitePath: database.sqlitePath,
-    onQuery: (sql, parameters) => (last = { sql, parameters }),
-  });
-  t.after(async () => {
-    await store.close();
-    await database.drop();
-  });
+  const { store, lastQuery } = await storeWithLastQuery(t);
   const now = new Date().toISOString();
   const users = [await insertUser(store.db, 'u', false, now), await insertUser(store.db, 'v', false, now)];
   const runs: { uuid: string; userId: number; state: string; tags: Record<string, string>; createTime: string }[] = [];
@@ -60,7 +48,7 @@ test('filtered run pages are index range scans and return exactly the matching r
     let cursor: RunCursor | undefined;
     for (;;) {
       const page = await listRunsPage(store.db, userId, cursor, 7, filter);
-      await assertIndexOnlyPlan(store, last.sql, last.parameters);
+      await assertIndexOnlyPlan(store, lastQuery().sql, lastQuery().parameters);
       seen.push(...page.map((r) => r.uuid));
       if (page.length < 7) break;
       cursor = { createTime: page[6].create_time, uuid: page[6].uuid };
