@@ -14,6 +14,7 @@ import { runRoutes } from './routes/runs.js';
 import { serviceInfoRoutes } from './routes/service-info.js';
 import { taskRoutes } from './routes/tasks.js';
 import { dashboardRoutes } from './routes/dashboard.js';
+import type { ServerMetrics } from '../metrics.js';
 
 export const API_PREFIX = '/ga4gh/wes/v1';
 export const DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
@@ -27,6 +28,8 @@ export interface AppOptions {
   readonly logger?: FastifyServerOptions['logger'];
   /** Origins allowed to call the API from a browser (WES_CORS_ORIGINS); empty: no CORS. */
   readonly corsOrigins?: readonly string[];
+  /** When given, request durations are recorded and GET /metrics serves them with the store's gauges. */
+  readonly metrics?: ServerMetrics;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -49,7 +52,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (methods.length === 0) return sendError(reply, 404, `no such endpoint: ${request.url.split('?')[0]}`);
     return reply.code(204).header('Allow', methods.join(', ')).send();
   });
-  const { services, publicUrl } = options;
+  const { services, publicUrl, metrics } = options;
+  if (metrics !== undefined) {
+    app.addHook('onResponse', async (request, reply) => {
+      // The route pattern, not the URL: run and task ids would make a series per run.
+      const route = request.routeOptions.url ?? 'unmatched';
+      metrics.requestDuration.observe({ method: request.method, route, status: `${Math.floor(reply.statusCode / 100)}xx` }, reply.elapsedTime / 1000);
+    });
+    // Aggregates only (no user's data): public like service-info, for a Prometheus scraper.
+    app.get('/metrics', async (_request, reply) => {
+      const text = [await services.storeGauges(), metrics.requestDuration.render(), metrics.jobDuration.render()].join('\n');
+      return reply.type('text/plain; version=0.0.4; charset=utf-8').send(`${text}\n`);
+    });
+  }
   await app.register(dashboardRoutes);
   await app.register(serviceInfoRoutes, { prefix: API_PREFIX, services, publicUrl });
   await app.register(

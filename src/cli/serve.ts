@@ -6,13 +6,20 @@ import { createServices } from '../wes/services.js';
 import { openConfiguredStore } from './open.js';
 import { Runner } from '../engine/runner/runner.js';
 import { LocalExecutor } from '../executors/local/local-executor.js';
+import { ServerMetrics } from '../metrics.js';
 
 export async function serve(config: Config): Promise<void> {
   const store = await openConfiguredStore(config);
   const executor = new LocalExecutor({ maxJobs: config.maxJobs, stateDir: path.join(config.dataDir, 'executor') });
   // Jobs of a server that died without stopping them would run on beside their reruns.
   const reaped = await executor.reapOrphans();
-  const runner = new Runner({ db: store.db, executor, allowedUrlPrefixes: config.allowedWorkflowUrlPrefixes });
+  const metrics = new ServerMetrics();
+  const runner = new Runner({
+    db: store.db,
+    executor,
+    allowedUrlPrefixes: config.allowedWorkflowUrlPrefixes,
+    onJobEnded: metrics.observeJob,
+  });
   const services = await createServices(store, {
     dataDir: config.dataDir,
     noAuth: config.noAuth,
@@ -38,6 +45,7 @@ export async function serve(config: Config): Promise<void> {
     publicUrl: config.publicUrl,
     logger: { level: 'info' },
     corsOrigins: config.corsOrigins,
+    metrics,
   });
   const stop = async () => {
     // Active runs keep their state and are resumed by the next start.

@@ -11,15 +11,20 @@ export interface RunLimits {
   readonly jobTimeLimitSeconds?: number;
 }
 
+/** Told of every job that ended, however it ended (e.g. for the job-duration metric). */
+export type JobEndedListener = (result: JobResult) => void;
+
 export class RunLimitedExecutor implements Executor {
   readonly #inner: Executor;
   readonly #limits: RunLimits;
+  readonly #onEnded: JobEndedListener | undefined;
   readonly #waiting: (() => void)[] = [];
   #running = 0;
 
-  constructor(inner: Executor, limits: RunLimits) {
+  constructor(inner: Executor, limits: RunLimits, onEnded?: JobEndedListener) {
     this.#inner = inner;
     this.#limits = limits;
+    this.#onEnded = onEnded;
   }
 
   submit(spec: JobSpec, signal: AbortSignal, onStart?: (startedAt: Date) => void): JobHandle {
@@ -35,7 +40,9 @@ export class RunLimitedExecutor implements Executor {
   async #run(spec: JobSpec, signal: AbortSignal, onStart?: (startedAt: Date) => void): Promise<JobResult> {
     if (!(await this.#slot(signal))) return { outcome: { kind: 'canceled' }, endedAt: new Date() };
     try {
-      return await this.#inner.submit(spec, signal, onStart).result;
+      const result = await this.#inner.submit(spec, signal, onStart).result;
+      this.#onEnded?.(result);
+      return result;
     } finally {
       this.#running--;
       this.#waiting.shift()?.();

@@ -8,12 +8,15 @@ import type { RunLauncher } from '../run-launcher.js';
 import { TaskService } from './task-service.js';
 import { UserService } from './user-service.js';
 import { SERVER_VERSION, serviceInfo } from './service-info.js';
+import { storeGauges } from './store-gauges.js';
 
 export interface Services {
   readonly runs: RunService;
   readonly tasks: TaskService;
   readonly users: UserService;
   serviceInfo(baseUrl: string): Promise<Record<string, unknown>>;
+  /** The store's part of /metrics, in Prometheus text format. */
+  storeGauges(): Promise<string>;
 }
 
 export interface ServicesOptions {
@@ -41,5 +44,6 @@ export async function createServices(store: Store, options: ServicesOptions): Pr
     users: new UserService(store.db),
     serviceInfo: (baseUrl) =>
       serviceInfo(store.db, { baseUrl, noAuth: options.noAuth, remoteWorkflows: options.remoteWorkflows, deployment }),
+    storeGauges: () => storeGauges(store.db),
   };
 }

@@ -12,6 +12,7 @@ import { assertErrorResponse, assertMatchesSpec } from '../helpers/spec.js';
 import { ECHO_TOOL, multipartBody, runFields } from '../helpers/multipart.js';
 import { FAILING_TOOL, SCATTER_WORKFLOW, SLEEPING_TOOL } from '../e2e/workflows.js';
 import { waitForState } from '../e2e/helpers.js';
+import { ServerMetrics } from '../../src/metrics.js';
 
 const API = '/ga4gh/wes/v1';
 
@@ -247,4 +248,27 @@ test('a wrong method on an existing path is a 405 with Allow; an unknown path st
   assertErrorResponse(cancel, 405);
   assert.equal(cancel.headers.allow, 'POST, OPTIONS');
   assertErrorResponse(await app.app.inject({ method: 'DELETE', url: `${API}/nothing` }), 404);
+});
+
+test('GET /metrics: runs by state, jobs queued and running, job and request durations in Prometheus text format', async (t) => {
+  const app = await buildTestApp(t, { engine: true, metrics: new ServerMetrics() });
+  const { auth } = await app.addUser('prometheus');
+  const body = await multipartBody(runFields({ workflow_url: 'scatter.cwl', workflow_params: JSON.stringify({ numbers: [1, 2, 3] }) }), [
+    { name: 'scatter.cwl', content: SCATTER_WORKFLOW },
+  ]);
+  const runId = ((await submit(app, auth, body)).json() as { run_id: string }).run_id;
+  assert.equal(await waitForState(app, auth, runId), 'COMPLETE');
+  const response = await app.app.inject({ url: '/metrics' });
+  assert.equal(response.statusCode, 200);
+  assert.match(String(response.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+  const text = response.body;
+  assert.match(text, /^# TYPE wes_runs gauge$/m);
+  assert.match(text, /^wes_runs\{state="COMPLETE"\} 1$/m);
+  assert.match(text, /^wes_jobs\{state="running"\} 0$/m);
+  assert.match(text, /^wes_job_duration_seconds_count\{outcome="exited"\} 3$/m);
+  assert.match(text, /^wes_http_request_duration_seconds_count\{method="POST",route="\/ga4gh\/wes\/v1\/runs",status="2xx"\} 1$/m);
+  assert.match(text, /^wes_http_request_duration_seconds_bucket\{method="GET",route="\/ga4gh\/wes\/v1\/runs\/:run_id\/status",status="2xx",le="\+Inf"\} \d+$/m);
+  // Without metrics configured there is no endpoint.
+  const plain = await buildTestApp(t);
+  assertErrorResponse(await plain.app.inject({ url: '/metrics' }), 404);
 });

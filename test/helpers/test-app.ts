@@ -11,6 +11,7 @@ import type { RunLauncher } from '../../src/run-launcher.js';
 import { createTestDatabase, type TestDatabase } from './dialects.js';
 import { Runner } from '../../src/engine/runner/runner.js';
 import { LocalExecutor } from '../../src/executors/local/local-executor.js';
+import type { ServerMetrics } from '../../src/metrics.js';
 
 export class QueryCounter {
   count = 0;
@@ -47,6 +48,8 @@ export async function buildTestApp(
     noAuth?: boolean;
     maxUploadBytes?: number;
     corsOrigins?: readonly string[];
+    /** Records requests and (with the engine) job durations, and serves GET /metrics. */
+    metrics?: ServerMetrics;
     database?: TestDatabase;
     /** Sees every query after it ran (besides the counter). */
     onQuery?: (sql: string, parameters: readonly unknown[]) => void;
@@ -63,7 +66,16 @@ export async function buildTestApp(
     },
   });
   const executor = options.engine === true ? new LocalExecutor({ maxJobs: 2 }) : undefined;
-  const runner = executor === undefined ? undefined : new Runner({ db: store.db, executor, allowedUrlPrefixes: [] });
+  const metrics = options.metrics;
+  const runner =
+    executor === undefined
+      ? undefined
+      : new Runner({
+          db: store.db,
+          executor,
+          allowedUrlPrefixes: [],
+          onJobEnded: metrics?.observeJob,
+        });
   const services = await createServices(store, {
     dataDir: database.dataDir,
     noAuth: options.noAuth ?? false,
@@ -71,7 +83,7 @@ export async function buildTestApp(
     launcher: options.launcher ?? runner,
   });
   const localCaller = options.noAuth === true ? { userId: (await services.users.localUser()).id } : undefined;
-  const app = await buildApp({ services, localCaller, maxUploadBytes: options.maxUploadBytes, corsOrigins: options.corsOrigins });
+  const app = await buildApp({ services, localCaller, maxUploadBytes: options.maxUploadBytes, corsOrigins: options.corsOrigins, metrics });
   let closed = false;
   const close = async (dropDatabase: boolean) => {
     if (closed) return;

@@ -5,6 +5,9 @@ import { CompiledQuery } from 'kysely';
 import { insertRun, listRunsPage, type RunCursor, type RunFilter } from '../../src/store/queries/runs.js';
 import { insertUser } from '../../src/store/queries/users.js';
 import { RUN_STATES } from '../../src/run-state.js';
+import os from 'node:os';
+import { countUnfinishedJobs } from '../../src/store/queries/jobs.js';
+import { seedRun, seedShape } from '../../src/wes/seed.js';
 import { assertIndexOnlyPlan, storeWithLastQuery } from '../helpers/explain.js';
 
 test('filtered run pages are index range scans and return exactly the matching runs, newest first', async (t) => {
@@ -55,4 +58,14 @@ test('filtered run pages are index range scans and return exactly the matching r
     }
     assert.deepEqual(seen, expected, JSON.stringify(filter));
   }
+});
+
+test('counting unfinished jobs for /metrics reads only job_state_idx', async (t) => {
+  const { store, lastQuery } = await storeWithLastQuery(t);
+  const user = await insertUser(store.db, 'u', false, new Date().toISOString());
+  await seedRun(store.db, { userId: user.id, runsDir: os.tmpdir(), steps: seedShape({ inputs: 1, steps: 20, mapped: 5, elements: 40 }), runningJobs: 7, logs: false });
+  if (store.dialect === 'postgres') await store.db.executeQuery(CompiledQuery.raw('analyze'));
+  const counts = await countUnfinishedJobs(store.db);
+  assert.equal(counts.get('running'), 7);
+  await assertIndexOnlyPlan(store, lastQuery().sql, lastQuery().parameters);
 });

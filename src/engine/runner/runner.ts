@@ -20,7 +20,7 @@ import { describeTopLevelSteps, describeWorkflowGraph, executeProcess, loadProce
 import { StoreEngineHost } from './store-host.js';
 import { RUN_LAYOUT } from '../../run-layout.js';
 import { parseEngineParameters } from '../../engine-parameters.js';
-import { RunLimitedExecutor } from '../../executors/run-limited-executor.js';
+import { RunLimitedExecutor, type JobEndedListener } from '../../executors/run-limited-executor.js';
 
 
 export interface RunnerOptions {
@@ -28,6 +28,8 @@ export interface RunnerOptions {
   readonly executor: Executor;
   /** URL prefixes a workflow may be loaded from besides the run's attachments. */
   readonly allowedUrlPrefixes: readonly string[];
+  /** Told of every job that ended (the server's job-duration metric). */
+  readonly onJobEnded?: JobEndedListener;
 }
 
 interface ActiveRun {
@@ -39,6 +41,7 @@ export class Runner implements RunLauncher {
   readonly #db: Kysely<Database>;
   readonly #executor: Executor;
   readonly #allowedUrlPrefixes: readonly string[];
+  readonly #onJobEnded: JobEndedListener | undefined;
   readonly #active = new Map<number, ActiveRun>();
   #stopping = false;
 
@@ -46,6 +49,7 @@ export class Runner implements RunLauncher {
     this.#db = options.db;
     this.#executor = options.executor;
     this.#allowedUrlPrefixes = options.allowedUrlPrefixes;
+    this.#onJobEnded = options.onJobEnded;
   }
 
   async check(request: RunRequest, attachmentsDir: string): Promise<void> {
@@ -128,7 +132,7 @@ export class Runner implements RunLauncher {
       }
       await log('run running');
       const host = new StoreEngineHost(this.#db, run.id, topLevelSteps, run.state !== 'QUEUED');
-      const executor = new RunLimitedExecutor(this.#executor, parseEngineParameters(request.workflow_engine_parameters));
+      const executor = new RunLimitedExecutor(this.#executor, parseEngineParameters(request.workflow_engine_parameters), this.#onJobEnded);
       const outputs = await executeProcess(process, inputs, { runDir: path.join(run.run_dir, RUN_LAYOUT.work), executor, host, signal });
       const end = time();
       const outputsJson = JSON.stringify(outputs);

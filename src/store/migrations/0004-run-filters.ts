@@ -7,6 +7,7 @@
  * - workflow_invocation_tag: one row per (run, tag name), with the run's owner and keyset
  *   columns copied so `?tags=name:value` walks (user, name, value) newest first without a
  *   join to find the order. Filled from the stored requests of existing runs.
+ * - job_state_idx: /metrics counts the jobs queued and running without reading the job table.
  */
 import { sql, type Kysely, type Migration } from 'kysely';
 import type { Dialect } from '../dialect.js';
@@ -45,6 +46,8 @@ async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     .on('workflow_invocation_tag')
     .columns(['user_id', 'name', 'value', 'create_time', 'uuid'])
     .execute();
+
+  await db.schema.createIndex('job_state_idx').on('job').column('state').execute();
 
   const existing = await sql<ExistingRun>`select id, user_id, request, create_time, uuid from workflow_invocation`.execute(db);
   for (const run of existing.rows) {
