@@ -36,20 +36,21 @@ function parseTags(text) {
 
 export async function submitView() {
   const errors = Object.fromEntries(FIELDS.map((f) => [f, h('p.error', { id: `${f}-error`, role: 'alert' })]));
-  const files = h('input', { id: 'files', type: 'file', multiple: true, 'aria-describedby': 'workflow_attachment-error' });
-  const folder = h('input', { id: 'folder', type: 'file', webkitdirectory: true, 'aria-describedby': 'workflow_attachment-error' });
+  const files = h('input', { id: 'files', type: 'file', multiple: true, 'aria-describedby': 'picked-files workflow_attachment-error' });
+  const folder = h('input', { id: 'folder', type: 'file', webkitdirectory: true, 'aria-describedby': 'picked-files workflow_attachment-error' });
   const workflow = h('select', { id: 'workflow_url', name: 'workflow_url', required: true, 'aria-describedby': 'workflow_url-error' });
   const params = h('textarea', { id: 'workflow_params', rows: 8, spellcheck: 'false', 'aria-describedby': 'workflow_params-error' }, '{}');
   const tags = h('textarea', { id: 'tags', rows: 2, placeholder: 'project=demo', 'aria-describedby': 'tags-error' });
   const engine = h('textarea', { id: 'workflow_engine_parameters', rows: 2, placeholder: '{"max_jobs": "4"}', 'aria-describedby': 'workflow_engine_parameters-error' });
   const general = h('p.error', { role: 'alert' });
+  const pickedList = h('p.hint', { id: 'picked-files', 'aria-live': 'polite' });
   const picked = new Map();
 
   function refreshWorkflows() {
     const names = [...picked.keys()].sort();
     const cwl = names.filter((n) => /\.(cwl|ya?ml|json)$/.test(n));
     workflow.replaceChildren(...cwl.map((n) => h('option', { value: n }, n)));
-    errors.workflow_attachment.textContent = names.length === 0 ? '' : `${names.length} file(s): ${names.slice(0, 8).join(', ')}${names.length > 8 ? '…' : ''}`;
+    pickedList.textContent = names.length === 0 ? '' : `${names.length} file(s): ${names.slice(0, 8).join(', ')}${names.length > 8 ? '…' : ''}`;
   }
   for (const input of [files, folder]) {
     input.addEventListener('change', () => {
@@ -107,7 +108,7 @@ export async function submitView() {
     h('fieldset', {}, h('legend', {}, 'Workflow files'),
       h('label', { for: 'files' }, 'Files'), files,
       h('label', { for: 'folder' }, 'or a folder (sub-folders are kept)'), folder,
-      errors.workflow_attachment,
+      pickedList, errors.workflow_attachment,
       h('label', { for: 'workflow_url' }, 'Workflow to run'), workflow, errors.workflow_url),
     h('label', { for: 'workflow_params' }, 'Inputs (workflow_params, JSON)'), params, errors.workflow_params,
     h('label', { for: 'tags' }, 'Tags (one name=value per line)'), tags, errors.tags,

@@ -144,7 +144,7 @@ test('dashboard: sign in, submit a folder, watch a scatter, read a log, page a 1
   // Submit a folder: its sub-folder is kept; bad JSON is caught before sending, the server's 400 shown by its field.
   await page.goto(`${base}/#/submit`);
   await page.setInputFiles('#folder', folder);
-  await waitForText('#workflow_attachment-error', 'tools/echo.cwl');
+  await waitForText('#picked-files', 'tools/echo.cwl');
   await page.selectOption('#workflow_url', 'scatter.cwl');
   await page.fill('#workflow_params', '{"numbers": [1, 2,');
   await waitForText('#workflow_params-error', 'not valid JSON');
