@@ -66,6 +66,13 @@ export interface Config {
   readonly authFailureLimit: number;
   /** Length of that window in seconds (WES_AUTH_FAILURE_WINDOW_SECONDS). */
   readonly authFailureWindowSeconds: number;
+  /** Browser origins allowed to call the API (WES_CORS_ORIGINS, comma-separated, or `*`); empty: CORS off. */
+  readonly corsOrigins: readonly string[];
+  /** service-info `contactUrl` and `documentationUrl` (WES_CONTACT_URL, WES_DOCUMENTATION_URL); default: the dashboard. */
+  readonly contactUrl?: string;
+  readonly documentationUrl?: string;
+  /** service-info `environment` (WES_ENVIRONMENT: prod, test, dev, staging…). */
+  readonly environment: string;
 }
 
 function parsePort(value: string | undefined, fallback: number): number {
@@ -137,6 +144,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     expressionMemoryBytes: parsePositiveInt('WES_EXPRESSION_MEMORY_MB', env.WES_EXPRESSION_MEMORY_MB, 64) * 1024 * 1024,
     authFailureLimit: parsePositiveInt('WES_AUTH_FAILURE_LIMIT', env.WES_AUTH_FAILURE_LIMIT, 10),
     authFailureWindowSeconds: parsePositiveInt('WES_AUTH_FAILURE_WINDOW_SECONDS', env.WES_AUTH_FAILURE_WINDOW_SECONDS, 60),
+    corsOrigins: parseList(env.WES_CORS_ORIGINS),
+    contactUrl: env.WES_CONTACT_URL || undefined,
+    documentationUrl: env.WES_DOCUMENTATION_URL || undefined,
+    environment: env.WES_ENVIRONMENT || 'prod',
     ...overrides,
   };
 }

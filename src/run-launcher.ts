@@ -3,8 +3,9 @@
  * (engine/runner): a neutral module so neither imports the other.
  */
 import type { RunRequest } from './wes/wes-types.js';
+import type { WorkflowGraph } from './engine/index.js';
 
-export type { RunRequest };
+export type { RunRequest, WorkflowGraph };
 
 /** The engine as the run service sees it. */
 export interface RunLauncher {
@@ -17,4 +18,6 @@ export interface RunLauncher {
   start(invocationId: number, userId: number): void;
   /** Asks the engine to stop a CANCELING run; the engine marks it CANCELED once nothing runs. */
   cancel(invocationId: number): void;
+  /** The workflow of a stored run as a graph for display (the dashboard); throws like check(). */
+  describe?(request: RunRequest, attachmentsDir: string): Promise<WorkflowGraph>;
 }

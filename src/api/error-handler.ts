@@ -6,6 +6,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { UnauthorizedError, WesError } from '../errors.js';
+import type { AllowedMethods } from './allowed-methods.js';
 
 export interface ErrorBody {
   msg: string;
@@ -17,7 +18,7 @@ export function sendError(reply: FastifyReply, status: number, msg: string): Fas
   return reply.code(status).type('application/json; charset=utf-8').send(body);
 }
 
-export function installErrorHandlers(app: FastifyInstance): void {
+export function installErrorHandlers(app: FastifyInstance, allowed?: AllowedMethods): void {
   app.setErrorHandler((error: FastifyError | WesError | Error, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof WesError) {
       if (error instanceof UnauthorizedError) reply.header('WWW-Authenticate', 'Bearer realm="wes"');
@@ -37,5 +38,11 @@ export function installErrorHandlers(app: FastifyInstance): void {
     request.log.error({ err: error }, 'unhandled error');
     return sendError(reply, 500, 'internal error');
   });
-  app.setNotFoundHandler((request, reply) => sendError(reply, 404, `no such endpoint: ${request.method} ${request.url.split('?')[0]}`));
+  app.setNotFoundHandler((request, reply) => {
+    const methods = allowed?.of(request.url) ?? [];
+    if (methods.length > 0) {
+      return sendError(reply.header('Allow', methods.join(', ')), 405, `${request.method} is not allowed on ${request.url.split('?')[0]}; allowed: ${methods.join(', ')}`);
+    }
+    return sendError(reply, 404, `no such endpoint: ${request.method} ${request.url.split('?')[0]}`);
+  });
 }

@@ -8,10 +8,15 @@ import type { FastifyInstance } from 'fastify';
 
 const CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox";
 
+/** The dashboard's own pages and modules: scripts and styles from this origin only, nothing inline. */
+export const DASHBOARD_CONTENT_SECURITY_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
 export function installSecurityHeaders(app: FastifyInstance): void {
   app.addHook('onSend', async (_request, reply, payload) => {
     reply.header('X-Content-Type-Options', 'nosniff');
-    reply.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    // A route that sets its own policy (the dashboard) keeps it; everything else is sandboxed.
+    if (!reply.hasHeader('Content-Security-Policy')) reply.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
     return payload;
   });
 }

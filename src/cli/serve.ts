@@ -13,6 +13,7 @@ import { JobWrapper } from '../executors/job-wrapper.js';
 import { selectJobSandbox } from '../executors/sandbox/job-sandbox.js';
 import { detectContainerEngine } from '../executors/container/container-engine.js';
 import { containerWrapper, removeLeftoverContainers } from '../executors/container/container-wrapper.js';
+import { ServerMetrics } from '../metrics.js';
 
 export async function serve(config: Config): Promise<void> {
   // Before anything is written there (the sandbox's state comes first).
@@ -45,6 +46,7 @@ export async function serve(config: Config): Promise<void> {
   const leftContainers = containers.engine === undefined ? 0 : await removeLeftoverContainers(containers.engine, config.dataDir);
   // Uploads cut off by the last stop never became runs; nothing refers to them.
   const staged = await removeInterruptedUploads(runsDirOf(config.dataDir));
+  const metrics = new ServerMetrics();
   const runner = new Runner({
     db: store.db,
     executor,
@@ -52,6 +54,7 @@ export async function serve(config: Config): Promise<void> {
     inputPolicy: config,
     maxRunsPerUser: config.maxRunsPerUser,
     containers: containers.engine !== undefined,
+    onJobEnded: metrics.observeJob,
   });
   const services = await createServices(store, {
     dataDir: config.dataDir,
@@ -60,6 +63,7 @@ export async function serve(config: Config): Promise<void> {
     jobSandbox: sandbox.mode,
     refuseNewUsers: sandbox.refuseNewUsers,
     containerEngine: containers.engine?.version,
+    deployment: { contactUrl: config.contactUrl, documentationUrl: config.documentationUrl, environment: config.environment },
   });
   let localCaller;
   if (config.noAuth) {
@@ -81,6 +85,8 @@ export async function serve(config: Config): Promise<void> {
     maxUploadBytes: config.maxUploadBytes,
     authFailures: { limit: config.authFailureLimit, windowSeconds: config.authFailureWindowSeconds },
     logger: { level: 'info' },
+    corsOrigins: config.corsOrigins,
+    metrics,
   });
   const stop = async () => {
     // Active runs keep their state and are resumed by the next start.
@@ -105,5 +111,7 @@ export async function serve(config: Config): Promise<void> {
       : `containers: ${containers.engine.version} (${containers.engine.binary})\n`,
   );
   const where = config.databaseUrl === undefined ? `SQLite in ${config.dataDir}` : 'PostgreSQL';
-  process.stdout.write(`wes-server listening on ${address}/ga4gh/wes/v1 (${where}${config.noAuth ? ', no auth' : ''}, job sandbox: ${sandbox.mode})\n`);
+  process.stdout.write(
+    `wes-server listening on ${address}/ga4gh/wes/v1, dashboard at ${address}/ (${where}${config.noAuth ? ', no auth' : ''}, job sandbox: ${sandbox.mode})\n`,
+  );
 }

@@ -10,3 +10,4 @@ export { prepareInputs } from './prepare-inputs.js';
 export { describeTopLevelSteps, executeProcess, type ExecuteOptions } from './run-workflow.js';
 export { parseYaml } from './cwl/parse-yaml.js';
 export { closeSandbox, configureSandbox, type SandboxLimits } from './expressions/sandbox.js';
+export { describeWorkflowGraph, type GraphNode, type WorkflowGraph } from './workflow-graph.js';

@@ -1,6 +1,6 @@
 import type { ApiKeyTable, ServerSettingTable, UserTable } from './tables/user.table.js';
 import type { WorkflowStepTable, WorkflowTable } from './tables/workflow.table.js';
-import type { WorkflowInvocationStepTable, WorkflowInvocationTable } from './tables/invocation.table.js';
+import type { WorkflowInvocationStepTable, WorkflowInvocationTable, WorkflowInvocationTagTable } from './tables/invocation.table.js';
 import type {
   ImplicitCollectionJobsJobAssociationTable,
   ImplicitCollectionJobsTable,
@@ -15,6 +15,7 @@ export interface Database {
   workflow_step: WorkflowStepTable;
   workflow_invocation: WorkflowInvocationTable;
   workflow_invocation_step: WorkflowInvocationStepTable;
+  workflow_invocation_tag: WorkflowInvocationTagTable;
   job: JobTable;
   implicit_collection_jobs: ImplicitCollectionJobsTable;
   implicit_collection_jobs_job_association: ImplicitCollectionJobsJobAssociationTable;

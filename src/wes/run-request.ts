@@ -3,8 +3,11 @@
  * problem is a 400 naming the field.
  */
 import { BadRequestError } from '../errors.js';
+import { parseEngineParameters } from '../engine-parameters.js';
 import type { RunRequest } from './wes-types.js';
 import { parseJson } from '../exact-json.js';
+import type { RunFilter } from '../store/queries/runs.js';
+import { RUN_STATES, type RunState } from '../run-state.js';
 
 export const WORKFLOW_TYPE = 'CWL';
 export const WORKFLOW_TYPE_VERSIONS = ['v1.0', 'v1.1', 'v1.2'] as const;
@@ -15,6 +18,11 @@ export const ENGINE_VERSION = '0.1.0';
  * object is recursive, so a deeper one would overflow the stack (a 500) instead of a 400.
  */
 export const MAX_FIELD_DEPTH = 128;
+/**
+ * workflow_engine values clients of other servers send for CWL (sapporo and Toil's WES
+ * client name their engines); accepted as this engine, their versions are not checked.
+ */
+const ENGINE_ALIASES = new Set(['', 'cwltool', 'toil']);
 
 const KNOWN_FIELDS = new Set([
   'workflow_params',
@@ -44,10 +52,13 @@ export function parseRunRequest(fields: ReadonlyMap<string, string>): RunRequest
   }
   const engine = fields.get('workflow_engine');
   const engineVersion = fields.get('workflow_engine_version');
-  if (engine !== undefined && engine !== ENGINE_NAME) {
-    throw new BadRequestError(`workflow_engine "${engine}" is not supported; this server's engine is ${ENGINE_NAME}`);
+  const isAlias = engine !== undefined && ENGINE_ALIASES.has(engine.trim());
+  if (engine !== undefined && engine !== ENGINE_NAME && !isAlias) {
+    throw new BadRequestError(
+      `workflow_engine "${engine}" is not supported; this server's engine is ${ENGINE_NAME} (cwltool and toil are accepted as aliases)`,
+    );
   }
-  if (engineVersion !== undefined) {
+  if (engineVersion !== undefined && engineVersion !== '' && !isAlias) {
     if (engine === undefined) throw new BadRequestError('workflow_engine_version is given without workflow_engine');
     if (engineVersion !== ENGINE_VERSION) {
       throw new BadRequestError(`workflow_engine_version "${engineVersion}" is not supported; supported: ${ENGINE_VERSION}`);
@@ -62,11 +73,7 @@ export function parseRunRequest(fields: ReadonlyMap<string, string>): RunRequest
   };
   const engineParameters = stringMap(fields, 'workflow_engine_parameters');
   if (engineParameters !== undefined) {
-    if (Object.keys(engineParameters).length > 0) {
-      throw new BadRequestError(
-        `workflow_engine_parameters: unknown parameter "${Object.keys(engineParameters)[0]}"; this engine takes none`,
-      );
-    }
+    parseEngineParameters(engineParameters);
     request.workflow_engine_parameters = engineParameters;
   }
   if (engine !== undefined) request.workflow_engine = engine;
@@ -115,4 +122,34 @@ function stringMap(fields: ReadonlyMap<string, string>, name: string): Record<st
     if (typeof v !== 'string') throw new BadRequestError(`${name}.${key} must be a string`);
   }
   return value as Record<string, string>;
+}
+
+/**
+ * ListRuns' `state` and `tags` query parameters as a store filter: a WES state, and tags as
+ * `name=value` (or `name:value`, or one JSON object of them), all of which must match.
+ */
+export function parseRunFilter(state: string | undefined, tags: readonly string[] | undefined): RunFilter {
+  const filter: { state?: RunState; tags?: { name: string; value: string }[] } = {};
+  if (state !== undefined && state !== '') {
+    if (!(RUN_STATES as readonly string[]).includes(state)) {
+      throw new BadRequestError(`state "${state}" is not a WES state; one of ${RUN_STATES.join(', ')}`);
+    }
+    filter.state = state as RunState;
+  }
+  const pairs = (tags ?? []).filter((t) => t !== '').flatMap(parseTagFilter);
+  if (pairs.length > 0) filter.tags = pairs;
+  return filter;
+}
+
+function parseTagFilter(text: string): { name: string; value: string }[] {
+  if (text.trimStart().startsWith('{')) {
+    const object = jsonObject(new Map([['tags', text]]), 'tags') ?? {};
+    return Object.entries(object).map(([name, value]) => {
+      if (typeof value !== 'string') throw new BadRequestError(`tags.${name} must be a string`);
+      return { name, value };
+    });
+  }
+  const at = text.includes('=') ? text.indexOf('=') : text.indexOf(':');
+  if (at <= 0) throw new BadRequestError(`tags "${text}" must be name=value (or name:value)`);
+  return [{ name: text.slice(0, at), value: text.slice(at + 1) }];
 }

@@ -7,7 +7,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/database.js';
-import { findRunForUser, insertRun, listRunsPage, markRunState } from '../store/queries/runs.js';
+import { findRunForUser, insertRun, listRunsPage, markRunState, type RunFilter } from '../store/queries/runs.js';
 import type { WorkflowInvocationRow } from '../store/tables/invocation.table.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import { isFinal, type RunState } from '../run-state.js';
@@ -16,9 +16,9 @@ import { RUN_LAYOUT } from '../run-layout.js';
 import type { PageTokenCodec } from './page-token.js';
 import { presentToken, resolvePageSize, splitLookAhead, type PageRequest } from './paging.js';
 import { parseRunRequest } from './run-request.js';
-import { toRunLog, toRunSummary } from './to-wes.js';
+import { parseStoredRequest, toRunLog, toRunSummary } from './to-wes.js';
 import type { RunListResponse, RunLog } from './wes-types.js';
-import type { RunLauncher } from '../run-launcher.js';
+import type { RunLauncher, WorkflowGraph } from '../run-launcher.js';
 import type { RunFile } from '../run-files.js';
 import { stringifyJson } from '../exact-json.js';
 
@@ -70,7 +70,7 @@ export class RunService {
       await staging.commitTo(runDir);
       committed = true;
       const now = new Date().toISOString();
-      const run = await insertRun(this.#db, {
+      const run = await this.#db.transaction().execute((trx) => insertRun(trx, {
         uuid,
         user_id: caller.userId,
         workflow_id: null,
@@ -83,7 +83,7 @@ export class RunService {
         start_time: null,
         end_time: null,
         update_time: now,
-      });
+      }, request.tags));
       this.#launcher?.start(run.id, run.user_id);
       return uuid;
     } catch (error) {
@@ -100,6 +100,13 @@ export class RunService {
   async getRunState(caller: Caller, runId: string): Promise<{ run_id: string; state: RunState }> {
     const run = await getOwnedRun(this.#db, caller, runId);
     return { run_id: run.uuid, state: run.state };
+  }
+
+  /** The run's workflow as a graph (loaded again from its attachments); not found without an engine. */
+  async getWorkflowGraph(caller: Caller, runId: string): Promise<WorkflowGraph> {
+    const run = await getOwnedRun(this.#db, caller, runId);
+    if (this.#launcher?.describe === undefined) throw new NotFoundError(`run ${runId} has no workflow graph on this server`);
+    return this.#launcher.describe(parseStoredRequest(run.request), path.join(run.run_dir, RUN_LAYOUT.attachments));
   }
 
   /** The engine's own log of the run (a file in the run directory, never read through a link). */
@@ -126,12 +133,14 @@ export class RunService {
     return { path: real, runDir, followLinks: true };
   }
 
-  async listRuns(caller: Caller, page: PageRequest): Promise<RunListResponse> {
+  async listRuns(caller: Caller, page: PageRequest, filter: RunFilter = {}): Promise<RunListResponse> {
     const pageSize = resolvePageSize(page.pageSize);
-    const scope = `runs:${caller.userId}`;
+    // A token continues the listing it came from: the filter is part of its scope.
+    const filtered = filter.state !== undefined || (filter.tags?.length ?? 0) > 0;
+    const scope = filtered ? `runs:${caller.userId}:${JSON.stringify(filter)}` : `runs:${caller.userId}`;
     const token = presentToken(page.pageToken);
     const before = token === undefined ? undefined : decodeRunCursor(this.#tokens.decode(token, scope));
-    const { items, continueAfter: last } = splitLookAhead(await listRunsPage(this.#db, caller.userId, before, pageSize + 1), pageSize);
+    const { items, continueAfter: last } = splitLookAhead(await listRunsPage(this.#db, caller.userId, before, pageSize + 1, filter), pageSize);
     return {
       runs: items.map(toRunSummary),
       next_page_token: last === undefined ? '' : this.#tokens.encode(scope, [last.create_time, last.uuid]),

@@ -95,7 +95,7 @@ export async function seedRun(db: Kysely<Database>, options: SeedOptions): Promi
       start_time: now,
       end_time: firstRunning < totalJobs ? null : now,
       update_time: now,
-    });
+    }, { seeded: 'true' });
     const paths = options.steps.map((_, i) => [{ order: i }]);
     const instanceIds = await insertStepInstances(
       trx,

@@ -4,14 +4,27 @@ import type { Database } from '../store/database.js';
 import { countRunsByState } from '../store/queries/runs.js';
 import { RUN_STATES } from '../run-state.js';
 import { ENGINE_NAME, ENGINE_VERSION, WORKFLOW_TYPE, WORKFLOW_TYPE_VERSIONS } from './run-request.js';
+import { ENGINE_PARAMETERS } from '../engine-parameters.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './paging.js';
 
 export const SERVER_VERSION = '0.1.0';
 
+/** The optional service-info 1.0 fields that describe the deployment rather than the API. */
+export interface DeploymentInfo {
+  readonly contactUrl?: string;
+  readonly documentationUrl?: string;
+  readonly environment?: string;
+  /** When this store was first served (kept in server_setting). */
+  readonly createdAt: string;
+  /** When this store was first served by this version. */
+  readonly updatedAt: string;
+}
+
 export async function serviceInfo(
   db: Kysely<Database>,
-  options: { baseUrl: string; noAuth: boolean; jobSandbox?: string; containerEngine?: string },
+  options: { baseUrl: string; noAuth: boolean; jobSandbox?: string; containerEngine?: string; deployment: DeploymentInfo },
 ): Promise<Record<string, unknown>> {
+  const deployment = options.deployment;
   const counts = await countRunsByState(db);
   return {
     id: 'org.wes-server',
@@ -20,12 +33,17 @@ export async function serviceInfo(
     description: 'GA4GH Workflow Execution Service running CWL workflows with a native engine',
     organization: { name: 'wes-server', url: options.baseUrl },
     version: SERVER_VERSION,
+    contactUrl: deployment.contactUrl ?? `${options.baseUrl}/`,
+    documentationUrl: deployment.documentationUrl ?? `${options.baseUrl}/`,
+    createdAt: deployment.createdAt,
+    updatedAt: deployment.updatedAt,
+    environment: deployment.environment ?? 'prod',
     workflow_type_versions: { [WORKFLOW_TYPE]: { workflow_type_version: [...WORKFLOW_TYPE_VERSIONS] } },
     supported_wes_versions: ['1.1.0'],
     // Inputs: attachments and allowed directories (file), downloaded URLs (http, https).
     supported_filesystem_protocols: ['file', 'http', 'https'],
     workflow_engine_versions: { [ENGINE_NAME]: { workflow_engine_version: [ENGINE_VERSION] } },
-    default_workflow_engine_parameters: [],
+    default_workflow_engine_parameters: ENGINE_PARAMETERS.map(({ name, type, default_value }) => ({ name, type, default_value })),
     system_state_counts: Object.fromEntries(RUN_STATES.map((state) => [state, counts.get(state) ?? 0])),
     auth_instructions_url: `${options.baseUrl}/ga4gh/wes/v1/auth-instructions`,
     tags: {

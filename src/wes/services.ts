@@ -7,13 +7,16 @@ import { RunService } from './run-service.js';
 import type { RunLauncher } from '../run-launcher.js';
 import { TaskService } from './task-service.js';
 import { UserService } from './user-service.js';
-import { serviceInfo } from './service-info.js';
+import { SERVER_VERSION, serviceInfo } from './service-info.js';
+import { storeGauges } from './store-gauges.js';
 
 export interface Services {
   readonly runs: RunService;
   readonly tasks: TaskService;
   readonly users: UserService;
   serviceInfo(baseUrl: string): Promise<Record<string, unknown>>;
+  /** The store's part of /metrics, in Prometheus text format. */
+  storeGauges(): Promise<string>;
 }
 
 export interface ServicesOptions {
@@ -26,12 +29,20 @@ export interface ServicesOptions {
   readonly refuseNewUsers?: string;
   /** The container engine jobs with a DockerRequirement run in (e.g. "podman version 4.3.1"). */
   readonly containerEngine?: string;
+  /** service-info contactUrl/documentationUrl/environment; unset ones get defaults. */
+  readonly deployment?: { readonly contactUrl?: string; readonly documentationUrl?: string; readonly environment?: string };
 }
 
 export async function createServices(store: Store, options: ServicesOptions): Promise<Services> {
   // Stored in the database so tokens survive restarts and every replica accepts every token.
   const secret = await getOrInsertSetting(store.db, 'page_token_secret', randomBytes(32).toString('base64'));
   const tokens = new PageTokenCodec(Buffer.from(secret, 'base64'));
+  const startedAt = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const deployment = {
+    ...options.deployment,
+    createdAt: await getOrInsertSetting(store.db, 'created_at', startedAt),
+    updatedAt: await getOrInsertSetting(store.db, `updated_at:${SERVER_VERSION}`, startedAt),
+  };
   return {
     runs: new RunService({ db: store.db, tokens, dataDir: options.dataDir, launcher: options.launcher }),
     tasks: new TaskService({ db: store.db, tokens }),
@@ -42,6 +53,8 @@ export async function createServices(store: Store, options: ServicesOptions): Pr
         noAuth: options.noAuth,
         jobSandbox: options.jobSandbox,
         containerEngine: options.containerEngine,
+        deployment,
       }),
+    storeGauges: () => storeGauges(store.db),
   };
 }

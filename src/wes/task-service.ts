@@ -4,14 +4,14 @@
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/database.js';
-import { findTask, listTasksPage, type TaskCursor, type TaskRow } from '../store/queries/tasks.js';
+import { countTasksByState, findTask, listTasksPage, type TaskCursor, type TaskRow } from '../store/queries/tasks.js';
 import { parseTaskId } from '../store/task-path.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import type { PageTokenCodec } from './page-token.js';
 import { presentToken, resolvePageSize, splitLookAhead, type PageRequest } from './paging.js';
 import { getOwnedRun, type Caller } from './run-service.js';
-import { toTaskLog } from './to-wes.js';
-import type { TaskListResponse, TaskLog } from './wes-types.js';
+import { taskStateOf, toTaskLog } from './to-wes.js';
+import type { TaskCounts, TaskListResponse, TaskLog } from './wes-types.js';
 import type { RunFile } from '../run-files.js';
 
 export type LogStream = 'stdout' | 'stderr';
@@ -37,6 +37,19 @@ export class TaskService {
       task_logs: items.map((row) => toTaskLog(row, baseUrl, run.uuid)),
       next_page_token: last === undefined ? '' : this.#tokens.encode(scope, [last.sort_key, last.job_index]),
     };
+  }
+
+  /** 2 queries: the run, then one pass over its tasks (for progress, not per page). */
+  async countTasks(caller: Caller, runId: string): Promise<TaskCounts> {
+    const run = await getOwnedRun(this.#db, caller, runId);
+    const states: Record<string, number> = {};
+    let total = 0;
+    for (const [jobState, n] of await countTasksByState(this.#db, run.id)) {
+      const state = taskStateOf(jobState);
+      states[state] = (states[state] ?? 0) + n;
+      total += n;
+    }
+    return { total, states };
   }
 
   /** 2 queries: the run, then the task through its id. */

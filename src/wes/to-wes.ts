@@ -1,5 +1,6 @@
 /** Store rows → WES response objects. The only place that knows both shapes. */
 import type { TaskRow } from '../store/queries/tasks.js';
+import type { JobState } from '../store/tables/job.table.js';
 import type { RunSummaryRow } from '../store/queries/runs.js';
 import type { WorkflowInvocationRow } from '../store/tables/invocation.table.js';
 import { STEP_LEVEL_JOB_INDEX } from '../store/queries/tasks.js';
@@ -7,6 +8,7 @@ import { formatTaskId } from '../store/task-path.js';
 import type { RunLog, RunRequest, RunSummary, TaskLog } from './wes-types.js';
 import { linkOutputs } from './output-links.js';
 import { parseJson } from '../exact-json.js';
+import { ENGINE_NAME } from './run-request.js';
 
 /** ISO 8601 UTC to the second, as the spec's "%Y-%m-%dT%H:%M:%SZ". */
 export function wesTime(stored: string | null): string | undefined {
@@ -22,9 +24,32 @@ export function taskIdOf(row: Pick<TaskRow, 'task_path' | 'job_index'>): string 
   return formatTaskId(row.task_path, row.job_index === STEP_LEVEL_JOB_INDEX ? undefined : row.job_index);
 }
 
+/**
+ * A task's state, an extension field of TaskLog (the spec has none) that the CLI's
+ * `--state` and the dashboard filter on: the job's state in plain words, `none` for a task
+ * without a job (a workflow input, a step whose jobs are not created yet).
+ */
+export type TaskState = 'none' | 'queued' | 'running' | 'complete' | 'failed' | 'skipped' | 'canceled';
+
+export function taskStateOf(jobState: JobState | null): TaskState {
+  switch (jobState) {
+    case null:
+      return 'none';
+    case 'new':
+    case 'queued':
+      return 'queued';
+    case 'ok':
+      return 'complete';
+    case 'error':
+      return 'failed';
+    default:
+      return jobState;
+  }
+}
+
 export function toTaskLog(row: TaskRow, baseUrl: string, runId: string): TaskLog {
   const id = taskIdOf(row);
-  const log: TaskLog = { id, name: row.label ?? row.tool_id ?? `step_${row.order_index}` };
+  const log: TaskLog = { id, name: row.label ?? row.tool_id ?? `step_${row.order_index}`, state: taskStateOf(row.job_state) };
   if (row.job_id === null) return log;
   const argv: unknown = row.argv === null ? [] : JSON.parse(row.argv);
   if (Array.isArray(argv) && argv.length > 0) log.cmd = argv.map(String);
@@ -62,9 +87,27 @@ export function toRunSummary(row: RunSummaryRow): RunSummary {
   return summary;
 }
 
+/**
+ * The run's Log. Its `cmd` is the engine invocation the run amounts to; `stdout` and `stderr`
+ * both lead to the engine's log (progress and failures alike: the engine writes one log), which
+ * clients such as wes-client print with `--log`; each job's own streams are in its TaskLog.
+ */
 export function toRunLog(row: WorkflowInvocationRow, baseUrl: string): RunLog {
   const url = runUrl(baseUrl, row.uuid);
-  const runLog: RunLog['run_log'] = { name: parseStoredRequest(row.request).workflow_url, stdout: `${url}/log` };
+  const request = parseStoredRequest(row.request);
+  const runLog: RunLog['run_log'] = {
+    name: request.workflow_url,
+    cmd: [
+      ENGINE_NAME,
+      ...Object.entries(request.workflow_engine_parameters ?? {}).map(([name, value]) => `--${name}=${value}`),
+      request.workflow_url,
+    ],
+    stdout: `${url}/log`,
+    stderr: `${url}/log`,
+  };
+  // Runs finished before exit codes were recorded (migration 0004) completed with 0 all the same.
+  const exitCode = row.exit_code ?? (row.state === 'COMPLETE' ? 0 : null);
+  if (exitCode !== null) runLog.exit_code = exitCode;
   const start = wesTime(row.start_time);
   if (start !== undefined) runLog.start_time = start;
   const end = wesTime(row.end_time);
@@ -72,7 +115,7 @@ export function toRunLog(row: WorkflowInvocationRow, baseUrl: string): RunLog {
   if (row.message !== null) runLog.system_logs = [row.message];
   return {
     run_id: row.uuid,
-    request: parseStoredRequest(row.request),
+    request,
     state: row.state,
     run_log: runLog,
     task_logs_url: `${url}/tasks`,

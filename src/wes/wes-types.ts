@@ -26,6 +26,14 @@ export interface Log {
 export interface TaskLog extends Log {
   id: string;
   name: string;
+  /** Extension: see to-wes.ts taskStateOf. */
+  state: string;
+}
+
+/** Extension: GET /runs/{id}/task-counts, the run's tasks per TaskLog.state. */
+export interface TaskCounts {
+  total: number;
+  states: Record<string, number>;
 }
 
 export interface RunLog {

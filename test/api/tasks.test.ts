@@ -92,8 +92,8 @@ test('TaskLog fields: names, commands, times only when known, exit codes, absolu
   const run = await seeded(app, userId, [{ kind: 'input' }, { kind: 'single' }, { kind: 'collection', jobs: 3 }, { kind: 'collection', jobs: 0 }], 1);
   const { tasks } = await walk(app, auth, run.runId, 50);
   const byId = new Map(tasks.map((task) => [task.id, task]));
-  assert.deepEqual(byId.get('0'), { id: '0', name: 'input_0' });
-  assert.deepEqual(byId.get('3'), { id: '3', name: 'tool_3.cwl' });
+  assert.deepEqual(byId.get('0'), { id: '0', name: 'input_0', state: 'none' });
+  assert.deepEqual(byId.get('3'), { id: '3', name: 'tool_3.cwl', state: 'none' });
   const single = byId.get('1') ?? {};
   assert.equal(single.name, 'step 1');
   assert.deepEqual(single.cmd, ['tool', '--step=1', '--element=0']);
@@ -163,4 +163,22 @@ test('task logs are served as text/plain and honour Range over a real socket', a
   assert.equal(await stderr.text(), 'stderr of step 0\n');
   const unauthenticated = await fetch(url);
   assert.equal(unauthenticated.status, 401);
+});
+
+test('task-counts counts every task of the run by its TaskLog state, for the owner only', async (t) => {
+  const app = await buildTestApp(t);
+  const { auth, userId } = await app.addUser('alice');
+  const other = await app.addUser('bob');
+  const run = await seeded(app, userId, [{ kind: 'input' }, { kind: 'single' }, { kind: 'collection', jobs: 6 }, { kind: 'collection', jobs: 0 }], 2);
+  const response = await app.app.inject({ url: `/ga4gh/wes/v1/runs/${run.runId}/task-counts`, headers: { authorization: auth } });
+  assert.equal(response.statusCode, 200, response.body);
+  const counts = response.json() as { total: number; states: Record<string, number> };
+  assert.equal(counts.total, run.tasks);
+  assert.equal(Object.values(counts.states).reduce((a, b) => a + b, 0), run.tasks);
+  assert.equal(counts.states.none, 2);
+  assert.equal(counts.states.running, 2);
+  const { tasks } = await walk(app, auth, run.runId, 50);
+  for (const [state, n] of Object.entries(counts.states)) assert.equal(tasks.filter((task) => task.state === state).length, n, state);
+  const foreign = await app.app.inject({ url: `/ga4gh/wes/v1/runs/${run.runId}/task-counts`, headers: { authorization: other.auth } });
+  assertErrorResponse(foreign, 404);
 });

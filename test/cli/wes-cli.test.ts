@@ -52,7 +52,7 @@ test('wes user add and key create make keys that authenticate; wes submit runs a
   const dir = fs.mkdtempSync(path.join(database.dataDir, 'client-'));
   fs.writeFileSync(path.join(dir, 'scatter.cwl'), SCATTER_WORKFLOW);
   fs.writeFileSync(path.join(dir, 'params.json'), JSON.stringify({ numbers: [4, 5] }));
-  const submitted = await wes(database, ['submit', path.join(dir, 'scatter.cwl'), '--params', path.join(dir, 'params.json'), '--url', url, '--key', second]);
+  const submitted = await wes(database, ['submit', path.join(dir, 'scatter.cwl'), '--params', path.join(dir, 'params.json'), '--json', '--url', url, '--key', second]);
   const { run_id: runId } = JSON.parse(submitted.stdout) as { run_id: string };
   let state = '';
   for (let i = 0; i < 300 && !['COMPLETE', 'EXECUTOR_ERROR', 'SYSTEM_ERROR'].includes(state); i++) {

@@ -119,6 +119,16 @@ steps:
     out: [out]
 `;
 
+/** SCATTER_WORKFLOW with its tool in a file of a sub-folder (attachments keep sub-folders), and that tool. */
+export const SCATTER_WORKFLOW_TOOL_FILE = SCATTER_WORKFLOW.replace(/    run:\n(      .*\n)+/, '    run: tools/echo.cwl\n');
+export const ECHO_NUMBER_TOOL = `cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: echo
+inputs: {n: {type: int, inputBinding: {position: 1}}}
+outputs: {out: {type: stdout}}
+stdout: number.txt
+`;
+
 /** A scattered subworkflow (inner tasks "1.e/m") and a step skipped by `when`. */
 export const NESTED_WORKFLOW = `cwlVersion: v1.2
 class: Workflow

@@ -17,6 +17,7 @@ import { selectJobSandbox } from '../../src/executors/sandbox/job-sandbox.js';
 import path from 'node:path';
 import type { InputPolicy } from '../../src/engine/input-locations.js';
 import type { ContainerEngine } from '../../src/executors/container/container-engine.js';
+import type { ServerMetrics } from '../../src/metrics.js';
 
 export class QueryCounter {
   count = 0;
@@ -61,6 +62,10 @@ export async function buildTestApp(
     maxRunsPerUser?: number;
     /** Where the engine's runs may take input files from (engine: true). */
     inputPolicy?: InputPolicy;
+    /** Origins allowed to call the API from a browser. */
+    corsOrigins?: readonly string[];
+    /** Records requests and (with the engine) job durations, and serves GET /metrics. */
+    metrics?: ServerMetrics;
     database?: TestDatabase;
     /** How jobs are confined, as WES_JOB_SANDBOX; default 'bwrap' (required, as on CI). */
     jobSandbox?: 'bwrap' | 'none';
@@ -106,6 +111,7 @@ export async function buildTestApp(
       : new Runner({ db: store.db, executor, allowedUrlPrefixes: [], maxRunsPerUser: options.maxRunsPerUser,
           inputPolicy: options.inputPolicy,
           containers: options.containers !== undefined,
+          onJobEnded: options.metrics?.observeJob,
         });
   const services = await createServices(store, {
     dataDir: database.dataDir,
@@ -115,7 +121,7 @@ export async function buildTestApp(
     containerEngine: options.containers?.version,
   });
   const localCaller = options.noAuth === true ? { userId: (await services.users.localUser()).id } : undefined;
-  const app = await buildApp({ services, localCaller, maxUploadBytes: options.maxUploadBytes });
+  const app = await buildApp({ services, localCaller, maxUploadBytes: options.maxUploadBytes, corsOrigins: options.corsOrigins, metrics: options.metrics });
   let closed = false;
   const close = async (dropDatabase: boolean) => {
     if (closed) return;

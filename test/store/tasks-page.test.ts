@@ -4,28 +4,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openStore, type Store } from '../../src/store/connect.js';
 import { findTask, listTasksPage, type TaskCursor } from '../../src/store/queries/tasks.js';
 import { insertUser } from '../../src/store/queries/users.js';
 import { parseTaskId } from '../../src/store/task-path.js';
 import { seedRun, seedShape } from '../../src/wes/seed.js';
 import { taskIdOf } from '../../src/wes/to-wes.js';
 import { CompiledQuery } from 'kysely';
-import { createTestDatabase } from '../helpers/dialects.js';
-import { assertIndexOnlyPlan } from '../helpers/explain.js';
+import { assertIndexOnlyPlan, storeWithLastQuery } from '../helpers/explain.js';
 
 async function seededStore(t: import('node:test').TestContext) {
-  const database = await createTestDatabase();
-  let last = { sql: '', parameters: [] as readonly unknown[] };
-  const store: Store = await openStore({
-    databaseUrl: database.databaseUrl,
-    sqlitePath: database.sqlitePath,
-    onQuery: (sql, parameters) => (last = { sql, parameters }),
-  });
-  t.after(async () => {
-    await store.close();
-    await database.drop();
-  });
+  const { store, database, lastQuery } = await storeWithLastQuery(t);
   const user = await insertUser(store.db, 'u', false, new Date().toISOString());
   // 1,000 steps, half mapped over 8 elements, some collections still empty: realistic statistics for the planner.
   const steps = seedShape({ inputs: 3, steps: 1000, mapped: 500, elements: 8 }).map((s, i) =>
@@ -33,7 +21,7 @@ async function seededStore(t: import('node:test').TestContext) {
   );
   const run = await seedRun(store.db, { userId: user.id, runsDir: database.dataDir, steps, logs: false });
   if (store.dialect === 'postgres') await store.db.executeQuery(CompiledQuery.raw('analyze'));
-  return { store, run, steps, lastQuery: () => last };
+  return { store, run, steps, lastQuery };
 }
 
 test('task pages and lookups are index range scans at the start, middle and end of a run', async (t) => {

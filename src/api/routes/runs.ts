@@ -1,12 +1,12 @@
-/** The run endpoints: ListRuns, RunWorkflow, GetRunLog, GetRunStatus, CancelRun, and the run's engine log. */
+/** The run endpoints: ListRuns, RunWorkflow, GetRunLog, GetRunStatus, CancelRun, and the run's engine log and workflow graph. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import multipart, { type Multipart } from '@fastify/multipart';
 import { BadRequestError, WesError } from '../../errors.js';
 import { AttachmentStaging } from '../../wes/attachments.js';
-import { isKnownField } from '../../wes/run-request.js';
+import { isKnownField, parseRunFilter } from '../../wes/run-request.js';
 import type { Services } from '../../wes/services.js';
 import { baseUrlOf, type LinkOptions } from '../base-url.js';
-import { OutputParams, PageQuery, RunParams } from '../schemas/params.js';
+import { OutputParams, RunListQuery, RunParams } from '../schemas/params.js';
 import { sendLog } from '../send-log.js';
 
 export interface RunRoutesOptions {
@@ -30,8 +30,12 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
     limits: { fileSize: maxUploadBytes, fieldSize: MAX_FIELD_BYTES, fields: MAX_FIELDS, files: MAX_ATTACHMENTS, parts: MAX_ATTACHMENTS + MAX_FIELDS },
   });
 
-  app.get('/runs', { schema: { querystring: PageQuery } }, async (request) =>
-    services.runs.listRuns(request.caller, { pageSize: request.query.page_size, pageToken: request.query.page_token }),
+  app.get('/runs', { schema: { querystring: RunListQuery } }, async (request) =>
+    services.runs.listRuns(
+      request.caller,
+      { pageSize: request.query.page_size, pageToken: request.query.page_token },
+      parseRunFilter(request.query.state, request.query.tags),
+    ),
   );
 
   app.post('/runs', async (request) => {
@@ -44,7 +48,11 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
       const parts = request.parts()[Symbol.asyncIterator]();
       for (let next = await nextPart(parts); !next.done; next = await nextPart(parts)) {
         const part = next.value;
-        if (part.type === 'file') {
+        if (part.type === 'file' && isKnownField(part.fieldname)) {
+          // Python's requests (wes-client, toil) sends every field as a file part named after it.
+          if (fields.has(part.fieldname)) throw new BadRequestError(`form field "${part.fieldname}" is given twice`);
+          fields.set(part.fieldname, await readField(part.fieldname, part.file));
+        } else if (part.type === 'file') {
           if (part.fieldname !== 'workflow_attachment') {
             part.file.resume();
             throw new BadRequestError(`file part "${part.fieldname}" is not allowed; files go in workflow_attachment`);
@@ -93,10 +101,29 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
     ),
   );
 
+  app.get('/runs/:run_id/workflow-graph', { schema: { params: RunParams } }, async (request) =>
+    services.runs.getWorkflowGraph(request.caller, request.params.run_id),
+  );
+
   app.get('/runs/:run_id/log', { schema: { params: RunParams } }, async (request, reply) =>
     sendLog(request, reply, await services.runs.getEngineLogFile(request.caller, request.params.run_id)),
   );
 };
+
+/** A form field sent as a file part, read as text up to the size of an ordinary field. */
+async function readField(name: string, file: NodeJS.ReadableStream & { truncated?: boolean }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of file) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_FIELD_BYTES) {
+      file.resume();
+      throw new BadRequestError(`form field "${name}" exceeds ${MAX_FIELD_BYTES} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 /** The next form part; a body that is not valid multipart is the client's error, not ours. */
 async function nextPart(parts: AsyncIterator<Multipart>): Promise<IteratorResult<Multipart>> {

@@ -1,4 +1,4 @@
-/** The task endpoints: ListTasks, GetTask, and each task's stdout/stderr as text. */
+/** The task endpoints: ListTasks, GetTask, each task's stdout/stderr as text, and the run's task counts by state. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Services } from '../../wes/services.js';
 import { baseUrlOf, type LinkOptions } from '../base-url.js';
@@ -18,6 +18,10 @@ export const taskRoutes: FastifyPluginAsyncTypebox<TaskRoutesOptions> = async (a
       { pageSize: request.query.page_size, pageToken: request.query.page_token },
       baseUrlOf(request, links),
     ),
+  );
+
+  app.get('/runs/:run_id/task-counts', { schema: { params: RunParams } }, async (request) =>
+    services.tasks.countTasks(request.caller, request.params.run_id),
   );
 
   app.get('/runs/:run_id/tasks/:task_id', { schema: { params: TaskParams } }, async (request) =>

@@ -8,3 +8,11 @@ export const PageQuery = Type.Object({
   page_size: Type.Optional(Type.Integer()),
   page_token: Type.Optional(Type.String()),
 });
+
+/** ListRuns also narrows by state and by tags (as sapporo does): `tags=name=value` or `name:value`, repeatable, all must match. */
+export const RunListQuery = Type.Object({
+  page_size: Type.Optional(Type.Integer()),
+  page_token: Type.Optional(Type.String()),
+  state: Type.Optional(Type.String()),
+  tags: Type.Optional(Type.Array(Type.String())),
+});

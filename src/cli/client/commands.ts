@@ -1,13 +1,24 @@
-/** The client commands of `wes`: submit, runs, status, get, tasks, cancel. Output is JSON lines. */
-import fs from 'node:fs/promises';
-import type { Command } from 'commander';
+/**
+ * The client commands of `wes`: submit (finding the files a workflow uses), wait, runs,
+ * status, get, outputs, tasks, logs, cancel. Data goes to stdout (a run id, JSON, log text);
+ * progress to stderr; an error is one line (main.ts) and a non-zero exit.
+ */
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { InvalidArgumentError, type Command } from 'commander';
 import { WesClient } from './wes-client.js';
-import { parseJson, stringifyJson } from '../../exact-json.js';
+import { stringifyJson } from '../../exact-json.js';
+import { collectSubmission } from './submission-files.js';
+import { followRun } from './progress.js';
+import { downloadOutputs } from './output-files.js';
 
 interface ConnectionOptions {
   url: string;
   key?: string;
 }
+
+const FINAL_STATES = new Set(['COMPLETE', 'EXECUTOR_ERROR', 'SYSTEM_ERROR', 'CANCELED', 'PREEMPTED']);
+const FOLLOW_INTERVAL_MS = 1000;
 
 function client(options: ConnectionOptions): WesClient {
   return new WesClient({ url: options.url, apiKey: options.key });
@@ -23,52 +34,172 @@ function withConnection(command: Command): Command {
     .option('--key <api key>', 'API key (WES_API_KEY)', process.env.WES_API_KEY);
 }
 
+function keyValue(value: string, previous: string[]): string[] {
+  if (!value.includes('=')) throw new InvalidArgumentError(`"${value}" is not key=value`);
+  return [...previous, value];
+}
+
+function keyValues(pairs: readonly string[]): Record<string, string> {
+  return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+}
+
+function runPath(run: string, rest = ''): string {
+  return `/runs/${encodeURIComponent(run)}${rest}`;
+}
+
+interface RunLogBody {
+  state: string;
+  outputs: Record<string, unknown>;
+  run_log: { stderr?: string; stdout?: string };
+}
+
+/** Prints the run's outputs (downloaded into `outdir` first when given). */
+async function printOutputs(wes: WesClient, run: string, outdir: string | undefined): Promise<void> {
+  const { outputs } = await wes.get<RunLogBody>(runPath(run));
+  const shown = outdir === undefined ? outputs : await downloadOutputs(wes, outputs, outdir);
+  process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+}
+
+/** Copies a log to `out` from byte 0, then (following) what is appended until `done()` says so. */
+async function streamLog(wes: WesClient, url: string, out: NodeJS.WritableStream, follow: boolean, done: () => Promise<boolean>): Promise<void> {
+  let offset = 0;
+  for (;;) {
+    // Read "finished?" before the bytes, so nothing written before the end is missed.
+    const finished = !follow || (await done());
+    const bytes = await wes.fetchBytes(url, offset);
+    if (bytes.length > 0) {
+      out.write(bytes);
+      offset += bytes.length;
+    }
+    if (finished) return;
+    await delay(FOLLOW_INTERVAL_MS);
+  }
+}
+
 export function addClientCommands(program: Command): void {
-  withConnection(program.command('submit <workflow>'))
-    .description('submit a CWL workflow file (attached with --attach files, relative to its directory); prints the run id')
-    .option('--params <file.json>', 'the workflow_params input object, from a JSON file')
-    .option('--attach <files...>', 'more files to attach (inputs, tools the workflow imports)', [])
-    .option('--tag <key=value...>', 'tags', [])
-    .option('--cwl-version <v>', 'workflow_type_version', 'v1.2')
-    .action(async (workflow: string, o: ConnectionOptions & { params?: string; attach: string[]; tag: string[]; cwlVersion: string }) => {
-      const params = o.params === undefined ? {} : (parseJson(await fs.readFile(o.params, 'utf8')) as Record<string, unknown>);
-      const tags = Object.fromEntries(o.tag.map((t) => [t.split('=')[0], t.split('=').slice(1).join('=')]));
-      print({ run_id: await client(o).submit({ workflowFile: workflow, params, attachments: o.attach, tags, typeVersion: o.cwlVersion }) });
+  withConnection(program.command('submit <workflow> [inputs]'))
+    .description(
+      'submit a CWL workflow with its inputs (JSON or YAML); attaches the tools, imports and input files it uses; prints the run id',
+    )
+    .option('--params <file>', 'the input object file (same as the [inputs] argument)')
+    .option('--attach <files...>', 'more files to attach, beyond those found by reading the workflow', [])
+    .option('--tag <key=value>', 'a tag (repeatable)', keyValue, [])
+    .option('--engine-param <key=value>', 'a workflow_engine_parameter, e.g. max_jobs=2 (repeatable)', keyValue, [])
+    .option('--cwl-version <v>', 'workflow_type_version (default: the cwlVersion of the workflow, else v1.2)')
+    .option('--json', 'print {"run_id": …} instead of the bare id')
+    .option('--wait', 'follow the run to its end, print its outputs; exit 0 only on COMPLETE')
+    .option('--outdir <dir>', 'with --wait: download the outputs into this directory')
+    .action(
+      async (
+        workflow: string,
+        inputs: string | undefined,
+        o: ConnectionOptions & { params?: string; attach: string[]; tag: string[]; engineParam: string[]; cwlVersion?: string; json?: boolean; wait?: boolean; outdir?: string },
+      ) => {
+        if (inputs !== undefined && o.params !== undefined) throw new Error('give the input object either as [inputs] or with --params, not both');
+        const submission = await collectSubmission(workflow, inputs ?? o.params);
+        const extra = o.attach.map((file) => path.resolve(file));
+        const files = [...new Set([...submission.files, ...extra])];
+        const root = files.every((f) => f.startsWith(`${submission.root}${path.sep}`)) ? submission.root : undefined;
+        if (root === undefined) throw new Error(`--attach files must be inside ${submission.root}, the directory holding the workflow's files`);
+        const wes = client(o);
+        const runId = await wes.submit({
+          root,
+          files,
+          workflowUrl: submission.workflowUrl,
+          params: submission.params,
+          tags: keyValues(o.tag),
+          typeVersion: o.cwlVersion ?? submission.cwlVersion ?? 'v1.2',
+          engineParameters: o.engineParam.length > 0 ? keyValues(o.engineParam) : undefined,
+        });
+        if (o.json) print({ run_id: runId });
+        else process.stdout.write(`${runId}\n`);
+        if (!o.wait) return;
+        const state = await followRun(wes, runId, { out: process.stderr });
+        await printOutputs(wes, runId, o.outdir);
+        if (state !== 'COMPLETE') {
+          process.stderr.write(`run ${runId} ended ${state}; see "wes logs ${runId}" and "wes tasks ${runId} --state failed"\n`);
+          process.exitCode = 1;
+        }
+      },
+    );
+
+  withConnection(program.command('wait <run>'))
+    .description('follow a run to its end (progress on stderr), print its outputs; exit 0 only on COMPLETE')
+    .option('--outdir <dir>', 'download the outputs into this directory')
+    .action(async (run: string, o: ConnectionOptions & { outdir?: string }) => {
+      const wes = client(o);
+      const state = await followRun(wes, run, { out: process.stderr });
+      await printOutputs(wes, run, o.outdir);
+      if (state !== 'COMPLETE') process.exitCode = 1;
     });
 
   withConnection(program.command('runs'))
-    .description('list your runs, newest first')
+    .description('list your runs, newest first (one page as JSON)')
+    .option('--state <state>', 'only runs in this state, e.g. RUNNING')
+    .option('--tag <key=value>', 'only runs with this tag (repeatable; all must match)', keyValue, [])
     .option('--page-size <n>', 'runs per page', '50')
     .option('--page-token <token>', 'continue from a previous page')
-    .action(async (o: ConnectionOptions & { pageSize: string; pageToken?: string }) => {
-      const query = new URLSearchParams({ page_size: o.pageSize, ...(o.pageToken ? { page_token: o.pageToken } : {}) });
+    .action(async (o: ConnectionOptions & { state?: string; tag: string[]; pageSize: string; pageToken?: string }) => {
+      const query = new URLSearchParams({ page_size: o.pageSize });
+      if (o.pageToken) query.set('page_token', o.pageToken);
+      if (o.state) query.set('state', o.state);
+      for (const tag of o.tag) query.append('tags', tag);
       print(await client(o).get(`/runs?${query}`));
     });
 
   withConnection(program.command('status <run>'))
     .description("print a run's state")
-    .action(async (run: string, o: ConnectionOptions) => print(await client(o).get(`/runs/${encodeURIComponent(run)}/status`)));
+    .action(async (run: string, o: ConnectionOptions) => print(await client(o).get(runPath(run, '/status'))));
 
   withConnection(program.command('get <run>'))
     .description("print a run's RunLog (request, state, outputs)")
-    .action(async (run: string, o: ConnectionOptions) => print(await client(o).get(`/runs/${encodeURIComponent(run)}`)));
+    .action(async (run: string, o: ConnectionOptions) => print(await client(o).get(runPath(run))));
+
+  withConnection(program.command('outputs <run>'))
+    .description("print a run's outputs; with --outdir download them and print their local paths")
+    .option('--outdir <dir>', 'download the outputs into this directory')
+    .action(async (run: string, o: ConnectionOptions & { outdir?: string }) => printOutputs(client(o), run, o.outdir));
 
   withConnection(program.command('tasks <run>'))
     .description("print a run's tasks, one JSON line per task, following every page")
+    .option('--state <state>', 'only tasks in this state: queued, running, complete, failed, skipped, canceled, none')
     .option('--page-size <n>', 'tasks per request', '500')
-    .action(async (run: string, o: ConnectionOptions & { pageSize: string }) => {
+    .action(async (run: string, o: ConnectionOptions & { pageSize: string; state?: string }) => {
+      const wes = client(o);
       let token = '';
       do {
         const query = new URLSearchParams({ page_size: o.pageSize, ...(token ? { page_token: token } : {}) });
-        const page = await client(o).get<{ task_logs?: unknown[]; next_page_token?: string }>(
-          `/runs/${encodeURIComponent(run)}/tasks?${query}`,
-        );
-        for (const task of page.task_logs ?? []) print(task);
+        const page = await wes.get<{ task_logs?: { state?: string }[]; next_page_token?: string }>(runPath(run, `/tasks?${query}`));
+        for (const task of page.task_logs ?? []) if (o.state === undefined || task.state === o.state) print(task);
         token = page.next_page_token ?? '';
       } while (token !== '');
     });
 
+  withConnection(program.command('logs <run> [task]'))
+    .description("print the run's engine log, or a task's stdout (to stdout) and stderr (to stderr); -f follows until it ends")
+    .option('-f, --follow', 'keep printing what is appended until the run (or task) has ended')
+    .action(async (run: string, task: string | undefined, o: ConnectionOptions & { follow?: boolean }) => {
+      const wes = client(o);
+      const runEnded = async () => FINAL_STATES.has((await wes.get<{ state: string }>(runPath(run, '/status'))).state);
+      if (task === undefined) {
+        const { run_log: log } = await wes.get<RunLogBody>(runPath(run));
+        const url = log.stderr ?? log.stdout;
+        if (url === undefined) throw new Error(`run ${run} has no log`);
+        await streamLog(wes, url, process.stdout, o.follow === true, runEnded);
+        return;
+      }
+      const taskPath = runPath(run, `/tasks/${encodeURIComponent(task)}`);
+      const info = await wes.get<{ stdout?: string; stderr?: string }>(taskPath);
+      const taskEnded = async () =>
+        (await wes.get<{ end_time?: string }>(taskPath)).end_time !== undefined || (await runEnded());
+      if (info.stdout === undefined && info.stderr === undefined) throw new Error(`task ${task} has no logs (it ran no job)`);
+      await Promise.all([
+        info.stdout === undefined ? undefined : streamLog(wes, info.stdout, process.stdout, o.follow === true, taskEnded),
+        info.stderr === undefined ? undefined : streamLog(wes, info.stderr, process.stderr, o.follow === true, taskEnded),
+      ]);
+    });
+
   withConnection(program.command('cancel <run>'))
     .description('cancel a run')
-    .action(async (run: string, o: ConnectionOptions) => print(await client(o).post(`/runs/${encodeURIComponent(run)}/cancel`)));
+    .action(async (run: string, o: ConnectionOptions) => print(await client(o).post(runPath(run, '/cancel'))));
 }

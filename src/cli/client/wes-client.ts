@@ -23,11 +23,14 @@ export class WesClientError extends Error {
 }
 
 export interface SubmitRequest {
-  readonly workflowFile: string;
+  /** Every file to attach, absolute, named relative to `root`. */
+  readonly root: string;
+  readonly files: readonly string[];
+  readonly workflowUrl: string;
   readonly params: Record<string, unknown>;
-  readonly attachments: readonly string[];
   readonly tags: Record<string, string>;
   readonly typeVersion: string;
+  readonly engineParameters?: Record<string, string>;
 }
 
 export class WesClient {
@@ -40,28 +43,51 @@ export class WesClient {
   }
 
   async get<T>(pathAndQuery: string): Promise<T> {
-    return this.#json<T>(await fetch(`${this.#base}${pathAndQuery}`, { headers: this.#headers }));
+    return this.#json<T>(await this.#fetch(`${this.#base}${pathAndQuery}`, { headers: this.#headers }));
   }
 
   async post<T>(pathAndQuery: string, body?: FormData): Promise<T> {
-    return this.#json<T>(await fetch(`${this.#base}${pathAndQuery}`, { method: 'POST', headers: this.#headers, body }));
+    return this.#json<T>(await this.#fetch(`${this.#base}${pathAndQuery}`, { method: 'POST', headers: this.#headers, body }));
   }
 
-  /** Submits a workflow file (attached, relative to its directory) with more attachments. */
+  /** Submits a run: the form fields, then each file under its name relative to the root. */
   async submit(request: SubmitRequest): Promise<string> {
-    const root = path.dirname(path.resolve(request.workflowFile));
     const form = new FormData();
     form.append('workflow_type', 'CWL');
     form.append('workflow_type_version', request.typeVersion);
-    form.append('workflow_url', path.basename(request.workflowFile));
+    form.append('workflow_url', request.workflowUrl);
     form.append('workflow_params', stringifyJson(request.params));
     form.append('tags', JSON.stringify(request.tags));
-    for (const file of new Set([path.resolve(request.workflowFile), ...request.attachments.map((a) => path.resolve(a))])) {
-      const name = path.relative(root, file);
-      if (name.startsWith('..')) throw new WesClientError(`attachment ${file} is not inside ${root}, the workflow's directory`, 0);
-      form.append('workflow_attachment', new Blob([await fs.readFile(file)]), name.split(path.sep).join('/'));
+    if (request.engineParameters !== undefined) form.append('workflow_engine_parameters', JSON.stringify(request.engineParameters));
+    for (const file of request.files) {
+      const name = path.relative(request.root, file).split(path.sep).join('/');
+      form.append('workflow_attachment', new Blob([await fs.readFile(file)]), name);
     }
     return (await this.post<{ run_id: string }>('/runs', form)).run_id;
+  }
+
+  /**
+   * A log or output by URL (absolute, or a path under the API), from byte `from` on; the key
+   * is sent only to this server, never to another host a URL may name.
+   */
+  async fetchBytes(url: string, from = 0): Promise<Buffer> {
+    const absolute = new URL(url, `${this.#base}/`);
+    const sameServer = absolute.origin === new URL(this.#base).origin;
+    const headers: Record<string, string> = { ...(sameServer ? this.#headers : {}), ...(from > 0 ? { range: `bytes=${from}-` } : {}) };
+    const response = await this.#fetch(absolute.href, { headers });
+    if (response.status === 416) return Buffer.alloc(0);
+    if (!response.ok) await this.#json(response);
+    return Buffer.from(await response.arrayBuffer());
+  }
+
+  /** fetch, with a network failure said in one line ("cannot reach …: ECONNREFUSED"). */
+  async #fetch(url: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(url, init);
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      throw new WesClientError(`cannot reach ${new URL(url).origin}: ${cause?.code ?? cause?.message ?? (error as Error).message}`, 0);
+    }
   }
 
   async #json<T>(response: Response): Promise<T> {

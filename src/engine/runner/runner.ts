@@ -19,7 +19,7 @@ import { CancelledError, CommandFailedError, InvalidWorkflowError } from '../../
 import type { Executor } from '../../executors/executor.js';
 import type { RunLauncher, RunRequest } from '../../run-launcher.js';
 import type { CwlObject } from '../cwl-value.js';
-import { describeTopLevelSteps, executeProcess, loadProcess, prepareInputs, type LoadedProcess } from '../index.js';
+import { describeTopLevelSteps, describeWorkflowGraph, executeProcess, loadProcess, prepareInputs, type LoadedProcess, type WorkflowGraph } from '../index.js';
 import { StoreEngineHost } from './store-host.js';
 import { publicText, RUN_LAYOUT } from '../../run-layout.js';
 import { appendRunLog } from '../../run-files.js';
@@ -28,6 +28,8 @@ import { checkInputLocations, CLOSED_INPUT_POLICY, type InputPolicy } from '../i
 import { downloadRemoteInputs } from '../remote-inputs.js';
 import { parseJson, stringifyJson } from '../../exact-json.js';
 import { limitHost } from './limited-host.js';
+import { parseEngineParameters } from '../../engine-parameters.js';
+import { RunLimitedExecutor, type JobEndedListener } from '../../executors/run-limited-executor.js';
 
 
 /** Store operations one run may have in flight (limited-host.ts); the PostgreSQL pool has 10 connections. */
@@ -44,6 +46,8 @@ export interface RunnerOptions {
   readonly inputPolicy?: InputPolicy;
   /** The executor runs container images (DockerRequirement); absent means no engine. */
   readonly containers?: boolean;
+  /** Told of every job that ended (the server's job-duration metric). */
+  readonly onJobEnded?: JobEndedListener;
 }
 
 interface ActiveRun {
@@ -58,6 +62,7 @@ export class Runner implements RunLauncher {
   readonly #maxRunsPerUser: number;
   readonly #inputPolicy: InputPolicy;
   readonly #containers: boolean;
+  readonly #onJobEnded: JobEndedListener | undefined;
   readonly #active = new Map<number, ActiveRun>();
   /** Per user: how many runs execute, and the run ids waiting for a slot (in submission order). */
   readonly #users = new Map<number, { executing: number; readonly waiting: Set<number> }>();
@@ -70,6 +75,7 @@ export class Runner implements RunLauncher {
     this.#inputPolicy = options.inputPolicy ?? CLOSED_INPUT_POLICY;
     this.#maxRunsPerUser = options.maxRunsPerUser ?? Number.POSITIVE_INFINITY;
     this.#containers = options.containers === true;
+    this.#onJobEnded = options.onJobEnded;
   }
 
   async check(request: RunRequest, attachmentsDir: string): Promise<void> {
@@ -83,6 +89,10 @@ export class Runner implements RunLauncher {
       const problems = error.problems.map((p) => publicText(p, path.dirname(attachmentsDir)));
       throw new InvalidWorkflowError(problems, { cause: error });
     }
+  }
+
+  async describe(request: RunRequest, attachmentsDir: string): Promise<WorkflowGraph> {
+    return describeWorkflowGraph(await this.#load(request, attachmentsDir));
   }
 
   start(invocationId: number, userId: number): void {
@@ -191,14 +201,18 @@ export class Runner implements RunLauncher {
         runDir: path.join(run.run_dir, RUN_LAYOUT.work),
         logsDir: path.join(run.run_dir, RUN_LAYOUT.logs),
         policy: await PathPolicy.create(run.run_dir, this.#inputPolicy.allowedInputDirs),
-        executor: onBehalfOf(this.#executor, String(run.user_id)),
+        executor: new RunLimitedExecutor(
+          onBehalfOf(this.#executor, String(run.user_id)),
+          parseEngineParameters(request.workflow_engine_parameters),
+          this.#onJobEnded,
+        ),
         containers: this.#containers,
         host,
         signal,
       });
       const end = time();
       const outputsJson = stringifyJson(outputs);
-      if (await markRunState(this.#db, run.id, ['RUNNING'], 'COMPLETE', end, { end_time: end, outputs: outputsJson })) {
+      if (await markRunState(this.#db, run.id, ['RUNNING'], 'COMPLETE', end, { end_time: end, outputs: outputsJson, exit_code: 0 })) {
         await log('run complete');
       } else {
         await markRunState(this.#db, run.id, ['CANCELING'], 'CANCELED', end, { end_time: end });
@@ -216,7 +230,8 @@ export class Runner implements RunLauncher {
         return;
       }
       const state = error instanceof CommandFailedError ? 'EXECUTOR_ERROR' : 'SYSTEM_ERROR';
-      await markRunState(this.#db, run.id, ['QUEUED', 'INITIALIZING', 'RUNNING', 'CANCELING'], state, end, { end_time: end, message });
+      const exitCode = state === 'EXECUTOR_ERROR' ? exitCodeOf(error) : undefined;
+      await markRunState(this.#db, run.id, ['QUEUED', 'INITIALIZING', 'RUNNING', 'CANCELING'], state, end, { end_time: end, message, exit_code: exitCode });
       await log(`run failed (${state}): ${message}`).catch(() => undefined);
     }
   }
@@ -244,4 +259,13 @@ function onBehalfOf(executor: Executor, owner: string): Executor {
     submit: (spec, signal, onStart) => executor.submit({ ...spec, owner }, signal, onStart),
     shutdown: () => executor.shutdown(),
   };
+}
+
+/** The exit code of the job behind a failure (a JobFailedError somewhere in the cause chain), for run_log.exit_code. */
+function exitCodeOf(error: unknown): number | undefined {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    const code = (e as { exitCode?: unknown }).exitCode;
+    if (typeof code === 'number') return code;
+  }
+  return undefined;
 }

@@ -3,11 +3,16 @@ import type { Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from '../dialect.js';
 import { initialMigration } from './0001-initial.js';
 import { operatorMigration } from './0002-operator.js';
+import { runFiltersMigration } from './0004-run-filters.js';
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     async getMigrations(): Promise<Record<string, Migration>> {
-      return { '0001-initial': initialMigration(dialect), '0002-operator': operatorMigration() };
+      return {
+        '0001-initial': initialMigration(dialect),
+        '0002-operator': operatorMigration(),
+        '0004-run-filters': runFiltersMigration(dialect),
+      };
     },
   };
 }

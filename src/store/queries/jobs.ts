@@ -215,3 +215,14 @@ export async function insertWorkflowStep(db: Db, step: NewWorkflowStep): Promise
   const row = await db.insertInto('workflow_step').values(step).returning('id').executeTakeFirstOrThrow();
   return row.id;
 }
+
+// job_state_idx (migration 0004): index-only count of the jobs not yet finished; 1 query.
+export async function countUnfinishedJobs(db: Kysely<Database>): Promise<Map<JobState, number>> {
+  const rows = await db
+    .selectFrom('job')
+    .select((eb) => ['state', eb.fn.countAll<number>().as('n')])
+    .where('state', 'in', ['new', 'queued', 'running'])
+    .groupBy('state')
+    .execute();
+  return new Map(rows.map((r) => [r.state, Number(r.n)]));
+}

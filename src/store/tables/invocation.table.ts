@@ -16,6 +16,8 @@ export interface WorkflowInvocationTable {
   outputs: string | null;
   /** Why the run failed, for run_log.system_logs. */
   message: string | null;
+  /** run_log.exit_code: 0 on COMPLETE, the failing job's code on EXECUTOR_ERROR (migration 0004). */
+  exit_code: Generated<number | null>;
   create_time: string;
   start_time: string | null;
   end_time: string | null;
@@ -23,6 +25,16 @@ export interface WorkflowInvocationTable {
 }
 export type WorkflowInvocationRow = Selectable<WorkflowInvocationTable>;
 export type NewWorkflowInvocation = Insertable<WorkflowInvocationTable>;
+
+/** One tag of a run, with the run's owner and keyset columns for filtered listing (migration 0004). */
+export interface WorkflowInvocationTagTable {
+  workflow_invocation_id: number;
+  user_id: number;
+  name: string;
+  value: string;
+  create_time: string;
+  uuid: string;
+}
 
 /**
  * One step instance of a run. `task_path` is the task id of the step ("3", "3/1", "3.2/1");
