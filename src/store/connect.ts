@@ -43,10 +43,12 @@ export async function openStore(options: OpenOptions): Promise<Store> {
         // bigint ids and counts fit in a double here; pg returns them as strings by default.
         oid === PG_INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     };
-    db = new Kysely<Database>({
-      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: options.databaseUrl, max: 10, types }) }),
-      log,
-    });
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 10, types });
+    // An idle connection the server ends (a PostgreSQL restart, or a connection still closing
+    // after close() when its database is dropped) makes the pool emit 'error'; unheard, that
+    // event would crash the process. The pool drops the connection and opens a new one when needed.
+    pool.on('error', () => undefined);
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
   } else {
     dialect = 'sqlite';
     fs.mkdirSync(path.dirname(options.sqlitePath), { recursive: true });
