@@ -48,6 +48,21 @@ export interface Config {
   readonly allowPrivateInputUrls: boolean;
   /** Host headers (host or host:port) accepted for absolute links when publicUrl is unset (WES_TRUSTED_HOSTS). */
   readonly trustedHosts: readonly string[];
+  /** What runs jobs (WES_EXECUTOR): 'local' child processes, or 'slurm' batch jobs (sbatch). */
+  readonly executor: 'local' | 'slurm';
+  readonly slurm: SlurmConfig;
+}
+
+/** Settings of the Slurm executor; ignored by the local one. */
+export interface SlurmConfig {
+  /** sbatch --partition (WES_SLURM_PARTITION); the cluster's default when unset. */
+  readonly partition?: string;
+  /** sbatch --account (WES_SLURM_ACCOUNT). */
+  readonly account?: string;
+  /** More sbatch arguments, whitespace-separated, after ours (WES_SLURM_SBATCH_ARGS, e.g. "--qos=long --exclusive"). */
+  readonly sbatchArgs: readonly string[];
+  /** Milliseconds between two squeue polls (WES_SLURM_POLL_MS); one call per poll for all jobs. */
+  readonly pollIntervalMs: number;
 }
 
 function parsePort(value: string | undefined, fallback: number): number {
@@ -86,6 +101,10 @@ function parseAbsoluteDirs(name: string, value: string | undefined): string[] {
   });
 }
 
+function parseOptional(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
 function parseFlag(value: string | undefined): boolean {
   return value !== undefined && ['1', 'true', 'yes', 'on'].includes(value.toLowerCase());
 }
@@ -113,6 +132,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxInputBytes: parsePositiveInt('WES_MAX_INPUT_BYTES', env.WES_MAX_INPUT_BYTES, 10 * 1024 * 1024 * 1024),
     allowPrivateInputUrls: parseFlag(env.WES_ALLOW_PRIVATE_INPUT_URLS),
     trustedHosts: parseList(env.WES_TRUSTED_HOSTS),
+    executor: parseChoice('WES_EXECUTOR', env.WES_EXECUTOR, ['local', 'slurm'] as const) ?? 'local',
+    slurm: {
+      partition: parseOptional(env.WES_SLURM_PARTITION),
+      account: parseOptional(env.WES_SLURM_ACCOUNT),
+      sbatchArgs: (env.WES_SLURM_SBATCH_ARGS ?? '').split(/\s+/).filter((arg) => arg !== ''),
+      pollIntervalMs: parsePositiveInt('WES_SLURM_POLL_MS', env.WES_SLURM_POLL_MS, 2000),
+    },
     ...overrides,
   };
 }

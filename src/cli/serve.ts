@@ -1,23 +1,21 @@
 /** `wes serve`: opens the store, prints the admin key on first start, and listens. */
-import path from 'node:path';
 import type { Config } from '../config.js';
 import { buildApp } from '../api/app.js';
 import { createServices } from '../wes/services.js';
 import { openConfiguredStore } from './open.js';
 import { Runner } from '../engine/runner/runner.js';
-import { LocalExecutor } from '../executors/local/local-executor.js';
+import { createExecutor } from './create-executor.js';
 
 export async function serve(config: Config): Promise<void> {
   const store = await openConfiguredStore(config);
-  const executor = new LocalExecutor({ maxJobs: config.maxJobs, stateDir: path.join(config.dataDir, 'executor') });
-  // Jobs of a server that died without stopping them would run on beside their reruns.
-  const reaped = await executor.reapOrphans();
+  const { executor, reaped } = await createExecutor(config);
   const runner = new Runner({ db: store.db, executor, allowedUrlPrefixes: config.allowedWorkflowUrlPrefixes });
   const services = await createServices(store, {
     dataDir: config.dataDir,
     noAuth: config.noAuth,
     remoteWorkflows: config.allowedWorkflowUrlPrefixes.length > 0,
     launcher: runner,
+    executor: config.executor,
   });
   let localCaller;
   if (config.noAuth) {
@@ -33,7 +31,9 @@ export async function serve(config: Config): Promise<void> {
   }
   const app = await buildApp({ services, localCaller, publicUrl: config.publicUrl, logger: { level: 'info' } });
   const stop = async () => {
-    // Active runs keep their state and are resumed by the next start.
+    // Active runs keep their state and are resumed by the next start; Slurm jobs go on
+    // (detached) and the next start attaches to them.
+    executor.detach?.();
     await runner.stop();
     await executor.shutdown();
     await app.close();

@@ -28,7 +28,9 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
   const jobDir = join(ctx.runDir, 'jobs', ctx.jobName);
   const outdir = join(jobDir, 'out');
   const tmpdir = join(jobDir, 'tmp');
-  await rm(jobDir, { recursive: true, force: true });
+  const attached = await ctx.attach();
+  // A reattached job's directory holds its outputs; staging over it again keeps its links.
+  if (attached === undefined) await rm(jobDir, { recursive: true, force: true });
   await mkdir(outdir, { recursive: true });
   await mkdir(tmpdir, { recursive: true });
   const options = expressionOptions(ctx.scope);
@@ -70,7 +72,7 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
   const seconds = timeLimit === undefined ? 0 : Number(await evaluate(timeLimit.timelimit as CwlValue, null));
   if (!(seconds >= 0)) throw new JobFailedError(`${ctx.label}: ToolTimeLimit must be a non-negative number, got ${seconds}`);
   await ctx.created({ argv, workDir: outdir, stdoutPath, stderrPath });
-  const handle = ctx.executor.submit(
+  const handle = attached ?? ctx.executor.submit(
     {
       id: jobDir,
       argv,
@@ -85,6 +87,7 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
     },
     ctx.signal,
     ctx.started,
+    ctx.submitted,
   );
   const { outcome } = await handle.result;
   if (outcome.kind === 'canceled' || ctx.signal.aborted) throw new CancelledError();

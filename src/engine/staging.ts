@@ -5,7 +5,7 @@
  * is a literal (`contents`, or a Directory `listing` without location). Writable entries are
  * copied. Values come back with `path`/`dirname` pointing at the staged copies.
  */
-import { copyFile, cp, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomUUID } from 'node:crypto';
@@ -78,7 +78,10 @@ async function stageOne(v: CwlObject, target: string, writable: boolean): Promis
       else if (v.class === 'Directory') await cp(source, target, { recursive: true, dereference: true });
       else await copyFile(source, target);
     } catch (error) {
-      throw new StagingError(`cannot stage ${source}: ${error instanceof Error ? error.message : String(error)}`);
+      // A job reattached after a restart keeps its directory, and so its links.
+      if (writable || (await readlink(target).catch(() => undefined)) !== source) {
+        throw new StagingError(`cannot stage ${source}: ${error instanceof Error ? error.message : String(error)}`);
+      }
     }
     if (v.class === 'Directory' && Array.isArray(v.listing)) out.listing = relocateListing(v.listing, source, target);
     return out;

@@ -10,7 +10,7 @@ export const SERVER_VERSION = '0.1.0';
 
 export async function serviceInfo(
   db: Kysely<Database>,
-  options: { baseUrl: string; noAuth: boolean; remoteWorkflows: boolean },
+  options: { baseUrl: string; noAuth: boolean; remoteWorkflows: boolean; executor: string },
 ): Promise<Record<string, unknown>> {
   const counts = await countRunsByState(db);
   return {
@@ -29,6 +29,7 @@ export async function serviceInfo(
     auth_instructions_url: `${options.baseUrl}/ga4gh/wes/v1/auth-instructions`,
     tags: {
       auth: options.noAuth ? 'none' : 'bearer',
+      executor: options.executor,
       default_page_size: String(DEFAULT_PAGE_SIZE),
       max_page_size: String(MAX_PAGE_SIZE),
     },

@@ -21,6 +21,8 @@ export interface ServicesOptions {
   readonly noAuth: boolean;
   readonly remoteWorkflows: boolean;
   readonly launcher?: RunLauncher;
+  /** What runs jobs ('local', 'slurm'), shown in service-info; 'local' when absent. */
+  readonly executor?: string;
 }
 
 export async function createServices(store: Store, options: ServicesOptions): Promise<Services> {
@@ -32,6 +34,6 @@ export async function createServices(store: Store, options: ServicesOptions): Pr
     tasks: new TaskService({ db: store.db, tokens }),
     users: new UserService(store.db),
     serviceInfo: (baseUrl) =>
-      serviceInfo(store.db, { baseUrl, noAuth: options.noAuth, remoteWorkflows: options.remoteWorkflows }),
+      serviceInfo(store.db, { baseUrl, noAuth: options.noAuth, remoteWorkflows: options.remoteWorkflows, executor: options.executor ?? 'local' }),
   };
 }

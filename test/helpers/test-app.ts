@@ -11,6 +11,20 @@ import type { RunLauncher } from '../../src/run-launcher.js';
 import { createTestDatabase, type TestDatabase } from './dialects.js';
 import { Runner } from '../../src/engine/runner/runner.js';
 import { LocalExecutor } from '../../src/executors/local/local-executor.js';
+import type { Executor } from '../../src/executors/executor.js';
+import { loadConfig } from '../../src/config.js';
+import { createExecutor } from '../../src/cli/create-executor.js';
+
+/** What runs the jobs of engine tests: WES_EXECUTOR=slurm runs them on a Slurm cluster. */
+export const TEST_EXECUTOR = loadConfig(process.env).executor;
+
+/** The one place tests choose an executor (`kind` defaults to WES_EXECUTOR). */
+async function testExecutor(dataDir: string, kind: 'local' | 'slurm' = TEST_EXECUTOR): Promise<Executor> {
+  if (kind === 'local') return new LocalExecutor({ maxJobs: 2 });
+  // Quick polls: tests wait for every job.
+  const config = loadConfig(process.env, { dataDir, executor: kind });
+  return (await createExecutor({ ...config, slurm: { ...config.slurm, pollIntervalMs: 250 } })).executor;
+}
 
 export class QueryCounter {
   count = 0;
@@ -44,6 +58,8 @@ export async function buildTestApp(
   options: {
     launcher?: RunLauncher;
     engine?: boolean;
+    /** The engine's executor, instead of the one WES_EXECUTOR names. */
+    executor?: 'local' | 'slurm';
     noAuth?: boolean;
     maxUploadBytes?: number;
     database?: TestDatabase;
@@ -61,13 +77,14 @@ export async function buildTestApp(
       options.onQuery?.(sql, parameters);
     },
   });
-  const executor = options.engine === true ? new LocalExecutor({ maxJobs: 2 }) : undefined;
+  const executor = options.engine === true ? await testExecutor(database.dataDir, options.executor) : undefined;
   const runner = executor === undefined ? undefined : new Runner({ db: store.db, executor, allowedUrlPrefixes: [] });
   const services = await createServices(store, {
     dataDir: database.dataDir,
     noAuth: options.noAuth ?? false,
     remoteWorkflows: false,
     launcher: options.launcher ?? runner,
+    executor: options.executor ?? TEST_EXECUTOR,
   });
   const localCaller = options.noAuth === true ? { userId: (await services.users.localUser()).id } : undefined;
   const app = await buildApp({ services, localCaller, maxUploadBytes: options.maxUploadBytes });
@@ -75,6 +92,9 @@ export async function buildTestApp(
   const close = async (dropDatabase: boolean) => {
     if (closed) return;
     closed = true;
+    // As `wes serve` stops: jobs of a Slurm cluster go on for the next app, unless nothing will
+    // ever resume them because the database goes too.
+    if (!dropDatabase) executor?.detach?.();
     await runner?.stop();
     await executor?.shutdown();
     await app.close();
@@ -112,7 +132,7 @@ export async function sharedTestDatabase(t: TestContext) {
   });
   return {
     database,
-    async app(options: { engine?: boolean } = {}): Promise<TestApp> {
+    async app(options: { engine?: boolean; executor?: 'local' | 'slurm' } = {}): Promise<TestApp> {
       const app = await buildTestApp(t, { ...options, database });
       apps.push(app);
       return app;

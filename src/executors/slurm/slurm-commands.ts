@@ -70,6 +70,16 @@ export class SlurmCommands {
     this.#paths = paths;
   }
 
+  /** Rejects, saying what to install, unless every command runs (`--version`). */
+  async check(): Promise<void> {
+    for (const [name, command] of Object.entries(this.#paths)) {
+      const result = await run(command, ['--version']);
+      if (result.code !== 0) {
+        throw new Error(`WES_EXECUTOR=slurm needs ${name} (${command}) on PATH, e.g. from Debian's slurm-client: ${result.stderr.trim()}`);
+      }
+    }
+  }
+
   /** Submits `script` with `args`; resolves to the job id; rejects with sbatch's message. */
   async submit(script: string, args: readonly string[]): Promise<string> {
     const result = await run(this.#paths.sbatch, ['--parsable', ...args], script);

@@ -152,6 +152,11 @@ export class SlurmExecutor implements Executor {
     this.#commands = new SlurmCommands(options.commands ?? DEFAULT_COMMANDS);
   }
 
+  /** Checks once at start-up that the Slurm commands run; rejects saying what to install. */
+  check(): Promise<void> {
+    return this.#commands.check();
+  }
+
   submit(
     spec: JobSpec,
     signal: AbortSignal,

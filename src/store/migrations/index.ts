@@ -2,11 +2,12 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from '../dialect.js';
 import { initialMigration } from './0001-initial.js';
+import { executorJobIdMigration } from './0003-executor-job-id.js';
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     async getMigrations(): Promise<Record<string, Migration>> {
-      return { '0001-initial': initialMigration(dialect) };
+      return { '0001-initial': initialMigration(dialect), '0003-executor-job-id': executorJobIdMigration() };
     },
   };
 }
