@@ -12,6 +12,9 @@ export interface SlurmCommandPaths {
   readonly scancel: string;
 }
 
+/** Job ids per scancel call, well below the kernel's limits on argument lists. */
+const CANCEL_BATCH = 1000;
+
 export const DEFAULT_COMMANDS: SlurmCommandPaths = { sbatch: 'sbatch', squeue: 'squeue', scancel: 'scancel' };
 
 export interface SlurmJobState {
@@ -107,12 +110,13 @@ export class SlurmCommands {
     return states;
   }
 
-  /** Cancels the jobs (one call); ids Slurm no longer knows are not an error. */
+  /** Cancels the jobs (one call per CANCEL_BATCH ids); ids Slurm no longer knows are not an error. */
   async cancel(ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    const result = await run(this.#paths.scancel, [...ids]);
-    // scancel reports already-finished or unknown jobs on stderr and may exit non-zero; the
-    // next squeue shows what really happened to each job.
-    if (result.code === null) throw failure('scancel', result);
+    for (let i = 0; i < ids.length; i += CANCEL_BATCH) {
+      const result = await run(this.#paths.scancel, ids.slice(i, i + CANCEL_BATCH));
+      // scancel reports already-finished or unknown jobs on stderr and may exit non-zero; the
+      // next squeue shows what really happened to each job.
+      if (result.code === null) throw failure('scancel', result);
+    }
   }
 }
