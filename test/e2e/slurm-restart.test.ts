@@ -92,6 +92,8 @@ test('a stopped server leaves its Slurm job running; the next one attaches to it
   const servers: Server[] = [];
   t.after(async () => {
     for (const server of servers) server.process.kill('SIGKILL');
+    // A failed test must not leave a job blocking the cluster's CPUs.
+    await new SlurmCommands().cancel((await executorJobIds(database)).flatMap((id) => (id === null ? [] : [id])));
     await database.drop();
   });
   const counter = path.join(database.dataDir, 'counter.txt');
@@ -143,6 +145,8 @@ test('a run canceled while no server ran has its Slurm jobs canceled by the next
   await until(() => processesMentioning(marker).length >= 2, 'the job to run');
   const job = await first.store.db.selectFrom('job').select('executor_job_id').executeTakeFirstOrThrow();
   assert.ok(job.executor_job_id !== null);
+  const slurmId = job.executor_job_id;
+  t.after(() => new SlurmCommands().cancel([slurmId]));
   await first.close();
   assert.equal(await slurmActive(job.executor_job_id), true, 'the job goes on while no server runs');
 
