@@ -37,6 +37,9 @@ export function batchScript(spec: JobSpec, statusDir: string): string {
   const stdin = spec.stdinPath === undefined ? '/dev/null' : spec.stdinPath;
   const stderrRedirect = spec.stderrPath === spec.stdoutPath ? '2>&1' : `2>${q(spec.stderrPath)}`;
   const envArgs = Object.entries(spec.env).map(([name, value]) => q(`${name}=${value}`));
+  // The local executor's messages, so a job fails the same way wherever it runs.
+  const cannot = (why: string): string => q(`cannot start ${command}: ${why}`);
+  const notFound = command.includes('/') ? `command not found: ${command}` : `command not found on PATH: ${command}`;
   return [
     '#!/bin/sh',
     `# wes-server job ${JSON.stringify(spec.id).replace(/\n/g, ' ')}`,
@@ -44,15 +47,15 @@ export function batchScript(spec: JobSpec, statusDir: string): string {
     'started=$(date +%s%3N)',
     `status=${q(statusDir)}/"$SLURM_JOB_ID"`,
     `report() { printf '%s\\n' "$1" >"$status.tmp" && mv -f "$status.tmp" "$status${STATUS_SUFFIX}"; exit 0; }`,
-    `fail() { report "failed-to-start $started cannot start "${q(command)}": $1"; }`,
+    'fail() { report "failed-to-start $started $1"; }',
     // The search follows the job's own PATH, as execvp in `env` will.
     `found() ( case $1 in */*) [ -f "$1" ] && [ -x "$1" ];; *) IFS=:; for d in $2; do [ -f "$d/$1" ] && [ -x "$d/$1" ] && exit 0; done; exit 1;; esac )`,
-    `cd ${q(spec.cwd)} 2>/dev/null || fail ${q(`working directory ${spec.cwd} is not a directory`)}`,
-    `[ -r ${q(stdin)} ] || fail ${q(`cannot open stdin ${stdin}`)}`,
+    `cd ${q(spec.cwd)} 2>/dev/null || fail ${cannot(`working directory ${spec.cwd} is not a directory`)}`,
+    `[ -r ${q(stdin)} ] || fail ${cannot(`cannot open stdin ${stdin}`)}`,
     // Plain builtins (not `:`), so a failed redirection is a status and not the end of the script.
-    `true >${q(spec.stdoutPath)} 2>/dev/null || fail ${q(`cannot open stdout ${spec.stdoutPath}`)}`,
-    `true >${q(spec.stderrPath)} 2>/dev/null || fail ${q(`cannot open stderr ${spec.stderrPath}`)}`,
-    `found ${q(command)} ${q(spec.env.PATH ?? '')} || fail ${q(command.includes('/') ? `command not found: ${command}` : `command not found on PATH: ${command}`)}`,
+    `true >${q(spec.stdoutPath)} 2>/dev/null || fail ${cannot(`cannot open stdout ${spec.stdoutPath}`)}`,
+    `true >${q(spec.stderrPath)} 2>/dev/null || fail ${cannot(`cannot open stderr ${spec.stderrPath}`)}`,
+    `found ${q(command)} ${q(spec.env.PATH ?? '')} || fail ${q(notFound)}`,
     // `sh -c exec` rather than env's own exec so that an argv[0] containing '=' is not taken
     // for an assignment; sh exports PWD itself, which the job's environment does not have.
     `/usr/bin/env -i -- ${envArgs.join(' ')} /bin/sh -c ${q(`${'PWD' in spec.env ? '' : 'unset PWD; '}exec "$@"`)} sh ${spec.argv.map(q).join(' ')} <${q(stdin)} >${q(spec.stdoutPath)} ${stderrRedirect}`,
