@@ -6,58 +6,22 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createTestDatabase, type TestDatabase } from '../helpers/dialects.js';
+import { startServer, type Server } from '../helpers/wes-process.js';
+import { slurmClusterProblem, slurmJobActive } from '../helpers/slurm.js';
 import { sharedTestDatabase } from '../helpers/test-app.js';
 import { processesMentioning } from '../helpers/processes.js';
 import { openStore } from '../../src/store/connect.js';
-import { isActive, SlurmCommands } from '../../src/executors/slurm/slurm-commands.js';
+import { SlurmCommands } from '../../src/executors/slurm/slurm-commands.js';
 import { getJson, submitWorkflow, waitForState } from './helpers.js';
 import { GATED_WORKFLOW, SLEEPING_TOOL } from './workflows.js';
 
-function clusterProblem(): string | undefined {
-  if (spawnSync('sh', ['-c', 'command -v sbatch']).status !== 0) return 'sbatch is not on PATH (install slurm-wlm)';
-  const sinfo = spawnSync('sinfo', ['--noheader', '--format=%t'], { encoding: 'utf8' });
-  if (sinfo.status !== 0 || !/^(idle|mix|alloc)/m.test(sinfo.stdout)) {
-    return 'no Slurm node accepts jobs (start one with scripts/slurm-test-cluster.sh start)';
-  }
-  return undefined;
-}
-const skip = clusterProblem();
-
-const WES = path.resolve('bin/wes.js');
-
-interface Server {
-  readonly process: ChildProcess;
-  readonly url: string;
-}
-
-async function startServer(database: TestDatabase): Promise<Server> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    WES_DATA_DIR: database.dataDir,
-    WES_EXECUTOR: 'slurm',
-    WES_SLURM_POLL_MS: '250',
-  };
-  if (database.databaseUrl !== undefined) env.DATABASE_URL = database.databaseUrl;
-  else delete env.DATABASE_URL;
-  const child = spawn(process.execPath, [WES, 'serve', '--no-auth', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const output: string[] = [];
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (chunk: string) => {
-      output.push(chunk);
-      const match = /wes-server listening on (http:\/\/[^/\s]+)/.exec(output.join(''));
-      if (match !== null) resolve(match[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`wes serve exited with ${code}: ${output.join('')}`)));
-  });
-  return { process: child, url };
-}
+const skip = slurmClusterProblem();
+const SLURM_ENV = { WES_EXECUTOR: 'slurm', WES_SLURM_POLL_MS: '250' };
 
 async function stopServer(server: Server): Promise<void> {
   const exited = new Promise((resolve) => server.process.once('exit', resolve));
@@ -71,11 +35,6 @@ async function until(check: () => Promise<boolean> | boolean, what: string): Pro
     await delay(100);
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-async function slurmActive(id: string): Promise<boolean> {
-  const state = (await new SlurmCommands().states()).get(id);
-  return state !== undefined && isActive(state.state);
 }
 
 async function executorJobIds(database: TestDatabase): Promise<(string | null)[]> {
@@ -98,7 +57,7 @@ test('a stopped server leaves its Slurm job running; the next one attaches to it
   });
   const counter = path.join(database.dataDir, 'counter.txt');
   const gate = path.join(database.dataDir, 'gate');
-  const first = await startServer(database);
+  const first = await startServer(database, SLURM_ENV);
   servers.push(first);
   const params = { counter, gate };
   const form = new FormData();
@@ -114,12 +73,12 @@ test('a stopped server leaves its Slurm job running; the next one attaches to it
   await until(async () => (await executorJobIds(database)).filter((id) => id !== null).length === 2, 'both Slurm jobs');
   const [, waiting] = await executorJobIds(database);
   assert.ok(waiting !== null);
-  await until(() => slurmActive(waiting), 'the gated job to be queued or running');
+  await until(() => slurmJobActive(waiting), 'the gated job to be queued or running');
 
   await stopServer(first);
-  assert.equal(await slurmActive(waiting), true, 'the job goes on while no server runs');
+  assert.equal(await slurmJobActive(waiting), true, 'the job goes on while no server runs');
 
-  const second = await startServer(database);
+  const second = await startServer(database, SLURM_ENV);
   servers.push(second);
   fs.writeFileSync(gate, '');
   await until(async () => {
@@ -148,7 +107,7 @@ test('a run canceled while no server ran has its Slurm jobs canceled by the next
   const slurmId = job.executor_job_id;
   t.after(() => new SlurmCommands().cancel([slurmId]));
   await first.close();
-  assert.equal(await slurmActive(job.executor_job_id), true, 'the job goes on while no server runs');
+  assert.equal(await slurmJobActive(job.executor_job_id), true, 'the job goes on while no server runs');
 
   const probe = await shared.app();
   const cancel = await probe.app.inject({ method: 'POST', url: `/ga4gh/wes/v1/runs/${runId}/cancel`, headers: { authorization: auth } });
@@ -159,6 +118,6 @@ test('a run canceled while no server ran has its Slurm jobs canceled by the next
   const second = await shared.app({ engine: true, executor: 'slurm' });
   await second.runner?.resumeActiveRuns();
   assert.equal(await waitForState(second, auth, runId), 'CANCELED');
-  await until(async () => !(await slurmActive(job.executor_job_id ?? '')), 'the Slurm job to be canceled');
+  await until(async () => !(await slurmJobActive(job.executor_job_id ?? '')), 'the Slurm job to be canceled');
   await until(() => processesMentioning(marker).length === 0, 'the job\'s processes to end');
 });

@@ -5,26 +5,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { access, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobResult, JobSpec } from '../../src/executors/executor.js';
 import { SlurmExecutor, type SlurmExecutorOptions } from '../../src/executors/slurm/slurm-executor.js';
-import { isActive, SlurmCommands } from '../../src/executors/slurm/slurm-commands.js';
+import { slurmClusterProblem, slurmJobActive } from '../helpers/slurm.js';
 
 const PATH = process.env.PATH ?? '/usr/bin:/bin';
 const POLL_MS = 300;
 
-function clusterProblem(): string | undefined {
-  if (spawnSync('sh', ['-c', 'command -v sbatch'], { encoding: 'utf8' }).status !== 0) return 'sbatch is not on PATH (install slurm-wlm)';
-  const sinfo = spawnSync('sinfo', ['--noheader', '--format=%t'], { encoding: 'utf8' });
-  if (sinfo.status !== 0 || !/^(idle|mix|alloc)/m.test(sinfo.stdout)) {
-    return 'no Slurm node accepts jobs (start one with scripts/slurm-test-cluster.sh start)';
-  }
-  return undefined;
-}
-const skip = clusterProblem();
+const skip = slurmClusterProblem();
 
 interface Fixture {
   readonly dir: string;
@@ -76,9 +67,17 @@ function gated(dir: string, name: string): string[] {
   return ['sh', '-c', `touch '${join(dir, `started-${name}`)}'; while [ ! -e '${join(dir, `gate-${name}`)}' ]; do sleep 0.1; done`];
 }
 
-async function activeInSlurm(id: string): Promise<boolean> {
-  const state = (await new SlurmCommands().states()).get(id);
-  return state !== undefined && isActive(state.state);
+/** Submits a job, then leaves it to the cluster as a stopping server does; resolves to its Slurm id. */
+async function leftRunning(executor: SlurmExecutor, spec: JobSpec): Promise<string> {
+  const ids: string[] = [];
+  const abort = new AbortController();
+  const handle = executor.submit(spec, abort.signal, undefined, (id) => ids.push(id));
+  await waitFor(() => ids.length === 1, 'the submission');
+  executor.detach();
+  abort.abort();
+  assert.deepEqual((await handle.result).outcome, { kind: 'canceled' });
+  await executor.shutdown();
+  return ids[0];
 }
 
 test('exit codes, stdin, stdout and stderr files as the local executor gives them', { skip }, async (t) => {
@@ -189,7 +188,7 @@ test('cancel scancels a running and a pending job; nothing is left in squeue', {
   assert.ok(result.startedAt !== undefined);
   assert.deepEqual(pendingResult.outcome, { kind: 'canceled' });
   assert.equal(pendingResult.startedAt, undefined);
-  for (const id of ids) assert.equal(await activeInSlurm(id), false, `job ${id} still active`);
+  for (const id of ids) assert.equal(await slurmJobActive(id), false, `job ${id} still active`);
   assert.ok((await f.calls('scancel')) >= 1);
 });
 
@@ -201,7 +200,7 @@ test('a time limit scancels the job and reports timed-out', { skip }, async (t) 
   const result = await executor.submit(f.spec(['sleep', '120'], { timeLimitSeconds: 2 }), new AbortController().signal, undefined, (id) => ids.push(id)).result;
   assert.deepEqual(result.outcome, { kind: 'timed-out' });
   assert.ok(result.startedAt !== undefined);
-  assert.equal(await activeInSlurm(ids[0]), false);
+  assert.equal(await slurmJobActive(ids[0]), false);
 });
 
 test('state is polled in batches: one squeue per interval whatever the number of jobs', { skip }, async (t) => {
@@ -223,22 +222,14 @@ test('state is polled in batches: one squeue per interval whatever the number of
 
 test('after a restart a new executor attaches to a running job instead of submitting it again', { skip }, async (t) => {
   const f = await fixture(t);
-  const first = new SlurmExecutor(f.options);
-  const ids: string[] = [];
-  const abort = new AbortController();
-  const handle = first.submit(f.spec(gated(f.dir, 'r')), abort.signal, undefined, (id) => ids.push(id));
+  const running = await leftRunning(new SlurmExecutor(f.options), f.spec(gated(f.dir, 'r')));
   await waitFor(() => exists(join(f.dir, 'started-r')), 'the job to start');
-  // Server shutdown: detach, then the runs are stopped (their signals aborted).
-  first.detach();
-  abort.abort();
-  assert.deepEqual((await handle.result).outcome, { kind: 'canceled' });
-  await first.shutdown();
-  assert.equal(await activeInSlurm(ids[0]), true, 'the job goes on without a server');
+  assert.equal(await slurmJobActive(running), true, 'the job goes on without a server');
 
   const second = new SlurmExecutor(f.options);
   t.after(() => second.shutdown());
   const started: Date[] = [];
-  const attached = await second.attach(ids[0], new AbortController().signal, (at) => started.push(at));
+  const attached = await second.attach(running, new AbortController().signal, (at) => started.push(at));
   assert.ok(attached !== undefined);
   await writeFile(join(f.dir, 'gate-r'), '');
   const result = await attached.result;
@@ -247,18 +238,10 @@ test('after a restart a new executor attaches to a running job instead of submit
   assert.equal(await f.calls('sbatch'), 1, 'submitted once');
 
   // A job that ended while no server ran: its result is on record.
-  const third = new SlurmExecutor(f.options);
-  const doneIds: string[] = [];
-  const doneAbort = new AbortController();
-  const done = third.submit(f.spec(gated(f.dir, 'd')), doneAbort.signal, undefined, (id) => doneIds.push(id));
-  await waitFor(() => doneIds.length === 1, 'the submission');
-  third.detach();
-  doneAbort.abort();
-  await done.result;
-  await third.shutdown();
+  const ended = await leftRunning(new SlurmExecutor(f.options), f.spec(gated(f.dir, 'd')));
   await writeFile(join(f.dir, 'gate-d'), '');
-  await waitFor(async () => !(await activeInSlurm(doneIds[0])), 'the job to end');
-  const late = await second.attach(doneIds[0], new AbortController().signal);
+  await waitFor(async () => !(await slurmJobActive(ended)), 'the job to end');
+  const late = await second.attach(ended, new AbortController().signal);
   assert.deepEqual((await late?.result)?.outcome, { kind: 'exited', exitCode: 0 });
   // A job nothing is known of: the caller submits again.
   assert.equal(await second.attach('999999999', new AbortController().signal), undefined);
@@ -266,18 +249,10 @@ test('after a restart a new executor attaches to a running job instead of submit
 
 test('cancelExternal stops jobs left by an earlier server; shutdown cancels running jobs', { skip }, async (t) => {
   const f = await fixture(t);
-  const first = new SlurmExecutor(f.options);
-  const ids: string[] = [];
-  const abort = new AbortController();
-  const left = first.submit(f.spec(gated(f.dir, 'x')), abort.signal, undefined, (id) => ids.push(id));
-  await waitFor(() => ids.length === 1, 'the submission');
-  first.detach();
-  abort.abort();
-  await left.result;
-  await first.shutdown();
+  const left = await leftRunning(new SlurmExecutor(f.options), f.spec(gated(f.dir, 'x')));
   const second = new SlurmExecutor(f.options);
-  await second.cancelExternal(ids);
-  await waitFor(async () => !(await activeInSlurm(ids[0])), 'the job to be canceled');
+  await second.cancelExternal([left]);
+  await waitFor(async () => !(await slurmJobActive(left)), 'the job to be canceled');
 
   const running: string[] = [];
   const handles: Promise<JobResult>[] = [];
@@ -285,5 +260,5 @@ test('cancelExternal stops jobs left by an earlier server; shutdown cancels runn
   await waitFor(() => running.length === 2, 'the submissions');
   await second.shutdown();
   assert.deepEqual((await Promise.all(handles)).map((r) => r.outcome.kind), ['canceled', 'canceled']);
-  for (const id of running) assert.equal(await activeInSlurm(id), false);
+  for (const id of running) assert.equal(await slurmJobActive(id), false);
 });
