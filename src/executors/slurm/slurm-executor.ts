@@ -422,8 +422,10 @@ export class SlurmExecutor implements Executor {
         if (hasStarted(slurm.state)) this.#noteStart(job, slurm.startTime ?? new Date());
         request.resolve({ result: job.result });
       } else if (status !== undefined) {
-        if (status.startedAt !== undefined) request.onStart?.(status.startedAt);
-        request.resolve({ result: Promise.resolve(ended(status.outcome, status.startedAt)) });
+        const job = this.#newJob(undefined, request.signal, request.onStart, undefined, 'tracked');
+        if (status.startedAt !== undefined) this.#noteStart(job, status.startedAt);
+        this.#finish(job, ended(status.outcome, status.startedAt));
+        request.resolve({ result: job.result });
       } else {
         // Nothing of it is left (never ran, killed without a status, or long forgotten).
         request.resolve(undefined);
