@@ -63,6 +63,8 @@ export interface SlurmConfig {
   readonly sbatchArgs: readonly string[];
   /** Milliseconds between two squeue polls (WES_SLURM_POLL_MS); one call per poll for all jobs. */
   readonly pollIntervalMs: number;
+  /** Most jobs in Slurm at once, queued or running (WES_SLURM_MAX_JOBS); more wait in the server. */
+  readonly maxJobs: number;
 }
 
 function parsePort(value: string | undefined, fallback: number): number {
@@ -138,6 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       account: parseOptional(env.WES_SLURM_ACCOUNT),
       sbatchArgs: (env.WES_SLURM_SBATCH_ARGS ?? '').split(/\s+/).filter((arg) => arg !== ''),
       pollIntervalMs: parsePositiveInt('WES_SLURM_POLL_MS', env.WES_SLURM_POLL_MS, 2000),
+      maxJobs: parsePositiveInt('WES_SLURM_MAX_JOBS', env.WES_SLURM_MAX_JOBS, 1000),
     },
     ...overrides,
   };

@@ -20,6 +20,8 @@ const skip = slurmClusterProblem();
 interface Fixture {
   readonly dir: string;
   readonly options: SlurmExecutorOptions;
+  /** A new executor on the fixture's options, shut down when the test ends. */
+  executor(extra?: Partial<SlurmExecutorOptions>): SlurmExecutor;
   /** Number of calls of a command so far. */
   calls(command: 'sbatch' | 'squeue' | 'scancel'): Promise<number>;
   spec(argv: string[], extra?: Partial<JobSpec>): JobSpec;
@@ -27,7 +29,12 @@ interface Fixture {
 
 async function fixture(t: { after: (fn: () => Promise<void>) => void }): Promise<Fixture> {
   const dir = await mkdtemp(join(tmpdir(), 'slurm-executor-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const executors: SlurmExecutor[] = [];
+  // Executors first: their shutdown (scancel, then squeue until the jobs are gone) needs the wrappers.
+  t.after(async () => {
+    await Promise.all(executors.map((executor) => executor.shutdown()));
+    await rm(dir, { recursive: true, force: true });
+  });
   const commands = { sbatch: '', squeue: '', scancel: '' };
   for (const name of ['sbatch', 'squeue', 'scancel'] as const) {
     const wrapper = join(dir, `${name}-wrapper`);
@@ -36,9 +43,15 @@ async function fixture(t: { after: (fn: () => Promise<void>) => void }): Promise
     commands[name] = wrapper;
   }
   let n = 0;
+  const options = { stateDir: join(dir, 'state'), pollIntervalMs: POLL_MS, commands };
   return {
     dir,
-    options: { stateDir: join(dir, 'state'), pollIntervalMs: POLL_MS, commands },
+    options,
+    executor(extra = {}) {
+      const executor = new SlurmExecutor({ ...options, ...extra });
+      executors.push(executor);
+      return executor;
+    },
     async calls(command) {
       const text = await readFile(join(dir, `${command}.calls`), 'utf8').catch(() => '');
       return text.split('\n').filter(Boolean).length;
@@ -82,8 +95,7 @@ async function leftRunning(executor: SlurmExecutor, spec: JobSpec): Promise<stri
 
 test('exit codes, stdin, stdout and stderr files as the local executor gives them', { skip }, async (t) => {
   const f = await fixture(t);
-  const executor = new SlurmExecutor(f.options);
-  t.after(() => executor.shutdown());
+  const executor = f.executor();
   await writeFile(join(f.dir, 'in.txt'), 'from stdin\n');
   const ok = f.spec(['sh', '-c', 'cat; echo out; echo err >&2; exit 0'], { stdinPath: join(f.dir, 'in.txt') });
   const failing = f.spec(['sh', '-c', 'echo failing >&2; exit 3']);
@@ -115,8 +127,7 @@ test('exit codes, stdin, stdout and stderr files as the local executor gives the
 
 test('a job that cannot start fails to start with the reason, as the local executor says it', { skip }, async (t) => {
   const f = await fixture(t);
-  const executor = new SlurmExecutor(f.options);
-  t.after(() => executor.shutdown());
+  const executor = f.executor();
   const signal = new AbortController().signal;
   const cases: [JobSpec, RegExp][] = [
     [f.spec(['no-such-command-xyz']), /command not found on PATH: no-such-command-xyz/],
@@ -131,7 +142,7 @@ test('a job that cannot start fails to start with the reason, as the local execu
     assert.match(result.outcome.kind === 'failed-to-start' ? result.outcome.message : '', cases[i][1]);
     assert.equal(result.startedAt, undefined);
   }
-  const bad = new SlurmExecutor({ ...f.options, partition: 'no-such-partition' });
+  const bad = f.executor({ partition: 'no-such-partition' });
   const refused = await bad.submit(f.spec(['true']), signal).result;
   assert.equal(refused.outcome.kind, 'failed-to-start');
   assert.match(refused.outcome.kind === 'failed-to-start' ? refused.outcome.message : '', /sbatch: .*partition/i);
@@ -140,8 +151,7 @@ test('a job that cannot start fails to start with the reason, as the local execu
 
 test('hostile argv and environment reach the command as data, never as shell code', { skip }, async (t) => {
   const f = await fixture(t);
-  const executor = new SlurmExecutor(f.options);
-  t.after(() => executor.shutdown());
+  const executor = f.executor();
   const marker = join(f.dir, 'pwned');
   const hostile = [
     `'; touch ${marker}; '`,
@@ -171,8 +181,7 @@ test('hostile argv and environment reach the command as data, never as shell cod
 
 test('cancel scancels a running and a pending job; nothing is left in squeue', { skip }, async (t) => {
   const f = await fixture(t);
-  const executor = new SlurmExecutor(f.options);
-  t.after(() => executor.shutdown());
+  const executor = f.executor();
   const running = new AbortController();
   const ids: string[] = [];
   const handle = executor.submit(f.spec(gated(f.dir, 'a')), running.signal, undefined, (id) => ids.push(id));
@@ -192,10 +201,24 @@ test('cancel scancels a running and a pending job; nothing is left in squeue', {
   assert.ok((await f.calls('scancel')) >= 1);
 });
 
+test('at most maxJobs are in Slurm at once; the others wait in the executor', { skip }, async (t) => {
+  const f = await fixture(t);
+  const executor = f.executor({ maxJobs: 1 });
+  const submitted: string[] = [];
+  const results = ['m1', 'm2', 'm3'].map((name) => executor.submit(f.spec(gated(f.dir, name)), new AbortController().signal, undefined, (id) => submitted.push(id)).result);
+  await waitFor(() => exists(join(f.dir, 'started-m1')), 'the first job to start');
+  // Several polls pass with the first job running: the others are not handed to Slurm.
+  const polls = await f.calls('squeue');
+  await waitFor(async () => (await f.calls('squeue')) >= polls + 3, 'three more polls');
+  assert.equal(submitted.length, 1);
+  for (const name of ['m1', 'm2', 'm3']) await writeFile(join(f.dir, `gate-${name}`), '');
+  assert.deepEqual((await Promise.all(results)).map((r) => r.outcome), Array(3).fill({ kind: 'exited', exitCode: 0 }));
+  assert.equal(await f.calls('sbatch'), 3);
+});
+
 test('a time limit scancels the job and reports timed-out', { skip }, async (t) => {
   const f = await fixture(t);
-  const executor = new SlurmExecutor(f.options);
-  t.after(() => executor.shutdown());
+  const executor = f.executor();
   const ids: string[] = [];
   const result = await executor.submit(f.spec(['sleep', '120'], { timeLimitSeconds: 2 }), new AbortController().signal, undefined, (id) => ids.push(id)).result;
   assert.deepEqual(result.outcome, { kind: 'timed-out' });
@@ -205,8 +228,7 @@ test('a time limit scancels the job and reports timed-out', { skip }, async (t) 
 
 test('state is polled in batches: one squeue per interval whatever the number of jobs', { skip }, async (t) => {
   const f = await fixture(t);
-  const executor = new SlurmExecutor(f.options);
-  t.after(() => executor.shutdown());
+  const executor = f.executor();
   const jobs = 12;
   const begin = Date.now();
   const results = await Promise.all(
@@ -222,12 +244,11 @@ test('state is polled in batches: one squeue per interval whatever the number of
 
 test('after a restart a new executor attaches to a running job instead of submitting it again', { skip }, async (t) => {
   const f = await fixture(t);
-  const running = await leftRunning(new SlurmExecutor(f.options), f.spec(gated(f.dir, 'r')));
+  const running = await leftRunning(f.executor(), f.spec(gated(f.dir, 'r')));
   await waitFor(() => exists(join(f.dir, 'started-r')), 'the job to start');
   assert.equal(await slurmJobActive(running), true, 'the job goes on without a server');
 
-  const second = new SlurmExecutor(f.options);
-  t.after(() => second.shutdown());
+  const second = f.executor();
   const started: Date[] = [];
   const attached = await second.attach(running, new AbortController().signal, (at) => started.push(at));
   assert.ok(attached !== undefined);
@@ -238,7 +259,7 @@ test('after a restart a new executor attaches to a running job instead of submit
   assert.equal(await f.calls('sbatch'), 1, 'submitted once');
 
   // A job that ended while no server ran: its result is on record.
-  const ended = await leftRunning(new SlurmExecutor(f.options), f.spec(gated(f.dir, 'd')));
+  const ended = await leftRunning(f.executor(), f.spec(gated(f.dir, 'd')));
   await writeFile(join(f.dir, 'gate-d'), '');
   await waitFor(async () => !(await slurmJobActive(ended)), 'the job to end');
   const late = await second.attach(ended, new AbortController().signal);
@@ -249,8 +270,8 @@ test('after a restart a new executor attaches to a running job instead of submit
 
 test('cancelExternal stops jobs left by an earlier server; shutdown cancels running jobs', { skip }, async (t) => {
   const f = await fixture(t);
-  const left = await leftRunning(new SlurmExecutor(f.options), f.spec(gated(f.dir, 'x')));
-  const second = new SlurmExecutor(f.options);
+  const left = await leftRunning(f.executor(), f.spec(gated(f.dir, 'x')));
+  const second = f.executor();
   await second.cancelExternal([left]);
   await waitFor(async () => !(await slurmJobActive(left)), 'the job to be canceled');
 

@@ -34,11 +34,17 @@ export interface SlurmExecutorOptions {
   readonly pollIntervalMs?: number;
   /** Most sbatch calls running at once; defaults to 4. */
   readonly maxSubmitting?: number;
+  /**
+   * Most jobs of this executor in Slurm at once (queued or running); more wait here, so a
+   * large scatter stays within the cluster's MaxJobCount and fair share. Defaults to 1000.
+   */
+  readonly maxJobs?: number;
   readonly commands?: SlurmCommandPaths;
 }
 
 const DEFAULT_POLL_MS = 2000;
 const DEFAULT_MAX_SUBMITTING = 4;
+const DEFAULT_MAX_JOBS = 1000;
 /**
  * Polls in a row that may find an ended job without its status file before the job counts as
  * ended without a result: the file may take a moment to show up on a network file system.
@@ -119,6 +125,7 @@ export class SlurmExecutor implements Executor {
   readonly #extraArgs: readonly string[];
   readonly #pollMs: number;
   readonly #maxSubmitting: number;
+  readonly #maxJobs: number;
   readonly #commands: SlurmCommands;
   /** FIFO of jobs waiting for an sbatch slot (a Set: a cancel removes one in O(1)). */
   readonly #waiting = new Set<Job>();
@@ -138,8 +145,9 @@ export class SlurmExecutor implements Executor {
   constructor(options: SlurmExecutorOptions) {
     const pollMs = options.pollIntervalMs ?? DEFAULT_POLL_MS;
     const maxSubmitting = options.maxSubmitting ?? DEFAULT_MAX_SUBMITTING;
-    if (!(pollMs > 0) || !Number.isInteger(maxSubmitting) || maxSubmitting < 1) {
-      throw new RangeError('pollIntervalMs must be positive and maxSubmitting an integer >= 1');
+    const maxJobs = options.maxJobs ?? DEFAULT_MAX_JOBS;
+    if (!(pollMs > 0) || ![maxSubmitting, maxJobs].every((n) => Number.isInteger(n) && n >= 1)) {
+      throw new RangeError('pollIntervalMs must be positive, maxSubmitting and maxJobs integers >= 1');
     }
     this.#stateDir = path.resolve(options.stateDir);
     this.#baseArgs = [
@@ -149,6 +157,7 @@ export class SlurmExecutor implements Executor {
     this.#extraArgs = options.sbatchArgs ?? [];
     this.#pollMs = pollMs;
     this.#maxSubmitting = maxSubmitting;
+    this.#maxJobs = maxJobs;
     this.#commands = new SlurmCommands(options.commands ?? DEFAULT_COMMANDS);
   }
 
@@ -276,7 +285,11 @@ export class SlurmExecutor implements Executor {
   }
 
   #pumpSubmissions(): void {
-    while (this.#submitting < this.#maxSubmitting && this.#waiting.size > 0) {
+    while (
+      this.#submitting < this.#maxSubmitting &&
+      this.#submitting + this.#tracked.size < this.#maxJobs &&
+      this.#waiting.size > 0
+    ) {
       const job = this.#waiting.values().next().value as Job;
       this.#waiting.delete(job);
       this.#submitting++;
@@ -365,6 +378,8 @@ export class SlurmExecutor implements Executor {
         const known = states;
         await Promise.all([...this.#tracked.values()].map((job) => this.#update(job, known.get(job.slurmId ?? ''))));
         await Promise.all([...this.#attaching.keys()].map((id) => this.#answerAttach(id, known.get(id))));
+        // Ended jobs made room.
+        this.#pumpSubmissions();
       }
       // Last, so that time limits found just now are enforced in this same poll.
       if (this.#toCancel.size > 0) {
