@@ -2,6 +2,8 @@
 // The test command: typecheck, then every test file once on SQLite, then the files that use a
 // database again on PostgreSQL, then the CWL conformance tests tagged `required`.
 // WES_TEST_DIALECTS=sqlite (or postgres) runs just one database; file arguments run just those.
+// When a Slurm cluster accepts jobs (CI starts one: scripts/slurm-test-cluster.sh), the e2e
+// lifecycle suite runs once more with WES_EXECUTOR=slurm.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -36,6 +38,24 @@ for (const dialect of dialects) {
   if (files.length === 0) continue;
   console.log(`\n=== ${files.length} test files on ${dialect} ===`);
   run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { WES_TEST_DIALECT: dialect });
+}
+
+function slurmClusterUp() {
+  const sinfo = spawnSync('sinfo', ['--noheader', '--format=%t'], { encoding: 'utf8' });
+  return sinfo.status === 0 && /^(idle|mix|alloc)/m.test(sinfo.stdout);
+}
+
+if (only.length === 0 && dialects.includes('sqlite')) {
+  if (slurmClusterUp()) {
+    console.log('\n=== e2e lifecycle on Slurm (WES_EXECUTOR=slurm, sqlite) ===');
+    run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', 'test/e2e/run-lifecycle.test.ts'], {
+      WES_TEST_DIALECT: 'sqlite',
+      WES_EXECUTOR: 'slurm',
+      WES_JOB_SANDBOX: 'none',
+    });
+  } else {
+    console.log('\n=== e2e lifecycle on Slurm: skipped, no Slurm cluster accepts jobs (scripts/slurm-test-cluster.sh start) ===');
+  }
 }
 
 if (only.length === 0) {

@@ -73,6 +73,23 @@ export interface Config {
   readonly documentationUrl?: string;
   /** service-info `environment` (WES_ENVIRONMENT: prod, test, dev, staging…). */
   readonly environment: string;
+  /** What runs jobs (WES_EXECUTOR): 'local' child processes, or 'slurm' batch jobs (sbatch). */
+  readonly executor: 'local' | 'slurm';
+  readonly slurm: SlurmConfig;
+}
+
+/** Settings of the Slurm executor; ignored by the local one. */
+export interface SlurmConfig {
+  /** sbatch --partition (WES_SLURM_PARTITION); the cluster's default when unset. */
+  readonly partition?: string;
+  /** sbatch --account (WES_SLURM_ACCOUNT). */
+  readonly account?: string;
+  /** More sbatch arguments, whitespace-separated, after ours (WES_SLURM_SBATCH_ARGS, e.g. "--qos=long --exclusive"). */
+  readonly sbatchArgs: readonly string[];
+  /** Milliseconds between two squeue polls (WES_SLURM_POLL_MS); one call per poll for all jobs. */
+  readonly pollIntervalMs: number;
+  /** Most jobs in Slurm at once, queued or running (WES_SLURM_MAX_JOBS); more wait in the server. */
+  readonly maxJobs: number;
 }
 
 function parsePort(value: string | undefined, fallback: number): number {
@@ -109,6 +126,10 @@ function parseAbsoluteDirs(name: string, value: string | undefined): string[] {
     if (!path.isAbsolute(dir)) throw new Error(`${name} entries must be absolute paths, got "${dir}"`);
     return path.resolve(dir);
   });
+}
+
+function parseOptional(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
 function parseFlag(value: string | undefined): boolean {
@@ -148,6 +169,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     contactUrl: env.WES_CONTACT_URL || undefined,
     documentationUrl: env.WES_DOCUMENTATION_URL || undefined,
     environment: env.WES_ENVIRONMENT || 'prod',
+    executor: parseChoice('WES_EXECUTOR', env.WES_EXECUTOR, ['local', 'slurm'] as const) ?? 'local',
+    slurm: {
+      partition: parseOptional(env.WES_SLURM_PARTITION),
+      account: parseOptional(env.WES_SLURM_ACCOUNT),
+      sbatchArgs: (env.WES_SLURM_SBATCH_ARGS ?? '').split(/\s+/).filter((arg) => arg !== ''),
+      pollIntervalMs: parsePositiveInt('WES_SLURM_POLL_MS', env.WES_SLURM_POLL_MS, 2000),
+      maxJobs: parsePositiveInt('WES_SLURM_MAX_JOBS', env.WES_SLURM_MAX_JOBS, 1000),
+    },
     ...overrides,
   };
 }

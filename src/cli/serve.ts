@@ -5,7 +5,6 @@ import { buildApp } from '../api/app.js';
 import { createServices } from '../wes/services.js';
 import { openConfiguredStore, restrictDataDir } from './open.js';
 import { Runner } from '../engine/runner/runner.js';
-import { LocalExecutor } from '../executors/local/local-executor.js';
 import { removeInterruptedUploads } from '../wes/attachments.js';
 import { runsDirOf } from '../wes/run-service.js';
 import { closeSandbox, configureSandbox } from '../engine/index.js';
@@ -14,6 +13,7 @@ import { selectJobSandbox } from '../executors/sandbox/job-sandbox.js';
 import { detectContainerEngine } from '../executors/container/container-engine.js';
 import { containerWrapper, removeLeftoverContainers } from '../executors/container/container-wrapper.js';
 import { ServerMetrics } from '../metrics.js';
+import { createExecutor } from './create-executor.js';
 
 export async function serve(config: Config): Promise<void> {
   // Before anything is written there (the sandbox's state comes first).
@@ -32,17 +32,13 @@ export async function serve(config: Config): Promise<void> {
   if (containers.engine === undefined && config.containerEngine !== undefined) {
     throw new Error(`WES_CONTAINER_ENGINE=${config.containerEngine}: ${containers.problem}`);
   }
-  const executor = new LocalExecutor({
-    maxJobs: config.maxJobs,
-    maxJobsPerOwner: config.maxJobsPerUser,
-    stateDir: path.join(config.dataDir, 'executor'),
+  const { executor, reaped } = await createExecutor(config, {
+    sandbox: sandbox.mode,
     wrapper: new JobWrapper({
       sandbox: sandbox.wrapper,
       container: containers.engine === undefined ? undefined : containerWrapper(containers.engine),
     }),
   });
-  // Jobs of a server that died without stopping them would run on beside their reruns.
-  const reaped = await executor.reapOrphans();
   const leftContainers = containers.engine === undefined ? 0 : await removeLeftoverContainers(containers.engine, config.dataDir);
   // Uploads cut off by the last stop never became runs; nothing refers to them.
   const staged = await removeInterruptedUploads(runsDirOf(config.dataDir));
@@ -64,6 +60,7 @@ export async function serve(config: Config): Promise<void> {
     refuseNewUsers: sandbox.refuseNewUsers,
     containerEngine: containers.engine?.version,
     deployment: { contactUrl: config.contactUrl, documentationUrl: config.documentationUrl, environment: config.environment },
+    executor: config.executor,
   });
   let localCaller;
   if (config.noAuth) {
@@ -89,7 +86,9 @@ export async function serve(config: Config): Promise<void> {
     metrics,
   });
   const stop = async () => {
-    // Active runs keep their state and are resumed by the next start.
+    // Active runs keep their state and are resumed by the next start; Slurm jobs go on
+    // (detached) and the next start attaches to them.
+    executor.detach?.();
     await runner.stop();
     await executor.shutdown();
     await closeSandbox();

@@ -62,4 +62,14 @@ export interface EngineHost {
    * the engine reuses them instead of running it again; undefined otherwise.
    */
   findCompletedJob(path: StepPath, element: number | undefined): Promise<CwlObject | undefined>;
+  /**
+   * The executor gave the job an id that outlives the server (a Slurm job id); called after
+   * jobCreated, once per submission or attach. Hosts that never resume may leave it out.
+   */
+  jobSubmitted?(path: StepPath, element: number | undefined, externalId: string): Promise<void>;
+  /**
+   * Resume: the id an earlier attempt's submission of this job got, when that job may still
+   * be queued or running (not known to have ended), so the engine attaches to it.
+   */
+  findExternalJobId?(path: StepPath, element: number | undefined): Promise<string | undefined>;
 }

@@ -5,7 +5,7 @@
  */
 import type { JobRecord } from './engine-host.js';
 import type { CwlValue } from './cwl-value.js';
-import type { Executor } from '../executors/executor.js';
+import type { Executor, JobHandle } from '../executors/executor.js';
 import type { PathPolicy } from './path-policy.js';
 import {
   evaluateExpression,
@@ -33,6 +33,14 @@ export interface JobContext {
   readonly discoverSecondaryFiles: boolean;
   readonly created: (job: JobRecord) => Promise<void>;
   readonly started: (at: Date) => void;
+  /**
+   * Resume: the executor's job from an earlier attempt of this run, followed to its end
+   * (Executor.attach) — so the job directory is quiet again — or undefined when there is none
+   * and the job runs afresh. Called once, before the job directory is touched.
+   */
+  readonly attach: () => Promise<JobHandle | undefined>;
+  /** Executor.submit's onSubmitted: the job's id in an executor that outlives the server. */
+  readonly submitted: (externalId: string) => void;
 }
 
 export interface JobResultValue {

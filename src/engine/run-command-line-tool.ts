@@ -29,9 +29,13 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
   const jobDir = join(ctx.runDir, 'jobs', ctx.jobName);
   const outdir = join(jobDir, 'out');
   const tmpdir = join(jobDir, 'tmp');
-  await rm(jobDir, { recursive: true, force: true });
-  // A link a previous attempt's job planted in place of a log is removed, not followed.
-  await rm(ctx.logsDir, { recursive: true, force: true });
+  const attached = await ctx.attach();
+  if (attached === undefined) {
+    // A reattached job's directory holds its outputs (and its logs); staging over it again keeps its links.
+    await rm(jobDir, { recursive: true, force: true });
+    // A link a previous attempt's job planted in place of a log is removed, not followed.
+    await rm(ctx.logsDir, { recursive: true, force: true });
+  }
   await mkdir(ctx.logsDir, { recursive: true });
   await mkdir(outdir, { recursive: true });
   await mkdir(tmpdir, { recursive: true });
@@ -109,7 +113,7 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
   );
   const confinement = container === undefined ? view : { ...view, image: container.image, imageSource: container.source };
   await ctx.created({ argv, workDir: outdir, stdoutPath, stderrPath });
-  const handle = ctx.executor.submit(
+  const handle = attached ?? ctx.executor.submit(
     {
       id: jobDir,
       argv,
@@ -125,6 +129,7 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
     },
     ctx.signal,
     ctx.started,
+    ctx.submitted,
   );
   const { outcome } = await handle.result;
   if (outcome.kind === 'canceled' || ctx.signal.aborted) throw new CancelledError();

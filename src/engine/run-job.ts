@@ -13,6 +13,7 @@ import { JobFailedError, type JobContext } from './job-context.js';
 import type { RequirementScope } from './requirements.js';
 import { runCommandLineTool } from './run-command-line-tool.js';
 import { runExpressionTool } from './run-expression-tool.js';
+import { Reattachment } from './reattach.js';
 import { recordFailure, type RunState } from './run-state.js';
 import { isJobFailure } from './step-failure.js';
 
@@ -29,7 +30,12 @@ export async function runJob(
   const done = await run.host.findCompletedJob(path, element);
   if (done !== undefined) return done;
   if (run.controller.signal.aborted) throw new CancelledError();
+  // Reports made from executor callbacks, in order; awaited before the job's end is reported.
   let startedReport: Promise<void> = Promise.resolve();
+  const report = (write: () => Promise<void> | undefined): void => {
+    startedReport = startedReport.then(write);
+  };
+  const reattachment = new Reattachment(run.host, path, element);
   const ctx: JobContext = {
     runDir: run.runDir,
     logsDir: join(run.logsDir, jobName(path, element, label)),
@@ -41,10 +47,13 @@ export async function runJob(
     signal: run.controller.signal,
     scope,
     discoverSecondaryFiles: topLevel,
-    created: (job) => run.host.jobCreated(path, element, job),
-    started: (at) => {
-      startedReport = run.host.jobStarted(path, element, at);
+    created: async (job) => {
+      await run.host.jobCreated(path, element, job);
+      reattachment.replay(ctx);
     },
+    started: (at) => report(() => run.host.jobStarted(path, element, at)),
+    attach: () => reattachment.attach(run.executor, run.controller.signal),
+    submitted: (externalId) => report(() => run.host.jobSubmitted?.(path, element, externalId)),
   };
   try {
     const result = process.class === 'CommandLineTool' ? await runCommandLineTool(process, inputs, ctx) : await runExpressionTool(process, inputs, ctx);

@@ -6,7 +6,7 @@
  * copied. Values come back with `path`/`dirname` pointing at the staged copies. Every source
  * is read and every target written through the run's PathPolicy.
  */
-import { copyFile, cp, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomUUID } from 'node:crypto';
@@ -87,17 +87,22 @@ async function stageOne(area: StagingArea, v: CwlObject, target: string, writabl
   const { policy } = area;
   const what = nameOf(v);
   const source = typeof v.location === 'string' ? localPath(v.location) : typeof v.path === 'string' ? v.path : undefined;
-  await policy.writable(target, what, area.within);
+  const real =
+    source === undefined
+      ? undefined
+      : await policy.readable(source, what).catch((error: unknown) => {
+          if ((error as NodeJS.ErrnoException).code === undefined) throw error;
+          throw new StagingError(`cannot stage ${what}: ${(error as NodeJS.ErrnoException).code}`);
+        });
+  // A job reattached after a restart keeps its directory: the very link staging made is kept.
+  const kept = real !== undefined && !writable && (await readlink(target).catch(() => undefined)) === real;
+  if (!kept) await policy.writable(target, what, area.within);
   await mkdir(dirname(target), { recursive: true });
   const out: CwlObject = { ...v, path: target, basename: target.slice(target.lastIndexOf('/') + 1), dirname: dirname(target) };
   if (v.class === 'File') Object.assign(out, nameParts(String(out.basename)));
-  if (source !== undefined) {
-    const real = await policy.readable(source, what).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code === undefined) throw error;
-      throw new StagingError(`cannot stage ${what}: ${(error as NodeJS.ErrnoException).code}`);
-    });
+  if (source !== undefined && real !== undefined) {
     try {
-      if (!writable) await symlink(real, target);
+      if (!writable && !kept) await symlink(real, target);
       else if (v.class === 'Directory') {
         // Links inside the directory are followed: each must lead somewhere the run may read.
         await cp(real, target, { recursive: true, dereference: true, filter: async (entry) => Boolean(await policy.readable(entry, what)) });

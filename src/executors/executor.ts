@@ -96,10 +96,36 @@ export interface Executor {
    * Queues the job; it starts when a slot (count, cores, RAM) is free. `onStart` is called
    * once when the process has been spawned. Aborting `signal` kills the job's whole process
    * group (SIGTERM, then SIGKILL after a grace period) or drops it from the queue.
+   * An executor whose jobs outlive the server (Slurm) calls `onSubmitted` once with the id
+   * it gave the job, before `onStart`; the caller stores it for `attach` after a restart.
    */
-  submit(spec: JobSpec, signal: AbortSignal, onStart?: (startedAt: Date) => void): JobHandle;
+  submit(
+    spec: JobSpec,
+    signal: AbortSignal,
+    onStart?: (startedAt: Date) => void,
+    onSubmitted?: (externalId: string) => void,
+  ): JobHandle;
   /** Kills every running job and refuses new ones; resolves when all have ended. */
   shutdown(): Promise<void>;
+
+  // Optional: only executors whose jobs outlive the server (Slurm) have these.
+
+  /**
+   * Resume after a restart: follows the job an earlier server submitted (the id it got from
+   * `onSubmitted`) if that job is still queued or running, or ended with its result on
+   * record; resolves to undefined when nothing of it is left, and the caller submits the job
+   * again. The handle behaves as submit's (abort cancels it; no time limit beyond what the
+   * earlier submission asked of the cluster). Answered by the executor's next batched poll.
+   */
+  attach?(externalId: string, signal: AbortSignal, onStart?: (startedAt: Date) => void): Promise<JobHandle | undefined>;
+  /**
+   * Server shutdown, called before the runs are stopped: from now on an aborted job is not
+   * stopped but left to the cluster (its handle resolves canceled at once), so that the next
+   * server attaches to it. Submissions not yet handed to the cluster are dropped.
+   */
+  detach?(): void;
+  /** Cancels jobs of earlier servers by their `onSubmitted` ids (a run canceled while no server ran). */
+  cancelExternal?(externalIds: readonly string[]): Promise<void>;
 }
 
 /**

@@ -22,7 +22,7 @@ export interface DeploymentInfo {
 
 export async function serviceInfo(
   db: Kysely<Database>,
-  options: { baseUrl: string; noAuth: boolean; jobSandbox?: string; containerEngine?: string; deployment: DeploymentInfo },
+  options: { baseUrl: string; noAuth: boolean; jobSandbox?: string; containerEngine?: string; deployment: DeploymentInfo; executor: string },
 ): Promise<Record<string, unknown>> {
   const deployment = options.deployment;
   const counts = await countRunsByState(db);
@@ -48,6 +48,7 @@ export async function serviceInfo(
     auth_instructions_url: `${options.baseUrl}/ga4gh/wes/v1/auth-instructions`,
     tags: {
       auth: options.noAuth ? 'none' : 'bearer',
+      executor: options.executor,
       default_page_size: String(DEFAULT_PAGE_SIZE),
       max_page_size: String(MAX_PAGE_SIZE),
       // bwrap | none (operator's choice) | none-single-user (bubblewrap missing)

@@ -31,6 +31,8 @@ export interface ServicesOptions {
   readonly containerEngine?: string;
   /** service-info contactUrl/documentationUrl/environment; unset ones get defaults. */
   readonly deployment?: { readonly contactUrl?: string; readonly documentationUrl?: string; readonly environment?: string };
+  /** What runs jobs ('local', 'slurm'), shown in service-info; 'local' when absent. */
+  readonly executor?: string;
 }
 
 export async function createServices(store: Store, options: ServicesOptions): Promise<Services> {
@@ -54,6 +56,7 @@ export async function createServices(store: Store, options: ServicesOptions): Pr
         jobSandbox: options.jobSandbox,
         containerEngine: options.containerEngine,
         deployment,
+        executor: options.executor ?? 'local',
       }),
     storeGauges: () => storeGauges(store.db),
   };

@@ -6,42 +6,16 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createTestDatabase, type TestDatabase } from '../helpers/dialects.js';
+import { createTestDatabase } from '../helpers/dialects.js';
+import { startServer, type Server } from '../helpers/wes-process.js';
 import { processesMentioning } from '../helpers/processes.js';
 import { SLEEPING_TOOL } from '../e2e/workflows.js';
 
-const WES = path.resolve('bin/wes.js');
-
-interface Server {
-  readonly process: ChildProcess;
-  readonly url: string;
-  readonly output: string[];
-}
-
 type Sandbox = 'bwrap' | 'none';
-
-async function startServer(database: TestDatabase, sandbox: Sandbox): Promise<Server> {
-  const env: NodeJS.ProcessEnv = { ...process.env, WES_DATA_DIR: database.dataDir, WES_MAX_JOBS: '2', WES_JOB_SANDBOX: sandbox };
-  if (database.databaseUrl !== undefined) env.DATABASE_URL = database.databaseUrl;
-  else delete env.DATABASE_URL;
-  const child = spawn(process.execPath, [WES, 'serve', '--no-auth', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const output: string[] = [];
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (chunk: string) => {
-      output.push(chunk);
-      const match = /wes-server listening on (http:\/\/[^/\s]+)/.exec(output.join(''));
-      if (match !== null) resolve(match[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`wes serve exited with ${code}: ${output.join('')}`)));
-  });
-  return { process: child, url, output };
-}
 
 async function state(server: Server, runId: string): Promise<string> {
   const response = await fetch(`${server.url}/ga4gh/wes/v1/runs/${runId}/status`);
@@ -68,7 +42,7 @@ async function crashAndResume(t: TestContext, sandbox: Sandbox): Promise<void> {
     await database.drop();
   });
   const marker = `wes-crash-${randomUUID()}`;
-  const first = await startServer(database, sandbox);
+  const first = await startServer(database, { WES_JOB_SANDBOX: sandbox });
   servers.push(first);
   const form = new FormData();
   form.append('workflow_type', 'CWL');
@@ -89,7 +63,7 @@ async function crashAndResume(t: TestContext, sandbox: Sandbox): Promise<void> {
   if (sandbox === 'none') assert.deepEqual(processesMentioning(marker), orphans, 'the job should outlive a killed server');
   else await until(() => processesMentioning(marker).length === 0, 'the sandboxed job to die with its server');
 
-  const second = await startServer(database, sandbox);
+  const second = await startServer(database, { WES_JOB_SANDBOX: sandbox });
   servers.push(second);
   assert.match(second.output.join(''), /stopped 1 job process group\(s\) left by a previous server/);
   assert.match(second.output.join(''), /resumed 1 active run/);

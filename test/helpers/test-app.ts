@@ -10,7 +10,7 @@ import { createServices, type Services } from '../../src/wes/services.js';
 import type { RunLauncher } from '../../src/run-launcher.js';
 import { createTestDatabase, type TestDatabase } from './dialects.js';
 import { Runner } from '../../src/engine/runner/runner.js';
-import { LocalExecutor } from '../../src/executors/local/local-executor.js';
+import { LocalExecutor, type LocalExecutorOptions } from '../../src/executors/local/local-executor.js';
 import { JobWrapper } from '../../src/executors/job-wrapper.js';
 import { containerWrapper } from '../../src/executors/container/container-wrapper.js';
 import { selectJobSandbox } from '../../src/executors/sandbox/job-sandbox.js';
@@ -18,6 +18,20 @@ import path from 'node:path';
 import type { InputPolicy } from '../../src/engine/input-locations.js';
 import type { ContainerEngine } from '../../src/executors/container/container-engine.js';
 import type { ServerMetrics } from '../../src/metrics.js';
+import type { Executor } from '../../src/executors/executor.js';
+import { loadConfig } from '../../src/config.js';
+import { createExecutor } from '../../src/cli/create-executor.js';
+
+/** What runs the jobs of engine tests: WES_EXECUTOR=slurm runs them on a Slurm cluster. */
+export const TEST_EXECUTOR = loadConfig(process.env).executor;
+
+/** The one place tests choose an executor (`kind` defaults to WES_EXECUTOR). */
+async function testExecutor(dataDir: string, kind: 'local' | 'slurm', local: LocalExecutorOptions): Promise<Executor> {
+  if (kind === 'local') return new LocalExecutor(local);
+  // Quick polls: tests wait for every job. Slurm jobs are unconfined (create-executor.ts).
+  const config = loadConfig(process.env, { dataDir, executor: kind });
+  return (await createExecutor({ ...config, slurm: { ...config.slurm, pollIntervalMs: 250 } }, { sandbox: 'none', wrapper: new JobWrapper({}) })).executor;
+}
 
 export class QueryCounter {
   count = 0;
@@ -53,6 +67,8 @@ export async function buildTestApp(
     engine?: boolean;
     /** Jobs with a DockerRequirement run in containers of this engine (with `engine: true`). */
     containers?: ContainerEngine;
+    /** The engine's executor, instead of the one WES_EXECUTOR names. */
+    executor?: 'local' | 'slurm';
     noAuth?: boolean;
     maxUploadBytes?: number;
     /** Engine limits (defaults: 2 jobs at once, the machine's cores, no per-user limits). */
@@ -85,9 +101,10 @@ export async function buildTestApp(
       options.onQuery?.(sql, parameters);
     },
   });
+  const executorKind = options.executor ?? TEST_EXECUTOR;
   const sandbox =
     options.engine === true
-      ? await selectJobSandbox(options.jobSandbox ?? 'bwrap', {
+      ? await selectJobSandbox(executorKind === 'slurm' ? 'none' : (options.jobSandbox ?? 'bwrap'), {
           hiddenPaths: [database.dataDir],
           stateDir: path.join(database.dataDir, 'sandbox'),
           maxProcesses: options.jobMaxProcesses ?? 1024,
@@ -96,7 +113,7 @@ export async function buildTestApp(
   const executor =
     sandbox === undefined
       ? undefined
-      : new LocalExecutor({
+      : await testExecutor(database.dataDir, executorKind, {
           maxJobs: options.maxJobs ?? 2,
           cores: options.cores,
           maxJobsPerOwner: options.maxJobsPerUser,
@@ -119,6 +136,7 @@ export async function buildTestApp(
     launcher: options.launcher ?? runner,
     jobSandbox: sandbox?.mode,
     containerEngine: options.containers?.version,
+    executor: executorKind,
   });
   const localCaller = options.noAuth === true ? { userId: (await services.users.localUser()).id } : undefined;
   const app = await buildApp({ services, localCaller, maxUploadBytes: options.maxUploadBytes, corsOrigins: options.corsOrigins, metrics: options.metrics });
@@ -126,6 +144,9 @@ export async function buildTestApp(
   const close = async (dropDatabase: boolean) => {
     if (closed) return;
     closed = true;
+    // As `wes serve` stops: jobs of a Slurm cluster go on for the next app, unless nothing will
+    // ever resume them because the database goes too.
+    if (!dropDatabase) executor?.detach?.();
     await runner?.stop();
     await executor?.shutdown();
     await app.close();

@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../store/database.js';
 import { findRunById, listActiveRuns, markRunState, setRunWorkflow } from '../../store/queries/runs.js';
-import { insertWorkflow, listWorkflowSteps } from '../../store/queries/jobs.js';
+import { insertWorkflow, listUnfinishedExecutorJobIds, listWorkflowSteps } from '../../store/queries/jobs.js';
 import type { WorkflowInvocationRow } from '../../store/tables/invocation.table.js';
 import { CancelledError, CommandFailedError, InvalidWorkflowError } from '../../errors.js';
 import type { Executor } from '../../executors/executor.js';
@@ -139,11 +139,17 @@ export class Runner implements RunLauncher {
     await this.#active.get(invocationId)?.done;
   }
 
-  /** Starts every run a previous server left active; a canceling run has nothing left to stop. */
+  /**
+   * Starts every run a previous server left active. A canceling run has nothing left to stop
+   * here, but its jobs in an executor that outlives the server (Slurm) are canceled there.
+   */
   async resumeActiveRuns(): Promise<number> {
     const runs = await listActiveRuns(this.#db, ['QUEUED', 'INITIALIZING', 'RUNNING', 'CANCELING']);
     for (const run of runs) {
       if (run.state === 'CANCELING') {
+        if (this.#executor.cancelExternal !== undefined) {
+          await this.#executor.cancelExternal(await listUnfinishedExecutorJobIds(this.#db, run.id));
+        }
         const time = new Date().toISOString();
         await markRunState(this.#db, run.id, ['CANCELING'], 'CANCELED', time, { end_time: time });
       } else {

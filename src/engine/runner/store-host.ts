@@ -20,6 +20,7 @@ import {
   markJobEnded,
   markJobStarted,
   replaceCollectionJob,
+  setJobExecutorId,
 } from '../../store/queries/jobs.js';
 import { findTask } from '../../store/queries/tasks.js';
 import type { JobState } from '../../store/tables/job.table.js';
@@ -86,6 +87,20 @@ export class StoreEngineHost implements EngineHost {
       },
       endedAt.toISOString(),
     );
+  }
+
+  async jobSubmitted(path: StepPath, element: number | undefined, externalId: string): Promise<void> {
+    const jobId = this.#jobs.get(jobKey(path, element));
+    if (jobId !== undefined) await setJobExecutorId(this.#db, jobId, externalId);
+  }
+
+  async findExternalJobId(path: StepPath, element: number | undefined): Promise<string | undefined> {
+    if (!this.#resuming) return undefined;
+    const task = await findTask(this.#db, this.#invocationId, formatStepPath(path), element);
+    if (task?.job_id == null) return undefined;
+    const job = await findJob(this.#db, task.job_id);
+    // 'canceled' too: a server shutdown reports its detached jobs canceled and leaves them running.
+    return job?.executor_job_id != null && ['queued', 'running', 'canceled'].includes(job.state) ? job.executor_job_id : undefined;
   }
 
   async findCompletedJob(path: StepPath, element: number | undefined): Promise<CwlObject | undefined> {

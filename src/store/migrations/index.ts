@@ -4,6 +4,7 @@ import type { Dialect } from '../dialect.js';
 import { initialMigration } from './0001-initial.js';
 import { operatorMigration } from './0002-operator.js';
 import { runFiltersMigration } from './0004-run-filters.js';
+import { executorJobIdMigration } from './0003-executor-job-id.js';
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
@@ -11,6 +12,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
       return {
         '0001-initial': initialMigration(dialect),
         '0002-operator': operatorMigration(),
+        '0003-executor-job-id': executorJobIdMigration(),
         '0004-run-filters': runFiltersMigration(dialect),
       };
     },

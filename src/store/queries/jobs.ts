@@ -176,6 +176,38 @@ export async function markJobEnded(
     .execute();
 }
 
+/** The executor's own id of the job (a Slurm job id), for reattaching after a restart. */
+export async function setJobExecutorId(db: Db, jobId: number, executorJobId: string): Promise<void> {
+  await db.updateTable('job').set({ executor_job_id: executorJobId }).where('id', '=', jobId).execute();
+}
+
+/**
+ * Executor ids of a run's jobs not known to have ended (queued, running, or canceled by a
+ * server shutdown that left them to the cluster): what to cancel when the run was canceled
+ * while no server ran. wis_task_path_uq and icjja_task_order_idx ranges on the run; 1 query.
+ */
+export async function listUnfinishedExecutorJobIds(db: Db, invocationId: number): Promise<string[]> {
+  const unfinished: JobState[] = ['queued', 'running', 'canceled'];
+  const rows = await db
+    .selectFrom('workflow_invocation_step as s')
+    .innerJoin('job as j', 'j.id', 's.job_id')
+    .select('j.executor_job_id')
+    .where('s.workflow_invocation_id', '=', invocationId)
+    .where('j.executor_job_id', 'is not', null)
+    .where('j.state', 'in', unfinished)
+    .unionAll(
+      db
+        .selectFrom('implicit_collection_jobs_job_association as a')
+        .innerJoin('job as j', 'j.id', 'a.job_id')
+        .select('j.executor_job_id')
+        .where('a.workflow_invocation_id', '=', invocationId)
+        .where('j.executor_job_id', 'is not', null)
+        .where('j.state', 'in', unfinished),
+    )
+    .execute();
+  return rows.flatMap((row) => (row.executor_job_id === null ? [] : [row.executor_job_id]));
+}
+
 export async function findJob(db: Db, jobId: number): Promise<JobRow | undefined> {
   return db.selectFrom('job').selectAll().where('id', '=', jobId).executeTakeFirst();
 }

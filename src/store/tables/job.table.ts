@@ -17,6 +17,8 @@ export interface JobTable {
   create_time: string;
   start_time: string | null;
   end_time: string | null;
+  /** The executor's id of the job when it outlives the server (a Slurm job id); see 0003. */
+  executor_job_id: string | null;
 }
 export type JobRow = Selectable<JobTable>;
 export type NewJob = Insertable<JobTable>;

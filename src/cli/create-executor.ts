@@ -1,0 +1,40 @@
+/**
+ * The executor the configuration asks for (WES_EXECUTOR), ready to use: the one place that
+ * chooses, for `wes serve` and for tests alike. Local: process groups recorded under
+ * <dataDir>/executor, orphans of a crashed server stopped. Slurm: the commands checked, status
+ * files under <dataDir>/executor/slurm (the data directory must be shared with the nodes).
+ */
+import path from 'node:path';
+import type { Config } from '../config.js';
+import type { CommandWrapper, Executor } from '../executors/executor.js';
+import type { JobSandboxMode } from '../executors/sandbox/job-sandbox.js';
+import { LocalExecutor } from '../executors/local/local-executor.js';
+import { SlurmExecutor } from '../executors/slurm/slurm-executor.js';
+
+export interface ConfiguredExecutor {
+  readonly executor: Executor;
+  /** How many job process groups of a previous server were stopped (local only). */
+  readonly reaped: number;
+}
+
+/** How local jobs are started: the sandbox mode chosen at start and the wrapper that applies it. */
+export interface JobStart {
+  readonly sandbox: JobSandboxMode;
+  readonly wrapper: CommandWrapper;
+}
+
+export async function createExecutor(config: Config, start: JobStart): Promise<ConfiguredExecutor> {
+  const stateDir = path.join(config.dataDir, 'executor');
+  if (config.executor === 'slurm') {
+    // Batch jobs do not go through the sandbox or container wrapper yet: never a silent fallback.
+    if (start.sandbox !== 'none') {
+      throw new Error('WES_EXECUTOR=slurm runs jobs without the job sandbox or containers; set WES_JOB_SANDBOX=none to accept unconfined jobs');
+    }
+    const executor = new SlurmExecutor({ stateDir: path.join(stateDir, 'slurm'), ...config.slurm });
+    await executor.check();
+    return { executor, reaped: 0 };
+  }
+  const executor = new LocalExecutor({ maxJobs: config.maxJobs, maxJobsPerOwner: config.maxJobsPerUser, stateDir, wrapper: start.wrapper });
+  // Jobs of a server that died without stopping them would run on beside their reruns.
+  return { executor, reaped: await executor.reapOrphans() };
+}

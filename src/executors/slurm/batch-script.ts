@@ -1,0 +1,65 @@
+/**
+ * The batch script of one Slurm job, given to `sbatch` on stdin (so no file of it exists for
+ * the job to change). It enters the job's working directory, opens the redirections, checks
+ * that the command exists, and execs argv under `env -i` with exactly the JobSpec's
+ * environment, so nothing of the server's environment (database URLs, keys) reaches the job.
+ * Its last act is to write a status file (`<statusDir>/<SLURM_JOB_ID>.status`, written to a
+ * temporary name and renamed, so a reader never sees half of it):
+ *
+ *   exited <exit code> <start epoch ms>
+ *   failed-to-start <start epoch ms> <message…>
+ *
+ * Every user-controlled string (argv, env, paths) enters the script only inside single quotes
+ * (`shellQuote`), where the shell interprets nothing: quotes, `$()`, backquotes and newlines
+ * stay data.
+ */
+import type { JobSpec } from '../executor.js';
+
+export const STATUS_SUFFIX = '.status';
+
+/** POSIX single-quoting: the only character to escape inside '…' is ' itself. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Why the script cannot be written (the shell cannot carry a NUL byte), or undefined. */
+export function unscriptable(spec: JobSpec): string | undefined {
+  const strings = [...spec.argv, spec.cwd, spec.stdoutPath, spec.stderrPath, spec.stdinPath ?? '', ...Object.entries(spec.env).flat()];
+  if (strings.some((s) => s.includes('\0'))) return `job ${spec.id} has a NUL byte in its command line, environment or paths`;
+  const badName = Object.keys(spec.env).find((name) => name === '' || name.includes('='));
+  if (badName !== undefined) return `job ${spec.id} has an invalid environment variable name ${JSON.stringify(badName)}`;
+  return undefined;
+}
+
+export function batchScript(spec: JobSpec, statusDir: string): string {
+  const command = spec.argv[0] ?? '';
+  const q = shellQuote;
+  const stdin = spec.stdinPath === undefined ? '/dev/null' : spec.stdinPath;
+  const stderrRedirect = spec.stderrPath === spec.stdoutPath ? '2>&1' : `2>${q(spec.stderrPath)}`;
+  const envArgs = Object.entries(spec.env).map(([name, value]) => q(`${name}=${value}`));
+  // The local executor's messages, so a job fails the same way wherever it runs.
+  const cannot = (why: string): string => q(`cannot start ${command}: ${why}`);
+  const notFound = command.includes('/') ? `command not found: ${command}` : `command not found on PATH: ${command}`;
+  return [
+    '#!/bin/sh',
+    `# wes-server job ${JSON.stringify(spec.id).replace(/\n/g, ' ')}`,
+    'PATH=/usr/local/bin:/usr/bin:/bin; export PATH',
+    'started=$(date +%s%3N)',
+    `status=${q(statusDir)}/"$SLURM_JOB_ID"`,
+    `report() { printf '%s\\n' "$1" >"$status.tmp" && mv -f "$status.tmp" "$status${STATUS_SUFFIX}"; exit 0; }`,
+    'fail() { report "failed-to-start $started $1"; }',
+    // The search follows the job's own PATH, as execvp in `env` will.
+    `found() ( case $1 in */*) [ -f "$1" ] && [ -x "$1" ];; *) IFS=:; for d in $2; do [ -f "$d/$1" ] && [ -x "$d/$1" ] && exit 0; done; exit 1;; esac )`,
+    `cd ${q(spec.cwd)} 2>/dev/null || fail ${cannot(`working directory ${spec.cwd} is not a directory`)}`,
+    `[ -r ${q(stdin)} ] || fail ${cannot(`cannot open stdin ${stdin}`)}`,
+    // Plain builtins (not `:`), so a failed redirection is a status and not the end of the script.
+    `true >${q(spec.stdoutPath)} 2>/dev/null || fail ${cannot(`cannot open stdout ${spec.stdoutPath}`)}`,
+    `true >${q(spec.stderrPath)} 2>/dev/null || fail ${cannot(`cannot open stderr ${spec.stderrPath}`)}`,
+    `found ${q(command)} ${q(spec.env.PATH ?? '')} || fail ${q(notFound)}`,
+    // `sh -c exec` rather than env's own exec so that an argv[0] containing '=' is not taken
+    // for an assignment; sh exports PWD itself, which the job's environment does not have.
+    `/usr/bin/env -i -- ${envArgs.join(' ')} /bin/sh -c ${q(`${'PWD' in spec.env ? '' : 'unset PWD; '}exec "$@"`)} sh ${spec.argv.map(q).join(' ')} <${q(stdin)} >${q(spec.stdoutPath)} ${stderrRedirect}`,
+    'report "exited $? $started"',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,463 @@
+/**
+ * Runs each job as a Slurm batch job. Model:
+ *
+ *   submit ─ waiting (a few sbatch calls at once) ─ sbatch --parsable ─ tracked by Slurm job id
+ *   every poll interval: one scancel for every stop requested since the last poll,
+ *                        one squeue for every job of this user,
+ *                        then per tracked job: still active → note its start, check its time
+ *                        limit; ended → its status file (batch-script.ts) gives the result
+ *
+ * So the controller sees a constant number of calls per interval whatever the number of jobs.
+ * Slurm's own --time only has minute granularity and backs ours up; the exact limit is
+ * enforced here from the start time squeue reports, by scancel. A job's result is reported
+ * only once Slurm no longer lists it as active, so nothing of it is left when the handle
+ * resolves. Jobs outlive the server: `detach` leaves them to the cluster and `attach` (by the
+ * id `onSubmitted` gave out) follows them again after a restart.
+ */
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Executor, JobHandle, JobOutcome, JobResult, JobSpec } from '../executor.js';
+import { batchScript, STATUS_SUFFIX, unscriptable } from './batch-script.js';
+import { DEFAULT_COMMANDS, hasStarted, isActive, SlurmCommands, type SlurmCommandPaths, type SlurmJobState } from './slurm-commands.js';
+
+export interface SlurmExecutorOptions {
+  /**
+   * Directory where batch scripts write their status files and Slurm its own job logs; must
+   * be on a file system the compute nodes share with the server, like the run directories.
+   */
+  readonly stateDir: string;
+  readonly partition?: string;
+  readonly account?: string;
+  /** Further sbatch arguments, after ours (so they may override them). */
+  readonly sbatchArgs?: readonly string[];
+  /** Time between two polls (one squeue each); defaults to 2000 ms. */
+  readonly pollIntervalMs?: number;
+  /** Most sbatch calls running at once; defaults to 4. */
+  readonly maxSubmitting?: number;
+  /**
+   * Most jobs of this executor in Slurm at once (queued or running); more wait here, so a
+   * large scatter stays within the cluster's MaxJobCount and fair share. Defaults to 1000.
+   */
+  readonly maxJobs?: number;
+  readonly commands?: SlurmCommandPaths;
+}
+
+const DEFAULT_POLL_MS = 2000;
+const DEFAULT_MAX_SUBMITTING = 4;
+const DEFAULT_MAX_JOBS = 1000;
+/**
+ * Polls in a row that may find an ended job without its status file before the job counts as
+ * ended without a result: the file may take a moment to show up on a network file system.
+ */
+const STATUS_GRACE_POLLS = 5;
+/** Longest job name passed to Slurm (the end of the id, which names the run and the task). */
+const MAX_NAME = 128;
+
+type StopReason = 'canceled' | 'timed-out';
+
+interface Job {
+  readonly spec?: JobSpec;
+  readonly signal: AbortSignal;
+  readonly onStart: ((startedAt: Date) => void) | undefined;
+  readonly onSubmitted: ((externalId: string) => void) | undefined;
+  readonly resolve: (result: JobResult) => void;
+  readonly result: Promise<JobResult>;
+  readonly onAbort: () => void;
+  state: 'waiting' | 'submitting' | 'tracked' | 'done';
+  slurmId?: string;
+  startedAt?: Date;
+  stopReason?: StopReason;
+  /** Polls since the job was last seen active without a status file being found. */
+  misses: number;
+}
+
+interface AttachRequest {
+  readonly signal: AbortSignal;
+  readonly onStart: ((startedAt: Date) => void) | undefined;
+  readonly resolve: (handle: JobHandle | undefined) => void;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function ended(outcome: JobOutcome, startedAt?: Date): JobResult {
+  const endedAt = new Date();
+  return startedAt === undefined ? { outcome, endedAt } : { outcome, startedAt, endedAt };
+}
+
+function jobName(id: string): string {
+  return id.replace(/[^A-Za-z0-9._:/+-]/g, '_').slice(-MAX_NAME);
+}
+
+/** The outcome Slurm's final state implies when the script left no status (it never ran, or was killed). */
+function outcomeOfState(id: string, state: string | undefined): JobOutcome {
+  switch (state) {
+    case 'TIMEOUT':
+    case 'DEADLINE':
+      return { kind: 'timed-out' };
+    case 'CANCELLED':
+      return { kind: 'canceled' };
+    default:
+      return {
+        kind: 'failed-to-start',
+        message: `Slurm job ${id} ended ${state === undefined ? 'out of sight of squeue' : state} without reporting an exit status`,
+      };
+  }
+}
+
+interface Status {
+  readonly outcome: JobOutcome;
+  readonly startedAt?: Date;
+}
+
+function parseStatus(text: string): Status | undefined {
+  const exited = /^exited (\d+) (\d+)/.exec(text);
+  if (exited !== null) return { outcome: { kind: 'exited', exitCode: Number(exited[1]) }, startedAt: new Date(Number(exited[2])) };
+  const failed = /^failed-to-start \d+ ([\s\S]*)$/.exec(text);
+  if (failed !== null) return { outcome: { kind: 'failed-to-start', message: failed[1].trim() } };
+  return undefined;
+}
+
+export class SlurmExecutor implements Executor {
+  readonly #stateDir: string;
+  readonly #baseArgs: readonly string[];
+  readonly #extraArgs: readonly string[];
+  readonly #pollMs: number;
+  readonly #maxSubmitting: number;
+  readonly #maxJobs: number;
+  readonly #commands: SlurmCommands;
+  /** FIFO of jobs waiting for an sbatch slot (a Set: a cancel removes one in O(1)). */
+  readonly #waiting = new Set<Job>();
+  #submitting = 0;
+  /** Jobs whose sbatch call is under way. */
+  readonly #inSbatch = new Set<Job>();
+  readonly #tracked = new Map<string, Job>();
+  readonly #attaching = new Map<string, AttachRequest[]>();
+  readonly #toCancel = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #polling = false;
+  #stateDirReady: Promise<unknown> | undefined;
+  #closed = false;
+  #detached = false;
+  #shutdown: Promise<void> | undefined;
+
+  constructor(options: SlurmExecutorOptions) {
+    const pollMs = options.pollIntervalMs ?? DEFAULT_POLL_MS;
+    const maxSubmitting = options.maxSubmitting ?? DEFAULT_MAX_SUBMITTING;
+    const maxJobs = options.maxJobs ?? DEFAULT_MAX_JOBS;
+    if (!(pollMs > 0) || ![maxSubmitting, maxJobs].every((n) => Number.isInteger(n) && n >= 1)) {
+      throw new RangeError('pollIntervalMs must be positive, maxSubmitting and maxJobs integers >= 1');
+    }
+    this.#stateDir = path.resolve(options.stateDir);
+    this.#baseArgs = [
+      ...(options.partition === undefined ? [] : [`--partition=${options.partition}`]),
+      ...(options.account === undefined ? [] : [`--account=${options.account}`]),
+    ];
+    this.#extraArgs = options.sbatchArgs ?? [];
+    this.#pollMs = pollMs;
+    this.#maxSubmitting = maxSubmitting;
+    this.#maxJobs = maxJobs;
+    this.#commands = new SlurmCommands(options.commands ?? DEFAULT_COMMANDS);
+  }
+
+  /** Checks once at start-up that the Slurm commands run; rejects saying what to install. */
+  check(): Promise<void> {
+    return this.#commands.check();
+  }
+
+  submit(
+    spec: JobSpec,
+    signal: AbortSignal,
+    onStart?: (startedAt: Date) => void,
+    onSubmitted?: (externalId: string) => void,
+  ): JobHandle {
+    if (this.#closed) return { result: Promise.resolve(ended({ kind: 'failed-to-start', message: `executor is shut down; job ${spec.id} was not started` })) };
+    if (signal.aborted) return { result: Promise.resolve(ended({ kind: 'canceled' })) };
+    const invalid = spec.argv[0] === undefined || spec.argv[0] === '' ? `job ${spec.id} has an empty command line` : unscriptable(spec);
+    if (invalid !== undefined) return { result: Promise.resolve(ended({ kind: 'failed-to-start', message: invalid })) };
+    const job = this.#newJob(spec, signal, onStart, onSubmitted, 'waiting');
+    this.#waiting.add(job);
+    this.#pumpSubmissions();
+    return { result: job.result };
+  }
+
+  attach(externalId: string, signal: AbortSignal, onStart?: (startedAt: Date) => void): Promise<JobHandle | undefined> {
+    if (this.#closed || signal.aborted || !/^\d+$/.test(externalId)) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const requests = this.#attaching.get(externalId) ?? [];
+      requests.push({ signal, onStart, resolve });
+      this.#attaching.set(externalId, requests);
+      this.#schedulePoll();
+    });
+  }
+
+  detach(): void {
+    this.#detached = true;
+    for (const job of this.#waiting) this.#finish(job, ended({ kind: 'canceled' }));
+    this.#waiting.clear();
+  }
+
+  async cancelExternal(externalIds: readonly string[]): Promise<void> {
+    const ids = externalIds.filter((id) => /^\d+$/.test(id));
+    await this.#commands.cancel(ids);
+    await Promise.all(ids.map((id) => this.#forget(id)));
+  }
+
+  shutdown(): Promise<void> {
+    if (this.#shutdown === undefined) {
+      this.#closed = true;
+      for (const job of this.#waiting) this.#finish(job, ended({ kind: 'canceled' }));
+      this.#waiting.clear();
+      for (const requests of this.#attaching.values()) for (const request of requests) request.resolve(undefined);
+      this.#attaching.clear();
+      const open = [...this.#tracked.values(), ...this.#inSbatch];
+      for (const job of open) {
+        if (job.state === 'submitting') {
+          // #sbatch stops it (or leaves it, detached) once sbatch has answered.
+          job.stopReason ??= 'canceled';
+        } else if (this.#detached) {
+          this.#tracked.delete(job.slurmId ?? '');
+          this.#finish(job, ended({ kind: 'canceled' }, job.startedAt));
+        } else {
+          this.#requestStop(job, 'canceled');
+        }
+      }
+      this.#shutdown = Promise.all(open.map((job) => job.result)).then(() => {
+        clearTimeout(this.#timer);
+        this.#timer = undefined;
+      });
+    }
+    return this.#shutdown;
+  }
+
+  #newJob(
+    spec: JobSpec | undefined,
+    signal: AbortSignal,
+    onStart: ((startedAt: Date) => void) | undefined,
+    onSubmitted: ((externalId: string) => void) | undefined,
+    state: Job['state'],
+  ): Job {
+    let resolve!: (result: JobResult) => void;
+    const result = new Promise<JobResult>((r) => {
+      resolve = r;
+    });
+    const job: Job = { spec, signal, onStart, onSubmitted, resolve, result, onAbort: () => this.#abort(job), state, misses: 0 };
+    signal.addEventListener('abort', job.onAbort, { once: true });
+    return job;
+  }
+
+  #finish(job: Job, result: JobResult): void {
+    if (job.state === 'done') return;
+    job.state = 'done';
+    job.signal.removeEventListener('abort', job.onAbort);
+    job.resolve(result);
+  }
+
+  #abort(job: Job): void {
+    switch (job.state) {
+      case 'waiting':
+        this.#waiting.delete(job);
+        this.#finish(job, ended({ kind: 'canceled' }));
+        return;
+      case 'submitting':
+        // #submitOne decides once sbatch has answered.
+        job.stopReason ??= 'canceled';
+        return;
+      case 'tracked':
+        if (this.#detached) {
+          // Left running for the next server, which attaches to it.
+          this.#tracked.delete(job.slurmId ?? '');
+          this.#finish(job, ended({ kind: 'canceled' }, job.startedAt));
+        } else {
+          this.#requestStop(job, 'canceled');
+        }
+        return;
+      case 'done':
+        return;
+    }
+  }
+
+  #requestStop(job: Job, reason: StopReason): void {
+    job.stopReason ??= reason;
+    if (job.slurmId !== undefined) this.#toCancel.add(job.slurmId);
+    this.#schedulePoll();
+  }
+
+  #pumpSubmissions(): void {
+    while (
+      this.#submitting < this.#maxSubmitting &&
+      this.#submitting + this.#tracked.size < this.#maxJobs &&
+      this.#waiting.size > 0
+    ) {
+      const job = this.#waiting.values().next().value as Job;
+      this.#waiting.delete(job);
+      this.#submitting++;
+      void this.#submitOne(job).finally(() => {
+        this.#submitting--;
+        this.#pumpSubmissions();
+      });
+    }
+  }
+
+  async #submitOne(job: Job): Promise<void> {
+    const spec = job.spec as JobSpec;
+    job.state = 'submitting';
+    this.#inSbatch.add(job);
+    try {
+      await this.#sbatch(job, spec);
+    } finally {
+      this.#inSbatch.delete(job);
+    }
+  }
+
+  async #sbatch(job: Job, spec: JobSpec): Promise<void> {
+    let id: string;
+    try {
+      this.#stateDirReady ??= mkdir(this.#stateDir, { recursive: true });
+      await this.#stateDirReady;
+      id = await this.#commands.submit(batchScript(spec, this.#stateDir), this.#sbatchArgs(spec));
+    } catch (err) {
+      const message = `cannot start ${spec.argv[0]}: ${errorMessage(err)}`;
+      this.#finish(job, ended(job.stopReason !== undefined ? { kind: 'canceled' } : { kind: 'failed-to-start', message }));
+      return;
+    }
+    job.slurmId = id;
+    try {
+      job.onSubmitted?.(id);
+    } catch {
+      // A throwing callback is the caller's bug; the job must still be tracked to its end.
+    }
+    if (this.#detached && job.stopReason !== undefined) {
+      this.#finish(job, ended({ kind: 'canceled' }));
+      return;
+    }
+    job.state = 'tracked';
+    this.#tracked.set(id, job);
+    if (job.stopReason !== undefined || this.#closed) this.#requestStop(job, 'canceled');
+    this.#schedulePoll();
+  }
+
+  #sbatchArgs(spec: JobSpec): string[] {
+    const args = [
+      `--job-name=${jobName(spec.id)}`,
+      `--chdir=${this.#stateDir}`,
+      `--output=${path.join(this.#stateDir, '%j.log')}`,
+      // Nothing of the server's environment reaches the job; the script sets the job's own.
+      '--export=NONE',
+      '--nodes=1',
+      '--ntasks=1',
+      `--cpus-per-task=${Math.max(1, Math.ceil(spec.cores ?? 1))}`,
+    ];
+    if (spec.ramMiB !== undefined && spec.ramMiB > 0) args.push(`--mem=${Math.ceil(spec.ramMiB)}M`);
+    const seconds = spec.timeLimitSeconds;
+    // Slurm counts minutes; one more than needed, so that our exact limit acts first.
+    if (seconds !== undefined && seconds > 0) args.push(`--time=${Math.ceil(seconds / 60) + 1}`);
+    return [...args, ...this.#baseArgs, ...this.#extraArgs];
+  }
+
+  #schedulePoll(): void {
+    if (this.#timer !== undefined || this.#polling) return;
+    if (this.#tracked.size === 0 && this.#attaching.size === 0 && this.#toCancel.size === 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#poll();
+    }, this.#pollMs);
+  }
+
+  async #poll(): Promise<void> {
+    this.#polling = true;
+    try {
+      let states: Map<string, SlurmJobState> | undefined;
+      try {
+        states = await this.#commands.states();
+      } catch {
+        // The controller may be restarting; jobs keep their state in Slurm meanwhile.
+      }
+      if (states !== undefined) {
+        const known = states;
+        await Promise.all([...this.#tracked.values()].map((job) => this.#update(job, known.get(job.slurmId ?? ''))));
+        await Promise.all([...this.#attaching.keys()].map((id) => this.#answerAttach(id, known.get(id))));
+        // Ended jobs made room.
+        this.#pumpSubmissions();
+      }
+      // Last, so that time limits found just now are enforced in this same poll.
+      if (this.#toCancel.size > 0) {
+        const ids = [...this.#toCancel];
+        this.#toCancel.clear();
+        await this.#commands.cancel(ids).catch(() => ids.forEach((id) => this.#toCancel.add(id)));
+      }
+    } finally {
+      this.#polling = false;
+      this.#schedulePoll();
+    }
+  }
+
+  async #update(job: Job, slurm: SlurmJobState | undefined): Promise<void> {
+    const id = job.slurmId ?? '';
+    if (slurm !== undefined && isActive(slurm.state)) {
+      job.misses = 0;
+      if (hasStarted(slurm.state)) this.#noteStart(job, slurm.startTime ?? new Date());
+      const limit = job.spec?.timeLimitSeconds;
+      if (job.startedAt !== undefined && limit !== undefined && limit > 0 && Date.now() >= job.startedAt.getTime() + limit * 1000) {
+        this.#requestStop(job, 'timed-out');
+      }
+      return;
+    }
+    const status = await this.#readStatus(id);
+    if (status === undefined && job.stopReason === undefined && ++job.misses < STATUS_GRACE_POLLS) return;
+    this.#tracked.delete(id);
+    if (status?.startedAt !== undefined) this.#noteStart(job, status.startedAt);
+    const outcome = job.stopReason !== undefined ? { kind: job.stopReason } : status?.outcome ?? outcomeOfState(id, slurm?.state);
+    await this.#forget(id);
+    this.#finish(job, ended(outcome, outcome.kind === 'failed-to-start' ? undefined : job.startedAt));
+  }
+
+  #noteStart(job: Job, at: Date): void {
+    if (job.startedAt !== undefined) return;
+    job.startedAt = at;
+    try {
+      job.onStart?.(at);
+    } catch {
+      // As for onSubmitted.
+    }
+  }
+
+  async #answerAttach(id: string, slurm: SlurmJobState | undefined): Promise<void> {
+    const requests = this.#attaching.get(id) ?? [];
+    this.#attaching.delete(id);
+    const status = slurm !== undefined && isActive(slurm.state) ? undefined : await this.#readStatus(id);
+    for (const request of requests) {
+      if (request.signal.aborted) {
+        request.resolve(undefined);
+      } else if (slurm !== undefined && isActive(slurm.state)) {
+        const job = this.#newJob(undefined, request.signal, request.onStart, undefined, 'tracked');
+        job.slurmId = id;
+        this.#tracked.set(id, job);
+        if (hasStarted(slurm.state)) this.#noteStart(job, slurm.startTime ?? new Date());
+        request.resolve({ result: job.result });
+      } else if (status !== undefined) {
+        const job = this.#newJob(undefined, request.signal, request.onStart, undefined, 'tracked');
+        if (status.startedAt !== undefined) this.#noteStart(job, status.startedAt);
+        this.#finish(job, ended(status.outcome, status.startedAt));
+        request.resolve({ result: job.result });
+      } else {
+        // Nothing of it is left (never ran, killed without a status, or long forgotten).
+        request.resolve(undefined);
+      }
+    }
+    if (status !== undefined) await this.#forget(id);
+  }
+
+  async #readStatus(id: string): Promise<Status | undefined> {
+    const text = await readFile(path.join(this.#stateDir, `${id}${STATUS_SUFFIX}`), 'utf8').catch(() => undefined);
+    return text === undefined ? undefined : parseStatus(text);
+  }
+
+  /** A consumed result's files go, so a Slurm job id reused later cannot find them. */
+  async #forget(id: string): Promise<void> {
+    await Promise.all(
+      [`${id}${STATUS_SUFFIX}`, `${id}.log`].map((name) => rm(path.join(this.#stateDir, name), { force: true }).catch(() => undefined)),
+    );
+  }
+}

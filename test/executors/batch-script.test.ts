@@ -1,0 +1,60 @@
+/**
+ * The Slurm batch script run by a plain `sh` (as slurmd would, with SLURM_JOB_ID set), so its
+ * quoting and status reporting are checked on machines without a Slurm cluster too.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { JobSpec } from '../../src/executors/executor.js';
+import { batchScript, shellQuote, unscriptable } from '../../src/executors/slurm/batch-script.js';
+
+const PATH = process.env.PATH ?? '/usr/bin:/bin';
+
+async function runScript(t: { after: (fn: () => Promise<void>) => void }, make: (dir: string) => JobSpec): Promise<{ dir: string; spec: JobSpec; status: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'batch-script-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const spec = make(dir);
+  const result = spawnSync('sh', [], { input: batchScript(spec, dir), env: { SLURM_JOB_ID: '42' }, encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+  return { dir, spec, status: await readFile(join(dir, '42.status'), 'utf8') };
+}
+
+test('shellQuote gives back every string unchanged through sh', () => {
+  const samples = [``, `'`, `''`, `a'b`, `$(id)`, '`id`', `"$HOME"`, `\\`, `a\nb`, `*`, `-e`, `; rm -rf /`];
+  for (const sample of samples) {
+    const echoed = spawnSync('sh', ['-c', `printf %s ${shellQuote(sample)}`], { encoding: 'utf8' });
+    assert.equal(echoed.stdout, sample);
+  }
+});
+
+test('hostile argv and environment run as data; the status file has the exit code', async (t) => {
+  const hostile = [`'; touch pwned; '`, `$(touch pwned)`, '`touch pwned`', `a\nb; touch pwned`, `"`, `\\`];
+  const { dir, spec, status } = await runScript(t, (dir) => ({
+    id: 'job',
+    argv: ['sh', '-c', 'printf "[%s]" "$@"; printf "%s" "$EVIL"; exit 7', 'sh', ...hostile],
+    cwd: dir,
+    env: { PATH, EVIL: `$(touch pwned)'` },
+    stdoutPath: join(dir, 'out'),
+    stderrPath: join(dir, 'err'),
+  }));
+  assert.match(status, /^exited 7 \d+\n$/);
+  assert.equal(await readFile(spec.stdoutPath, 'utf8'), hostile.map((arg) => `[${arg}]`).join('') + `$(touch pwned)'`);
+  await assert.rejects(access(join(dir, 'pwned')));
+});
+
+test('a missing command or directory is reported as failed-to-start with the reason', async (t) => {
+  const missing = await runScript(t, (dir) => ({ id: 'j', argv: ['no-such-command-xyz'], cwd: dir, env: { PATH }, stdoutPath: join(dir, 'o'), stderrPath: join(dir, 'e') }));
+  assert.match(missing.status, /^failed-to-start \d+ command not found on PATH: no-such-command-xyz\n$/);
+  const noDir = await runScript(t, (dir) => ({ id: 'j', argv: ['true'], cwd: join(dir, 'gone'), env: { PATH }, stdoutPath: join(dir, 'o'), stderrPath: join(dir, 'e') }));
+  assert.match(noDir.status, /^failed-to-start \d+ cannot start true: working directory .*gone is not a directory\n$/);
+});
+
+test('a NUL byte or an invalid variable name makes no script', () => {
+  const base = { id: 'j', cwd: '/', env: { PATH }, stdoutPath: '/o', stderrPath: '/e' };
+  assert.match(unscriptable({ ...base, argv: ['echo', 'a\0b'] }) ?? '', /NUL/);
+  assert.match(unscriptable({ ...base, argv: ['true'], env: { 'A=B': 'x' } }) ?? '', /variable name/);
+  assert.equal(unscriptable({ ...base, argv: ['true'] }), undefined);
+});

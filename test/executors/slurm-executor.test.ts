@@ -1,0 +1,285 @@
+/**
+ * SlurmExecutor against a real Slurm cluster (CI starts a one-node one with
+ * scripts/slurm-test-cluster.sh). The squeue, sbatch and scancel it runs are wrappers that
+ * record each call before running the real command, so tests can count calls.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { access, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { JobResult, JobSpec } from '../../src/executors/executor.js';
+import { SlurmExecutor, type SlurmExecutorOptions } from '../../src/executors/slurm/slurm-executor.js';
+import { slurmClusterProblem, slurmJobActive } from '../helpers/slurm.js';
+
+const PATH = process.env.PATH ?? '/usr/bin:/bin';
+const POLL_MS = 300;
+
+const skip = slurmClusterProblem();
+
+interface Fixture {
+  readonly dir: string;
+  readonly options: SlurmExecutorOptions;
+  /** A new executor on the fixture's options, shut down when the test ends. */
+  executor(extra?: Partial<SlurmExecutorOptions>): SlurmExecutor;
+  /** Number of calls of a command so far. */
+  calls(command: 'sbatch' | 'squeue' | 'scancel'): Promise<number>;
+  spec(argv: string[], extra?: Partial<JobSpec>): JobSpec;
+}
+
+async function fixture(t: { after: (fn: () => Promise<void>) => void }): Promise<Fixture> {
+  const dir = await mkdtemp(join(tmpdir(), 'slurm-executor-'));
+  const executors: SlurmExecutor[] = [];
+  // Executors first: their shutdown (scancel, then squeue until the jobs are gone) needs the wrappers.
+  t.after(async () => {
+    await Promise.all(executors.map((executor) => executor.shutdown()));
+    await rm(dir, { recursive: true, force: true });
+  });
+  const commands = { sbatch: '', squeue: '', scancel: '' };
+  for (const name of ['sbatch', 'squeue', 'scancel'] as const) {
+    const wrapper = join(dir, `${name}-wrapper`);
+    await writeFile(wrapper, `#!/bin/sh\necho "$*" >> '${join(dir, `${name}.calls`)}'\nexec ${name} "$@"\n`);
+    await chmod(wrapper, 0o755);
+    commands[name] = wrapper;
+  }
+  let n = 0;
+  const options = { stateDir: join(dir, 'state'), pollIntervalMs: POLL_MS, commands };
+  return {
+    dir,
+    options,
+    executor(extra = {}) {
+      const executor = new SlurmExecutor({ ...options, ...extra });
+      executors.push(executor);
+      return executor;
+    },
+    async calls(command) {
+      const text = await readFile(join(dir, `${command}.calls`), 'utf8').catch(() => '');
+      return text.split('\n').filter(Boolean).length;
+    },
+    spec(argv, extra = {}) {
+      n++;
+      return { id: `${dir}/job-${n}`, argv, cwd: dir, env: { PATH }, stdoutPath: join(dir, `out-${n}`), stderrPath: join(dir, `err-${n}`), ...extra };
+    },
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false);
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A job that records it started, then blocks until the gate file exists. */
+function gated(dir: string, name: string): string[] {
+  return ['sh', '-c', `touch '${join(dir, `started-${name}`)}'; while [ ! -e '${join(dir, `gate-${name}`)}' ]; do sleep 0.1; done`];
+}
+
+/** Submits a job, then leaves it to the cluster as a stopping server does; resolves to its Slurm id. */
+async function leftRunning(executor: SlurmExecutor, spec: JobSpec): Promise<string> {
+  const ids: string[] = [];
+  const abort = new AbortController();
+  const handle = executor.submit(spec, abort.signal, undefined, (id) => ids.push(id));
+  await waitFor(() => ids.length === 1, 'the submission');
+  executor.detach();
+  abort.abort();
+  assert.deepEqual((await handle.result).outcome, { kind: 'canceled' });
+  await executor.shutdown();
+  return ids[0];
+}
+
+test('exit codes, stdin, stdout and stderr files as the local executor gives them', { skip }, async (t) => {
+  const f = await fixture(t);
+  const executor = f.executor();
+  await writeFile(join(f.dir, 'in.txt'), 'from stdin\n');
+  const ok = f.spec(['sh', '-c', 'cat; echo out; echo err >&2; exit 0'], { stdinPath: join(f.dir, 'in.txt') });
+  const failing = f.spec(['sh', '-c', 'echo failing >&2; exit 3']);
+  const started: Date[] = [];
+  const submitted: string[] = [];
+  const [okResult, failResult] = await Promise.all([
+    executor.submit(ok, new AbortController().signal, (at) => started.push(at), (id) => submitted.push(id)).result,
+    executor.submit(failing, new AbortController().signal).result,
+  ]);
+  assert.deepEqual(okResult.outcome, { kind: 'exited', exitCode: 0 });
+  assert.deepEqual(failResult.outcome, { kind: 'exited', exitCode: 3 });
+  assert.equal(await readFile(ok.stdoutPath, 'utf8'), 'from stdin\nout\n');
+  assert.equal(await readFile(ok.stderrPath, 'utf8'), 'err\n');
+  assert.equal(await readFile(failing.stderrPath, 'utf8'), 'failing\n');
+  assert.equal(started.length, 1);
+  assert.ok(okResult.startedAt !== undefined && okResult.startedAt <= okResult.endedAt);
+  assert.match(submitted[0] ?? '', /^\d+$/);
+
+  const env = f.spec(['env'], { env: { PATH, ONLY: 'this' } });
+  assert.deepEqual((await executor.submit(env, new AbortController().signal).result).outcome, { kind: 'exited', exitCode: 0 });
+  // Exactly the spec's environment: nothing of the server's, nor Slurm's, nor the shell's.
+  assert.deepEqual((await readFile(env.stdoutPath, 'utf8')).trim().split('\n').sort(), [`ONLY=this`, `PATH=${PATH}`]);
+
+  const same = f.spec(['sh', '-c', 'echo one; echo two >&2; echo three']);
+  const merged = { ...same, stderrPath: same.stdoutPath };
+  await executor.submit(merged, new AbortController().signal).result;
+  assert.equal(await readFile(same.stdoutPath, 'utf8'), 'one\ntwo\nthree\n');
+});
+
+test('a job that cannot start fails to start with the reason, as the local executor says it', { skip }, async (t) => {
+  const f = await fixture(t);
+  const executor = f.executor();
+  const signal = new AbortController().signal;
+  const cases: [JobSpec, RegExp][] = [
+    [f.spec(['no-such-command-xyz']), /command not found on PATH: no-such-command-xyz/],
+    [f.spec(['/no/such/tool']), /command not found: \/no\/such\/tool/],
+    [f.spec(['true'], { cwd: join(f.dir, 'missing') }), /working directory .*missing is not a directory/],
+    [f.spec(['cat'], { stdinPath: join(f.dir, 'missing-input') }), /cannot open stdin/],
+    [f.spec(['true'], { stdoutPath: join(f.dir, 'no-dir', 'out') }), /cannot open stdout/],
+  ];
+  const results = await Promise.all(cases.map(([spec]) => executor.submit(spec, signal).result));
+  for (const [i, result] of results.entries()) {
+    assert.equal(result.outcome.kind, 'failed-to-start', JSON.stringify(result));
+    assert.match(result.outcome.kind === 'failed-to-start' ? result.outcome.message : '', cases[i][1]);
+    assert.equal(result.startedAt, undefined);
+  }
+  const bad = f.executor({ partition: 'no-such-partition' });
+  const refused = await bad.submit(f.spec(['true']), signal).result;
+  assert.equal(refused.outcome.kind, 'failed-to-start');
+  assert.match(refused.outcome.kind === 'failed-to-start' ? refused.outcome.message : '', /sbatch: .*partition/i);
+  await bad.shutdown();
+});
+
+test('hostile argv and environment reach the command as data, never as shell code', { skip }, async (t) => {
+  const f = await fixture(t);
+  const executor = f.executor();
+  const marker = join(f.dir, 'pwned');
+  const hostile = [
+    `'; touch ${marker}; '`,
+    `$(touch ${marker})`,
+    `\`touch ${marker}\``,
+    `"; touch ${marker}; "`,
+    `line one\nline two; touch ${marker}`,
+    `\\'\\"$HOME\${PATH}`,
+    '-n',
+    '',
+    '*',
+  ];
+  const spec = f.spec(['printf', '[%s]\\n', ...hostile], { env: { PATH, EVIL: `$(touch ${marker})'"\n` } });
+  const result = await executor.submit(spec, new AbortController().signal).result;
+  assert.deepEqual(result.outcome, { kind: 'exited', exitCode: 0 });
+  assert.equal(await readFile(spec.stdoutPath, 'utf8'), hostile.map((arg) => `[${arg}]\n`).join(''));
+  const env = f.spec(['sh', '-c', 'printf %s "$EVIL"'], { env: { PATH, EVIL: `$(touch ${marker})'"\n` } });
+  await executor.submit(env, new AbortController().signal).result;
+  assert.equal(await readFile(env.stdoutPath, 'utf8'), `$(touch ${marker})'"\n`);
+  // A name of a command is data too: an argv[0] with '=' is not taken for an assignment.
+  const assignment = await executor.submit(f.spec([`A=$(touch ${marker})`]), new AbortController().signal).result;
+  assert.equal(assignment.outcome.kind, 'failed-to-start');
+  assert.equal(await exists(marker), false);
+  const nul = await executor.submit(f.spec(['echo', 'a\0b']), new AbortController().signal).result;
+  assert.equal(nul.outcome.kind, 'failed-to-start');
+});
+
+test('cancel scancels a running and a pending job; nothing is left in squeue', { skip }, async (t) => {
+  const f = await fixture(t);
+  const executor = f.executor();
+  const running = new AbortController();
+  const ids: string[] = [];
+  const handle = executor.submit(f.spec(gated(f.dir, 'a')), running.signal, undefined, (id) => ids.push(id));
+  // A job that can never be scheduled (more CPUs than the node has) stays pending.
+  const pending = new AbortController();
+  const waiting = executor.submit(f.spec(['true'], { cores: 10_000 }), pending.signal, undefined, (id) => ids.push(id));
+  await waitFor(() => exists(join(f.dir, 'started-a')), 'the job to start');
+  await waitFor(() => ids.length === 2, 'both submissions');
+  running.abort();
+  pending.abort();
+  const [result, pendingResult] = await Promise.all([handle.result, waiting.result]);
+  assert.deepEqual(result.outcome, { kind: 'canceled' });
+  assert.ok(result.startedAt !== undefined);
+  assert.deepEqual(pendingResult.outcome, { kind: 'canceled' });
+  assert.equal(pendingResult.startedAt, undefined);
+  for (const id of ids) assert.equal(await slurmJobActive(id), false, `job ${id} still active`);
+  assert.ok((await f.calls('scancel')) >= 1);
+});
+
+test('at most maxJobs are in Slurm at once; the others wait in the executor', { skip }, async (t) => {
+  const f = await fixture(t);
+  const executor = f.executor({ maxJobs: 1 });
+  const submitted: string[] = [];
+  const results = ['m1', 'm2', 'm3'].map((name) => executor.submit(f.spec(gated(f.dir, name)), new AbortController().signal, undefined, (id) => submitted.push(id)).result);
+  await waitFor(() => exists(join(f.dir, 'started-m1')), 'the first job to start');
+  // Several polls pass with the first job running: the others are not handed to Slurm.
+  const polls = await f.calls('squeue');
+  await waitFor(async () => (await f.calls('squeue')) >= polls + 3, 'three more polls');
+  assert.equal(submitted.length, 1);
+  for (const name of ['m1', 'm2', 'm3']) await writeFile(join(f.dir, `gate-${name}`), '');
+  assert.deepEqual((await Promise.all(results)).map((r) => r.outcome), Array(3).fill({ kind: 'exited', exitCode: 0 }));
+  assert.equal(await f.calls('sbatch'), 3);
+});
+
+test('a time limit scancels the job and reports timed-out', { skip }, async (t) => {
+  const f = await fixture(t);
+  const executor = f.executor();
+  const ids: string[] = [];
+  const result = await executor.submit(f.spec(['sleep', '120'], { timeLimitSeconds: 2 }), new AbortController().signal, undefined, (id) => ids.push(id)).result;
+  assert.deepEqual(result.outcome, { kind: 'timed-out' });
+  assert.ok(result.startedAt !== undefined);
+  assert.equal(await slurmJobActive(ids[0]), false);
+});
+
+test('state is polled in batches: one squeue per interval whatever the number of jobs', { skip }, async (t) => {
+  const f = await fixture(t);
+  const executor = f.executor();
+  const jobs = 12;
+  const begin = Date.now();
+  const results = await Promise.all(
+    Array.from({ length: jobs }, (_, i) => executor.submit(f.spec(['sh', '-c', `sleep 1; exit ${i}`], { cores: 0.1 }), new AbortController().signal).result),
+  );
+  const elapsed = Date.now() - begin;
+  assert.deepEqual(results.map((r) => r.outcome), Array.from({ length: jobs }, (_, i) => ({ kind: 'exited', exitCode: i })));
+  const polls = await f.calls('squeue');
+  // A rate bound, not a speed goal: one call per job and poll would be 12 times as many.
+  assert.ok(polls <= Math.ceil(elapsed / POLL_MS) + 1, `${polls} squeue calls in ${elapsed} ms`);
+  assert.equal(await f.calls('sbatch'), jobs);
+});
+
+test('after a restart a new executor attaches to a running job instead of submitting it again', { skip }, async (t) => {
+  const f = await fixture(t);
+  const running = await leftRunning(f.executor(), f.spec(gated(f.dir, 'r')));
+  await waitFor(() => exists(join(f.dir, 'started-r')), 'the job to start');
+  assert.equal(await slurmJobActive(running), true, 'the job goes on without a server');
+
+  const second = f.executor();
+  const started: Date[] = [];
+  const attached = await second.attach(running, new AbortController().signal, (at) => started.push(at));
+  assert.ok(attached !== undefined);
+  await writeFile(join(f.dir, 'gate-r'), '');
+  const result = await attached.result;
+  assert.deepEqual(result.outcome, { kind: 'exited', exitCode: 0 });
+  assert.equal(started.length, 1);
+  assert.equal(await f.calls('sbatch'), 1, 'submitted once');
+
+  // A job that ended while no server ran: its result is on record.
+  const ended = await leftRunning(f.executor(), f.spec(gated(f.dir, 'd')));
+  await writeFile(join(f.dir, 'gate-d'), '');
+  await waitFor(async () => !(await slurmJobActive(ended)), 'the job to end');
+  const late = await second.attach(ended, new AbortController().signal);
+  assert.deepEqual((await late?.result)?.outcome, { kind: 'exited', exitCode: 0 });
+  // A job nothing is known of: the caller submits again.
+  assert.equal(await second.attach('999999999', new AbortController().signal), undefined);
+});
+
+test('cancelExternal stops jobs left by an earlier server; shutdown cancels running jobs', { skip }, async (t) => {
+  const f = await fixture(t);
+  const left = await leftRunning(f.executor(), f.spec(gated(f.dir, 'x')));
+  const second = f.executor();
+  await second.cancelExternal([left]);
+  await waitFor(async () => !(await slurmJobActive(left)), 'the job to be canceled');
+
+  const running: string[] = [];
+  const handles: Promise<JobResult>[] = [];
+  for (const name of ['y', 'z']) handles.push(second.submit(f.spec(gated(f.dir, name)), new AbortController().signal, undefined, (id) => running.push(id)).result);
+  await waitFor(() => running.length === 2, 'the submissions');
+  await second.shutdown();
+  assert.deepEqual((await Promise.all(handles)).map((r) => r.outcome.kind), ['canceled', 'canceled']);
+  for (const id of running) assert.equal(await slurmJobActive(id), false);
+});
