@@ -46,6 +46,13 @@ export async function createTestDatabase(dialect: Dialect = DIALECT, adminUrl: s
     drop: async () => {
       const client = new pg.Client({ connectionString: adminUrl });
       await client.connect();
+      // pg's Pool.end() resolves before its clients' backends have exited; forcing the drop
+      // then terminates them, and a client still closing reports that as an uncaught error.
+      for (let i = 0; i < 50; i++) {
+        const { rows } = await client.query<{ n: string }>('select count(*) as n from pg_stat_activity where datname = $1', [name]);
+        if (Number(rows[0].n) === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       await client.query(`drop database if exists ${name} with (force)`);
       await client.end();
       fs.rmSync(dataDir, { recursive: true, force: true });
