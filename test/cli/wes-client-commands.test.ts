@@ -39,9 +39,9 @@ arguments: [{valueFrom: "echo tick 1; echo tock 1 >&2; while [ ! -e $(inputs.gat
 outputs: []
 `;
 
-async function setup(t: import('node:test').TestContext) {
+async function setup(t: import('node:test').TestContext, jobSandbox?: 'none') {
   const shared = await sharedTestDatabase(t);
-  const app = await shared.app({ engine: true });
+  const app = await shared.app({ engine: true, jobSandbox });
   const url = await app.app.listen({ port: 0, host: '127.0.0.1' });
   const { auth } = await app.addUser('cli');
   const env = { WES_URL: url, WES_API_KEY: auth.replace(/^Bearer /, '') };
@@ -49,7 +49,7 @@ async function setup(t: import('node:test').TestContext) {
   return { env, dir };
 }
 
-test('submit attaches tools from a sub-folder and input files; --wait prints outputs and exits by the run state', async (t) => {
+test('submit attaches tools from a sub-folder and input files; --wait prints outputs and exits by the run state', { timeout: 120_000 }, async (t) => {
   const { env, dir } = await setup(t);
   fs.mkdirSync(path.join(dir, 'workflow/tools'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'data'));
@@ -96,8 +96,9 @@ test('submit attaches tools from a sub-folder and input files; --wait prints out
   assert.equal(fs.readFileSync(path.join(dir, 'again/count.txt'), 'utf8').trim(), '3');
 });
 
-test('logs -f follows a running job to its end; logs of the run; errors are one line with a non-zero exit', async (t) => {
-  const { env, dir } = await setup(t);
+test('logs -f follows a running job to its end; logs of the run; errors are one line with a non-zero exit', { timeout: 120_000 }, async (t) => {
+  // The job waits for a gate file the test creates on the host, which a sandboxed job cannot see.
+  const { env, dir } = await setup(t, 'none');
   fs.writeFileSync(path.join(dir, 'gated.cwl'), GATED_TOOL);
   const gate = path.join(dir, 'gate');
   fs.writeFileSync(path.join(dir, 'inputs.json'), JSON.stringify({ gate }));
