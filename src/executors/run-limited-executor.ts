@@ -27,20 +27,25 @@ export class RunLimitedExecutor implements Executor {
     this.#onEnded = onEnded;
   }
 
-  submit(spec: JobSpec, signal: AbortSignal, onStart?: (startedAt: Date) => void): JobHandle {
+  submit(spec: JobSpec, signal: AbortSignal, onStart?: (startedAt: Date) => void, onSubmitted?: (externalId: string) => void): JobHandle {
     const limited: JobSpec =
       spec.timeLimitSeconds || this.#limits.jobTimeLimitSeconds === undefined
         ? spec
         : { ...spec, timeLimitSeconds: this.#limits.jobTimeLimitSeconds };
-    return { result: this.#run(limited, signal, onStart) };
+    return { result: this.#run(limited, signal, onStart, onSubmitted) };
+  }
+
+  /** A job of an earlier server is already running: it is followed, not limited again. */
+  async attach(externalId: string, signal: AbortSignal, onStart?: (startedAt: Date) => void): Promise<JobHandle | undefined> {
+    return this.#inner.attach?.(externalId, signal, onStart);
   }
 
   async shutdown(): Promise<void> {}
 
-  async #run(spec: JobSpec, signal: AbortSignal, onStart?: (startedAt: Date) => void): Promise<JobResult> {
+  async #run(spec: JobSpec, signal: AbortSignal, onStart?: (startedAt: Date) => void, onSubmitted?: (externalId: string) => void): Promise<JobResult> {
     if (!(await this.#slot(signal))) return { outcome: { kind: 'canceled' }, endedAt: new Date() };
     try {
-      const result = await this.#inner.submit(spec, signal, onStart).result;
+      const result = await this.#inner.submit(spec, signal, onStart, onSubmitted).result;
       this.#onEnded?.(result);
       return result;
     } finally {

@@ -18,6 +18,9 @@ export function limitHost(host: EngineHost, maxInFlight: number): EngineHost {
     findCompletedJob: (path, element) => lane.run('new', () => host.findCompletedJob(path, element)),
     jobStarted: (path, element, startedAt) => lane.run('progress', () => host.jobStarted(path, element, startedAt)),
     jobEnded: (path, element, end, endedAt) => lane.run('progress', () => host.jobEnded(path, element, end, endedAt)),
+    // The optional resume reports (executors whose jobs outlive the server) pass through the same lane.
+    jobSubmitted: async (path, element, externalId) => lane.run('progress', async () => host.jobSubmitted?.(path, element, externalId)),
+    findExternalJobId: async (path, element) => lane.run('new', async () => host.findExternalJobId?.(path, element)),
   };
 }
 

@@ -262,8 +262,10 @@ export class Runner implements RunLauncher {
 /** The executor as one run's jobs see it: each job is submitted on behalf of the run's owner. */
 function onBehalfOf(executor: Executor, owner: string): Executor {
   return {
-    submit: (spec, signal, onStart) => executor.submit({ ...spec, owner }, signal, onStart),
+    submit: (spec, signal, onStart, onSubmitted) => executor.submit({ ...spec, owner }, signal, onStart, onSubmitted),
     shutdown: () => executor.shutdown(),
+    // Resume needs the executor's own jobs of earlier servers (Slurm); absent for local jobs.
+    attach: executor.attach === undefined ? undefined : (externalId, signal, onStart) => executor.attach?.(externalId, signal, onStart) ?? Promise.resolve(undefined),
   };
 }
 
