@@ -6,7 +6,7 @@
  * copied. Values come back with `path`/`dirname` pointing at the staged copies. Every source
  * is read and every target written through the run's PathPolicy.
  */
-import { copyFile, cp, mkdir, readlink, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, cp, lstat, mkdir, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomUUID } from 'node:crypto';
@@ -106,7 +106,11 @@ async function stageOne(area: StagingArea, v: CwlObject, target: string, writabl
       else if (v.class === 'Directory') {
         // Links inside the directory are followed: each must lead somewhere the run may read.
         await cp(real, target, { recursive: true, dereference: true, filter: async (entry) => Boolean(await policy.readable(entry, what)) });
-      } else await copyFile(real, target);
+        await addOwnerWrite(target);
+      } else {
+        await copyFile(real, target);
+        await addOwnerWrite(target);
+      }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === undefined) throw error;
       throw new StagingError(`cannot stage ${what}: ${(error as NodeJS.ErrnoException).code}`);
@@ -142,4 +146,16 @@ function relocateListing(listing: CwlValue[], from: string, to: string): CwlValu
     if (Array.isArray(entry.listing)) out.listing = relocateListing(entry.listing, from, to);
     return out;
   });
+}
+
+/**
+ * A writable copy keeps its source's mode, which may be read-only (a shared input directory);
+ * the job owns the copy, so it gets write permission, as cwltool gives it. A confined job has
+ * no CAP_DAC_OVERRIDE, so without this even a root server's job could not write it.
+ */
+async function addOwnerWrite(path: string): Promise<void> {
+  const stat = await lstat(path);
+  if (stat.isSymbolicLink()) return;
+  await chmod(path, stat.mode | (stat.isDirectory() ? 0o300 : 0o200));
+  if (stat.isDirectory()) for (const entry of await readdir(path)) await addOwnerWrite(join(path, entry));
 }
