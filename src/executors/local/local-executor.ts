@@ -13,7 +13,8 @@ import { constants as osConstants, availableParallelism, totalmem } from 'node:o
 import { constants as fsConstants } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import type { CommandWrapper, Executor, JobHandle, JobOutcome, JobResult, JobSpec, WrappedCommand } from '../executor.js';
+import type { CommandWrapper, Executor, JobHandle, JobResult, JobSpec, WrappedCommand } from '../executor.js';
+import { ended, errorMessage } from '../job-result.js';
 import { terminateGroup } from './process-group.js';
 import { GroupRegistry } from './group-registry.js';
 import { FairQueue, type QueueEntry } from './fair-queue.js';
@@ -73,15 +74,6 @@ function errnoCode(err: unknown): string | undefined {
     return typeof code === 'string' ? code : undefined;
   }
   return undefined;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function ended(outcome: JobOutcome, startedAt?: Date): JobResult {
-  const endedAt = new Date();
-  return startedAt === undefined ? { outcome, endedAt } : { outcome, startedAt, endedAt };
 }
 
 function failedToStart(message: string): JobResult {

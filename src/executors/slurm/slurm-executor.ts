@@ -17,6 +17,7 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Executor, JobHandle, JobOutcome, JobResult, JobSpec } from '../executor.js';
+import { ended, errorMessage } from '../job-result.js';
 import { batchScript, STATUS_SUFFIX, unscriptable } from './batch-script.js';
 import { DEFAULT_COMMANDS, hasStarted, isActive, SlurmCommands, type SlurmCommandPaths, type SlurmJobState } from './slurm-commands.js';
 
@@ -75,15 +76,6 @@ interface AttachRequest {
   readonly signal: AbortSignal;
   readonly onStart: ((startedAt: Date) => void) | undefined;
   readonly resolve: (handle: JobHandle | undefined) => void;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function ended(outcome: JobOutcome, startedAt?: Date): JobResult {
-  const endedAt = new Date();
-  return startedAt === undefined ? { outcome, endedAt } : { outcome, startedAt, endedAt };
 }
 
 function jobName(id: string): string {
