@@ -1,5 +1,6 @@
 /**
- * One run's view of the server's executor, with that run's workflow_engine_parameters
+ * One run's view of the server's executor: its jobs go on behalf of the run's owner (so the
+ * executor shares its slots among users), with that run's workflow_engine_parameters
  * applied: at most `maxJobs` of its jobs are handed on at once (the rest wait here, in order),
  * and a job without its own time limit gets `jobTimeLimitSeconds`. The server's executor
  * still applies its own limits; shutting this view down does nothing (the server owns it).
@@ -14,24 +15,33 @@ export interface RunLimits {
 /** Told of every job that ended, however it ended (e.g. for the job-duration metric). */
 export type JobEndedListener = (result: JobResult) => void;
 
+export interface RunViewOptions {
+  /** The user the run's jobs are submitted for (JobSpec.owner). */
+  readonly owner?: string;
+  readonly onEnded?: JobEndedListener;
+}
+
 export class RunLimitedExecutor implements Executor {
   readonly #inner: Executor;
   readonly #limits: RunLimits;
+  readonly #owner: string | undefined;
   readonly #onEnded: JobEndedListener | undefined;
   readonly #waiting: (() => void)[] = [];
   #running = 0;
 
-  constructor(inner: Executor, limits: RunLimits, onEnded?: JobEndedListener) {
+  constructor(inner: Executor, limits: RunLimits, options: RunViewOptions = {}) {
     this.#inner = inner;
     this.#limits = limits;
-    this.#onEnded = onEnded;
+    this.#owner = options.owner;
+    this.#onEnded = options.onEnded;
   }
 
   submit(spec: JobSpec, signal: AbortSignal, onStart?: (startedAt: Date) => void, onSubmitted?: (externalId: string) => void): JobHandle {
-    const limited: JobSpec =
-      spec.timeLimitSeconds || this.#limits.jobTimeLimitSeconds === undefined
-        ? spec
-        : { ...spec, timeLimitSeconds: this.#limits.jobTimeLimitSeconds };
+    const limited: JobSpec = {
+      ...spec,
+      ...(this.#owner === undefined ? {} : { owner: this.#owner }),
+      ...(spec.timeLimitSeconds || this.#limits.jobTimeLimitSeconds === undefined ? {} : { timeLimitSeconds: this.#limits.jobTimeLimitSeconds }),
+    };
     return { result: this.#run(limited, signal, onStart, onSubmitted) };
   }
 

@@ -207,11 +207,10 @@ export class Runner implements RunLauncher {
         runDir: path.join(run.run_dir, RUN_LAYOUT.work),
         logsDir: path.join(run.run_dir, RUN_LAYOUT.logs),
         policy: await PathPolicy.create(run.run_dir, this.#inputPolicy.allowedInputDirs),
-        executor: new RunLimitedExecutor(
-          onBehalfOf(this.#executor, String(run.user_id)),
-          parseEngineParameters(request.workflow_engine_parameters),
-          this.#onJobEnded,
-        ),
+        executor: new RunLimitedExecutor(this.#executor, parseEngineParameters(request.workflow_engine_parameters), {
+          owner: String(run.user_id),
+          onEnded: this.#onJobEnded,
+        }),
         containers: this.#containers,
         host,
         signal,
@@ -257,16 +256,6 @@ export class Runner implements RunLauncher {
     await setRunWorkflow(this.#db, run.id, workflowId, new Date().toISOString());
     return new Map(steps.map((s, i) => [s.path[0].order, stepIds[i]]));
   }
-}
-
-/** The executor as one run's jobs see it: each job is submitted on behalf of the run's owner. */
-function onBehalfOf(executor: Executor, owner: string): Executor {
-  return {
-    submit: (spec, signal, onStart, onSubmitted) => executor.submit({ ...spec, owner }, signal, onStart, onSubmitted),
-    shutdown: () => executor.shutdown(),
-    // Resume needs the executor's own jobs of earlier servers (Slurm); absent for local jobs.
-    attach: executor.attach === undefined ? undefined : (externalId, signal, onStart) => executor.attach?.(externalId, signal, onStart) ?? Promise.resolve(undefined),
-  };
 }
 
 /** The exit code of the job behind a failure (a JobFailedError somewhere in the cause chain), for run_log.exit_code. */
