@@ -94,7 +94,9 @@ interface Server {
 }
 
 async function startServer(database: TestDatabase, sandbox: Sandbox, maxJobs: number): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), 'serve', '--no-auth', '--port', '0'], {
+  // WES_BENCH_PROFILE_DIR: the server writes a CPU profile there (node --cpu-prof) when it stops.
+  const profile = process.env.WES_BENCH_PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.WES_BENCH_PROFILE_DIR];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(ROOT, 'src/main.ts'), 'serve', '--no-auth', '--port', '0'], {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -7,7 +7,7 @@ import { BadRequestError } from './errors.js';
 
 export interface EngineParameterDescription {
   readonly name: string;
-  readonly type: 'int';
+  readonly type: 'int' | 'string';
   /** Stringified default, as the spec's DefaultWorkflowEngineParameter wants it. */
   readonly default_value: string;
   readonly description: string;
@@ -26,13 +26,23 @@ export const ENGINE_PARAMETERS: readonly EngineParameterDescription[] = [
     default_value: '0',
     description: 'seconds each job may run when its tool sets no ToolTimeLimit; 0: none',
   },
+  {
+    name: 'on_error',
+    type: 'string',
+    default_value: 'stop',
+    description:
+      "stop: the first failed job cancels the rest of the run; continue: every job that does not depend on a failed one still runs (cwltool's and Toil's --on-error)",
+  },
 ];
 
 /** The parameters as the runner applies them; absent means the server's default. */
 export interface EngineSettings {
   readonly maxJobs?: number;
   readonly jobTimeLimitSeconds?: number;
+  readonly onError?: OnError;
 }
+
+export type OnError = 'stop' | 'continue';
 
 /** Reads workflow_engine_parameters; throws BadRequestError naming every unknown or bad one. */
 export function parseEngineParameters(parameters: Readonly<Record<string, string>> | undefined): EngineSettings {
@@ -44,11 +54,18 @@ export function parseEngineParameters(parameters: Readonly<Record<string, string
         `this engine takes ${ENGINE_PARAMETERS.map((p) => p.name).join(', ')}`,
     );
   }
-  const settings: { maxJobs?: number; jobTimeLimitSeconds?: number } = {};
+  const settings: { maxJobs?: number; jobTimeLimitSeconds?: number; onError?: OnError } = {};
   const maxJobs = nonNegativeInt(parameters, 'max_jobs');
   if (maxJobs !== undefined && maxJobs > 0) settings.maxJobs = maxJobs;
   const timeLimit = nonNegativeInt(parameters, 'job_time_limit');
   if (timeLimit !== undefined && timeLimit > 0) settings.jobTimeLimitSeconds = timeLimit;
+  const onError = parameters?.on_error;
+  if (onError !== undefined) {
+    if (onError !== 'stop' && onError !== 'continue') {
+      throw new BadRequestError(`workflow_engine_parameters.on_error must be "stop" or "continue", got "${onError}"`);
+    }
+    settings.onError = onError;
+  }
   return settings;
 }
 

@@ -49,8 +49,14 @@ export type JobEnd =
 export interface EngineHost {
   /** Called once per step instance before any of its jobs (again on resume: must be idempotent). */
   stepStarted(step: StepInfo): Promise<void>;
-  /** A scattered step's element count is known (0 for an empty scatter). Idempotent. */
+  /**
+   * A scattered tool step's element count is known (0 for an empty scatter): every element's job
+   * is planned (the store lists them queued) before the first runs. Idempotent. (A scattered
+   * subworkflow's elements are reported as its inner steps instead.)
+   */
   scatterSized(path: StepPath, elements: number): Promise<void>;
+  /** The run stopped before elements [from, to) of a sized scatter started: they never will. */
+  elementsNotRun(path: StepPath, from: number, to: number): Promise<void>;
   /** A job exists and is about to be queued; called before jobStarted. Idempotent on resume. */
   jobCreated(path: StepPath, element: number | undefined, job: JobRecord): Promise<void>;
   /** The job's process really started. */

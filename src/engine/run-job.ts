@@ -1,7 +1,8 @@
 /**
  * One job of a run: reuse the outputs of an earlier attempt if the host has them (resume),
  * otherwise run the tool in its own directory and report created/started/ended to the host.
- * A job failure becomes a CommandFailedError naming the step, and stops the rest of the run.
+ * A job failure becomes a CommandFailedError naming the step, and stops the rest of the run
+ * (unless it continues on errors).
  */
 import { join } from 'node:path';
 import { CancelledError, CommandFailedError } from '../errors.js';
@@ -73,7 +74,8 @@ export async function runJob(
     const failure = isJobFailure(error)
       ? new CommandFailedError(message.startsWith('step ') ? message : `${ctx.label}: ${message}`, { cause: error })
       : error;
-    // Fail fast: siblings (other scatter elements, parallel steps) are stopped now.
+    // Unless the run continues on errors, siblings (other scatter elements, parallel steps) stop now.
+    run.failedJobs++;
     recordFailure(run, failure);
     throw failure;
   }

@@ -10,6 +10,7 @@ import { setMaxListeners } from 'node:events';
 import { basename } from 'node:path';
 import { CancelledError, CommandFailedError, InvalidWorkflowError } from '../errors.js';
 import type { Executor } from '../executors/executor.js';
+import type { OnError } from '../engine-parameters.js';
 import type { CwlObject, CwlValue } from './cwl-value.js';
 import type { Process, Requirement, Workflow, WorkflowStep } from './cwl/model.js';
 import type { EngineHost, StepInfo, StepPath } from './engine-host.js';
@@ -22,10 +23,18 @@ import { runJob } from './run-job.js';
 import { recordFailure, type RunState } from './run-state.js';
 import { mergeSources } from './scheduler/merge-sources.js';
 import { gatherScatter, planScatter } from './scheduler/scatter.js';
+import { runWindowed } from './scheduler/element-window.js';
 import { failAsStep } from './step-failure.js';
 import { completeInputs, withDefaults } from './tool-inputs.js';
 import { isFileLike, isObject } from './value-types.js';
 import { stringifyJson } from '../exact-json.js';
+
+/**
+ * Elements of one scatter in flight at once: enough to keep every executor slot busy (and the
+ * fair queue fed) with room to prepare the next jobs, few enough that memory does not grow with
+ * the scatter.
+ */
+const ELEMENT_WINDOW = 256;
 
 export interface ExecuteOptions {
   /** Each job works in runDir/jobs/<job>/ (out/, tmp/, stage/). */
@@ -39,6 +48,8 @@ export interface ExecuteOptions {
   readonly containers?: boolean;
   readonly host: EngineHost;
   readonly signal: AbortSignal;
+  /** stop (the default): the first failure cancels the rest; continue: only what depends on it. */
+  readonly onError?: OnError;
 }
 
 /** Runs the process to completion and returns its CWL output object. */
@@ -48,7 +59,7 @@ export async function executeProcess(process: Process, inputs: CwlObject, option
   options.signal.addEventListener('abort', onAbort, { once: true });
   if (options.signal.aborted) controller.abort();
   setMaxListeners(0, controller.signal);
-  const run: RunState = { ...options, controller };
+  const run: RunState = { ...options, controller, continueOnError: options.onError === 'continue', failedJobs: 0 };
   const scope = rootScope(overridesOf(inputs));
   try {
     const outputs = await runWithRecovery(run, () =>
@@ -77,7 +88,12 @@ async function runWithRecovery(run: RunState, body: () => Promise<CwlObject>): P
   try {
     return await body();
   } catch (error) {
-    throw run.firstError ?? error;
+    const first = run.firstError ?? error;
+    if (run.failedJobs > 1 && first instanceof CommandFailedError) {
+      // on_error continue: the run's message says how many jobs failed; the task list names them.
+      throw new CommandFailedError(`${run.failedJobs} jobs failed; the first: ${first.message}`, { cause: first });
+    }
+    throw first;
   }
 }
 
@@ -211,12 +227,15 @@ async function runStep(
   };
   if (step.scatter.length === 0) return runElement(gathered, undefined);
   const plan = await failAsStep(() => planScatter(gathered, step.scatter, step.scatterMethod), step.id);
-  await run.host.scatterSized(path, plan.elements.length);
-  const settled = await Promise.allSettled(plan.elements.map((values, e) => runElement(values, e)));
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
-  const results = settled.map((s) => (s.status === 'fulfilled' ? s.value : {}));
-  return gatherScatter(plan, results, step.out);
+  const count = plan.elements.length;
+  // A scattered subworkflow's elements are inner steps, not jobs of this step: nothing to plan.
+  const jobs = step.run.class !== 'Workflow';
+  if (jobs) await run.host.scatterSized(path, count);
+  const window = await runWindowed(count, ELEMENT_WINDOW, run.controller.signal, (e) => runElement(plan.elements[e], e));
+  if (jobs && window.notStarted < count) await run.host.elementsNotRun(path, window.notStarted, count);
+  if (window.failure !== undefined) throw window.failure.error;
+  if (run.controller.signal.aborted) throw new CancelledError();
+  return gatherScatter(plan, window.values.map((v) => v ?? {}), step.out);
 }
 
 function pickOutputs(outputs: CwlObject, names: readonly string[]): CwlObject {

@@ -16,6 +16,7 @@ import {
 import { CancelledError, CommandFailedError } from '../../src/errors.js';
 import { LocalExecutor } from '../../src/executors/local/local-executor.js';
 import { PathPolicy } from '../../src/engine/path-policy.js';
+import type { OnError } from '../../src/engine-parameters.js';
 
 // A core budget of 4 so that three one-core jobs really run at once on any machine.
 const executor = new LocalExecutor({ maxJobs: 4, cores: 4 });
@@ -31,6 +32,7 @@ function recordingHost(completed = new Map<string, CwlObject>()): EngineHost & {
     events,
     stepStarted: async (step) => void events.push(['stepStarted', key(step.path), undefined, step.kind, step.label, step.scattered]),
     scatterSized: async (path, n) => void events.push(['scatterSized', key(path), undefined, n]),
+    elementsNotRun: async (path, from, to) => void events.push(['elementsNotRun', key(path), undefined, from, to]),
     jobCreated: async (path, element, job) => void events.push(['jobCreated', key(path), element, job.argv]),
     jobStarted: async (path, element) => void events.push(['jobStarted', key(path), element]),
     jobEnded: async (path, element, end) => void events.push(['jobEnded', key(path), element, end.state]),
@@ -55,11 +57,18 @@ async function setup(files: Record<string, string>): Promise<string> {
   return dir;
 }
 
-async function run(dir: string, document: string, params: CwlObject, host: EngineHost, signal = new AbortController().signal): Promise<CwlObject> {
+async function run(
+  dir: string,
+  document: string,
+  params: CwlObject,
+  host: EngineHost,
+  signal = new AbortController().signal,
+  onError: OnError = 'stop',
+): Promise<CwlObject> {
   const process = await loadProcess({ documentUrl: document, baseDir: dir });
   const inputs = prepareInputs(process, params, dir);
   const policy = await PathPolicy.create(dir);
-  return executeProcess(process, inputs, { runDir: join(dir, 'run'), logsDir: join(dir, 'logs'), policy, executor, host, signal });
+  return executeProcess(process, inputs, { runDir: join(dir, 'run'), logsDir: join(dir, 'logs'), policy, executor, host, signal, onError });
 }
 
 const echoTool = `cwlVersion: v1.2
@@ -208,6 +217,82 @@ outputs: []
     controller.abort();
     await assert.rejects(running, CancelledError);
     for (const pid of pids) assert.equal(await isAlive(pid), false, `process ${pid} survived the cancel`);
+  });
+
+  it('runs a big scatter a window at a time and reports the elements a failure left unstarted', async () => {
+    const dir = await setup({
+      'sh.cwl': `cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: [sh, -c]
+inputs: {script: {type: string, inputBinding: {}}}
+outputs: []
+`,
+      'wf.cwl': `cwlVersion: v1.2
+class: Workflow
+requirements: {ScatterFeatureRequirement: {}}
+inputs: {scripts: 'string[]'}
+outputs: []
+steps:
+  each: {run: sh.cwl, scatter: script, in: {script: scripts}, out: []}
+`,
+    });
+    const host = recordingHost();
+    // Element 0 fails at once; the others would take a while, so the failure stops them.
+    const scripts = ['exit 5', ...Array.from({ length: 599 }, () => 'sleep 5')];
+    await assert.rejects(run(dir, 'wf.cwl', { scripts }, host), CommandFailedError);
+    const created = host.events.filter((e) => e[0] === 'jobCreated').length;
+    assert.ok(created < 600, `only a window of elements is prepared, got ${created} jobs created`);
+    const notRun = host.events.find((e) => e[0] === 'elementsNotRun');
+    assert.ok(notRun !== undefined, 'the elements never started are reported');
+    const [from, to] = [notRun[3] as number, notRun[4] as number];
+    assert.equal(to, 600);
+    const reported = new Set(host.events.filter((e) => e[0] === 'jobEnded').map((e) => e[2]));
+    // Every element is accounted for exactly once: ended (ok, failed, canceled) or never run.
+    assert.equal(reported.size, from);
+    assert.ok([...reported].every((e) => typeof e === 'number' && e < from));
+  });
+
+  it('on_error continue: a failed element stops nothing that does not depend on it', async () => {
+    const dir = await setup({
+      'sh.cwl': `cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: [sh, -c]
+inputs: {script: {type: string, inputBinding: {}}}
+stdout: out.txt
+outputs: {out: {type: File, outputBinding: {glob: out.txt}}}
+`,
+      'wf.cwl': `cwlVersion: v1.2
+class: Workflow
+requirements: {ScatterFeatureRequirement: {}}
+inputs: {scripts: 'string[]', other: string}
+outputs:
+  outs: {type: 'File[]', outputSource: each/out}
+  after: {type: 'File[]', outputSource: downstream/out}
+  alone: {type: File, outputSource: independent/out}
+steps:
+  each: {run: sh.cwl, scatter: script, in: {script: scripts}, out: [out]}
+  downstream: {run: sh.cwl, scatter: script, in: {script: {source: each/out, valueFrom: 'cat'}}, out: [out]}
+  independent: {run: sh.cwl, in: {script: other}, out: [out]}
+`,
+    });
+    const scripts = ['exit 7', 'sleep 0.3; echo b', 'exit 8', 'sleep 0.3; echo d'];
+    const other = 'sleep 0.5; echo alone';
+    const stopped = recordingHost();
+    await assert.rejects(run(dir, 'wf.cwl', { scripts, other }, stopped), CommandFailedError);
+    const stoppedEnds = stopped.events.filter((e) => e[0] === 'jobEnded' && e[3] === 'ok');
+    assert.equal(stoppedEnds.length, 0, 'by default the first failure cancels the rest');
+
+    const continued = recordingHost();
+    await assert.rejects(run(dir, 'wf.cwl', { scripts, other }, continued, undefined, 'continue'), (error: unknown) => {
+      assert.ok(error instanceof CommandFailedError);
+      assert.match(error.message, /^2 jobs failed; the first: .*exit(ed with)? code 7/);
+      return true;
+    });
+    const ends = continued.events.filter((e) => e[0] === 'jobEnded').map((e) => `${e[1]}${e[2] === undefined ? '' : `.${e[2]}`}=${e[3]}`).sort();
+    const each = continued.events.find((e) => e[0] === 'stepStarted' && e[4] === 'each')?.[1];
+    const independent = continued.events.find((e) => e[0] === 'stepStarted' && e[4] === 'independent')?.[1];
+    assert.deepEqual(ends, [`${each}.0=failed`, `${each}.1=ok`, `${each}.2=failed`, `${each}.3=ok`, `${independent}=ok`].sort());
+    assert.ok(!continued.events.some((e) => e[0] === 'stepStarted' && e[4] === 'downstream'), 'what depends on a failure does not run');
   });
 
   it('fails a step whose expression runs away, without hanging the run', async () => {

@@ -4,6 +4,7 @@ import type { EngineHost } from '../../src/engine/index.js';
 export const nullEngineHost: EngineHost = {
   stepStarted: async () => undefined,
   scatterSized: async () => undefined,
+  elementsNotRun: async () => undefined,
   jobCreated: async () => undefined,
   jobStarted: async () => undefined,
   jobEnded: async () => undefined,

@@ -39,7 +39,8 @@ interface Pending {
   readonly onAbort: () => void;
 }
 
-const ENTRY = new URL('./sandbox-worker-entry.mjs', import.meta.url);
+const ENTRY = new URL('../../typescript-worker.mjs', import.meta.url);
+const MODULE = new URL('./sandbox-worker.ts', import.meta.url).href;
 /** JS heap of a worker: the request's JSON and the result's JSON text live there. */
 const WORKER_HEAP_MB = 256;
 const MiB = 1024 * 1024;
@@ -52,7 +53,7 @@ class PoolWorker {
 
   constructor(data: SandboxWorkerData) {
     this.worker = new Worker(ENTRY, {
-      workerData: data,
+      workerData: { ...data, module: MODULE },
       resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: 32, stackSizeMb: 4 },
       // The sandbox needs no environment; an empty one keeps the server's secrets out of the thread.
       env: {},

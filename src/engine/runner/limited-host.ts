@@ -1,11 +1,11 @@
 /**
- * An EngineHost that lets one run have only a few store operations in flight. The engine starts
- * a scatter's elements all at once, so a 20,000-element step asks the host for 20,000 inserts
- * together; the database pool (or SQLite's single connection) serves waiting queries first come,
- * first served, and every other user's run would wait behind all of them. Queued here, per run,
- * the run's requests take at most `maxInFlight` places in the pool's line at any moment.
- * Reports on jobs already running (started, ended) go before new work, so the store keeps up
- * with what has run (what a resume reuses) while a big scatter is still being recorded.
+ * An EngineHost that lets one run have only a few store operations in flight: step rows,
+ * planned scatter batches, resume lookups. The database pool (or SQLite's single connection)
+ * serves waiting queries first come, first served, so without this one run's burst (a resumed
+ * scatter's lookups) would make every other user's run wait behind all of it. Queued here, per
+ * run, the run's requests take at most `maxInFlight` places in the pool's line at any moment.
+ * Job reports (created, started, ended) skip the lane: the host batches them itself, one write
+ * in flight per run.
  */
 import type { EngineHost } from '../engine-host.js';
 
@@ -14,13 +14,15 @@ export function limitHost(host: EngineHost, maxInFlight: number): EngineHost {
   return {
     stepStarted: (step) => lane.run('new', () => host.stepStarted(step)),
     scatterSized: (path, elements) => lane.run('new', () => host.scatterSized(path, elements)),
-    jobCreated: (path, element, job) => lane.run('new', () => host.jobCreated(path, element, job)),
+    elementsNotRun: (path, from, to) => lane.run('progress', () => host.elementsNotRun(path, from, to)),
     findCompletedJob: (path, element) => lane.run('new', () => host.findCompletedJob(path, element)),
-    jobStarted: (path, element, startedAt) => lane.run('progress', () => host.jobStarted(path, element, startedAt)),
-    jobEnded: (path, element, end, endedAt) => lane.run('progress', () => host.jobEnded(path, element, end, endedAt)),
-    // The optional resume reports (executors whose jobs outlive the server) pass through the same lane.
-    jobSubmitted: async (path, element, externalId) => lane.run('progress', async () => host.jobSubmitted?.(path, element, externalId)),
     findExternalJobId: async (path, element) => lane.run('new', async () => host.findExternalJobId?.(path, element)),
+    // A job's reports are batched by the host itself (one write in flight per run, job-writer.ts):
+    // through the lane they would each hold a place while waiting for their batch.
+    jobCreated: (path, element, job) => host.jobCreated(path, element, job),
+    jobStarted: (path, element, startedAt) => host.jobStarted(path, element, startedAt),
+    jobEnded: (path, element, end, endedAt) => host.jobEnded(path, element, end, endedAt),
+    jobSubmitted: async (path, element, externalId) => host.jobSubmitted?.(path, element, externalId),
   };
 }
 

@@ -202,18 +202,20 @@ export class Runner implements RunLauncher {
         return;
       }
       await log('run running');
+      const settings = parseEngineParameters(request.workflow_engine_parameters);
       const host = limitHost(new StoreEngineHost(this.#db, run.id, topLevelSteps, run.state !== 'QUEUED'), STORE_OPERATIONS_PER_RUN);
       const outputs = await executeProcess(process, inputs, {
         runDir: path.join(run.run_dir, RUN_LAYOUT.work),
         logsDir: path.join(run.run_dir, RUN_LAYOUT.logs),
         policy: await PathPolicy.create(run.run_dir, this.#inputPolicy.allowedInputDirs),
-        executor: new RunLimitedExecutor(this.#executor, parseEngineParameters(request.workflow_engine_parameters), {
+        executor: new RunLimitedExecutor(this.#executor, settings, {
           owner: String(run.user_id),
           onEnded: this.#onJobEnded,
         }),
         containers: this.#containers,
         host,
         signal,
+        onError: settings.onError,
       });
       const end = time();
       const outputsJson = stringifyJson(outputs);

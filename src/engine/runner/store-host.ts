@@ -8,19 +8,17 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../store/database.js';
 import {
   attachSingleJob,
-  findCollectionJobId,
+  cancelPlannedJobs,
   findJob,
   findStepInstance,
   insertCollection,
-  insertCollectionJobs,
   insertJobs,
   insertStepInstances,
   insertWorkflow,
   insertWorkflowStep,
-  markJobEnded,
-  markJobStarted,
-  replaceCollectionJob,
-  setJobExecutorId,
+  listCollectionJobs,
+  markJobRerun,
+  planCollectionJobs,
 } from '../../store/queries/jobs.js';
 import { findTask } from '../../store/queries/tasks.js';
 import type { JobState } from '../../store/tables/job.table.js';
@@ -28,12 +26,24 @@ import { formatStepPath, sortKeyOf } from '../../store/task-path.js';
 import type { CwlObject } from '../cwl-value.js';
 import type { EngineHost, JobEnd, JobRecord, StepInfo, StepPath } from '../engine-host.js';
 import { parseJson, stringifyJson } from '../../exact-json.js';
+import { JobWriter } from './job-writer.js';
 
 interface StepInstance {
   readonly id: number;
   readonly sortKey: string;
   collectionId: number | null;
+  /** A scattered step's planned jobs: ids by element, filled batch by batch (scatterSized). */
+  planned?: PlannedJobs;
 }
+
+interface PlannedJobs {
+  readonly ids: number[];
+  /** Settles once the batch holding element e (index e / PLAN_BATCH) is in the store. */
+  readonly batches: Promise<void>[];
+}
+
+/** Planned jobs written per transaction, so other runs' writes get their turns in between. */
+const PLAN_BATCH = 1000;
 
 const JOB_STATES: Record<JobEnd['state'], JobState> = { ok: 'ok', failed: 'error', skipped: 'skipped', canceled: 'canceled' };
 
@@ -43,9 +53,13 @@ export class StoreEngineHost implements EngineHost {
   /** workflow_step ids of the top-level steps, by order. */
   readonly #topLevelSteps: ReadonlyMap<number, number>;
   readonly #steps = new Map<string, StepInstance>();
-  readonly #jobs = new Map<string, number>();
+  /** Single (unscattered) jobs by step path; a scatter's live in its step's `planned`. */
+  readonly #singleJobs = new Map<string, number>();
+  readonly #writer: JobWriter;
   /** False for a run's first attempt: no step or job was recorded before, so nothing is looked up. */
   readonly #resuming: boolean;
+  /** Resume: the earlier attempt's jobs of one collection chunk, read once for the elements in it. */
+  #resumeChunk: { key: string; from: number; rows: Map<number, ResumedJob> } | undefined;
   #nestedWorkflow: { id: number; next: number } | undefined;
 
   constructor(db: Kysely<Database>, invocationId: number, topLevelSteps: ReadonlyMap<number, number>, resuming: boolean) {
@@ -53,76 +67,149 @@ export class StoreEngineHost implements EngineHost {
     this.#invocationId = invocationId;
     this.#topLevelSteps = topLevelSteps;
     this.#resuming = resuming;
+    this.#writer = new JobWriter(db);
   }
 
   async stepStarted(step: StepInfo): Promise<void> {
     await this.#stepInstance(step.path, step);
   }
 
-  async scatterSized(path: StepPath): Promise<void> {
+  /**
+   * Writes every element's job QUEUED, 1,000 per transaction. Resolves once the first batch is
+   * in; the rest are written while the first jobs run (jobCreated waits for its own batch).
+   */
+  async scatterSized(path: StepPath, elements: number): Promise<void> {
     const step = await this.#stepInstance(path);
-    if (step.collectionId !== null) return;
-    step.collectionId = await this.#db.transaction().execute((trx) => insertCollection(trx, step.id, now()));
+    if (step.planned !== undefined) return;
+    const collectionId = step.collectionId ?? (await this.#db.transaction().execute((trx) => insertCollection(trx, step.id, now())));
+    step.collectionId = collectionId;
+    const ids: number[] = new Array<number>(elements);
+    if (this.#resuming) {
+      for (let from = 0; from < elements; from += PLAN_BATCH) {
+        for (const row of await listCollectionJobs(this.#db, collectionId, from, from + PLAN_BATCH)) ids[row.order_index] = Number(row.job_id);
+      }
+    }
+    const collection = { stepId: step.id, collectionId, invocationId: this.#invocationId, sortKey: step.sortKey };
+    const batches: Promise<void>[] = [];
+    let previous = Promise.resolve();
+    for (let from = 0; from < elements; from += PLAN_BATCH) {
+      const missing: number[] = [];
+      for (let e = from; e < Math.min(from + PLAN_BATCH, elements); e++) if (ids[e] === undefined) missing.push(e);
+      previous = previous.then(async () => {
+        if (missing.length === 0) return;
+        const written = await this.#db.transaction().execute((trx) => planCollectionJobs(trx, collection, missing, now()));
+        missing.forEach((e, i) => (ids[e] = written[i]));
+      });
+      batches.push(previous);
+    }
+    // A failed batch fails the jobs that wait for it; nobody else waits on the chain.
+    previous.catch(() => undefined);
+    step.planned = { ids, batches };
+    await batches[0];
+  }
+
+  async elementsNotRun(path: StepPath, from: number, to: number): Promise<void> {
+    const step = await this.#stepInstance(path);
+    if (step.collectionId === null) return;
+    await Promise.allSettled(step.planned?.batches ?? []);
+    for (let start = from; start < to; start += PLAN_BATCH) {
+      await cancelPlannedJobs(this.#db, step.collectionId, start, Math.min(start + PLAN_BATCH, to), now());
+    }
   }
 
   async jobCreated(path: StepPath, element: number | undefined, job: JobRecord): Promise<void> {
-    await this.#createJob(path, element, 'queued', job);
+    const jobId = await this.#jobId(path, element);
+    const record = { argv: JSON.stringify(job.argv), workDir: job.workDir, stdoutPath: job.stdoutPath, stderrPath: job.stderrPath };
+    if (jobId === undefined) {
+      await this.#createSingleJob(path, 'queued', record);
+      return;
+    }
+    if (this.#resuming) await markJobRerun(this.#db, jobId);
+    await this.#writer.write({ jobId, state: 'queued', ...record });
   }
 
   async jobStarted(path: StepPath, element: number | undefined, startedAt: Date): Promise<void> {
-    const jobId = this.#jobs.get(jobKey(path, element));
-    if (jobId !== undefined) await markJobStarted(this.#db, jobId, startedAt.toISOString());
+    const jobId = await this.#jobId(path, element);
+    if (jobId !== undefined) await this.#writer.write({ jobId, state: 'running', startTime: startedAt.toISOString() });
   }
 
   async jobEnded(path: StepPath, element: number | undefined, end: JobEnd, endedAt: Date): Promise<void> {
-    const jobId = this.#jobs.get(jobKey(path, element)) ?? (await this.#createJob(path, element, JOB_STATES[end.state]));
-    await markJobEnded(
-      this.#db,
+    const jobId = (await this.#jobId(path, element)) ?? (await this.#createSingleJob(path, JOB_STATES[end.state]));
+    await this.#writer.write({
       jobId,
-      {
-        state: JOB_STATES[end.state],
-        exitCode: 'exitCode' in end ? end.exitCode : undefined,
-        outputs: end.state === 'ok' ? stringifyJson(end.outputs) : undefined,
-        message: end.state === 'failed' ? end.message : undefined,
-      },
-      endedAt.toISOString(),
-    );
+      state: JOB_STATES[end.state],
+      exitCode: 'exitCode' in end ? end.exitCode : undefined,
+      outputs: end.state === 'ok' ? stringifyJson(end.outputs) : undefined,
+      message: end.state === 'failed' ? end.message : undefined,
+      endTime: endedAt.toISOString(),
+    });
   }
 
   async jobSubmitted(path: StepPath, element: number | undefined, externalId: string): Promise<void> {
-    const jobId = this.#jobs.get(jobKey(path, element));
-    if (jobId !== undefined) await setJobExecutorId(this.#db, jobId, externalId);
+    const jobId = await this.#jobId(path, element);
+    if (jobId !== undefined) await this.#writer.write({ jobId, executorJobId: externalId });
   }
 
   async findExternalJobId(path: StepPath, element: number | undefined): Promise<string | undefined> {
-    if (!this.#resuming) return undefined;
-    const task = await findTask(this.#db, this.#invocationId, formatStepPath(path), element);
-    if (task?.job_id == null) return undefined;
-    const job = await findJob(this.#db, task.job_id);
+    const job = await this.#earlierAttempt(path, element);
     // 'canceled' too: a server shutdown reports its detached jobs canceled and leaves them running.
-    return job?.executor_job_id != null && ['queued', 'running', 'canceled'].includes(job.state) ? job.executor_job_id : undefined;
+    return job?.executorJobId != null && ['queued', 'running', 'canceled'].includes(job.state) ? job.executorJobId : undefined;
   }
 
   async findCompletedJob(path: StepPath, element: number | undefined): Promise<CwlObject | undefined> {
-    if (!this.#resuming) return undefined;
-    const task = await findTask(this.#db, this.#invocationId, formatStepPath(path), element);
-    if (task?.job_id == null || task.job_state !== 'ok') return undefined;
-    const job = await findJob(this.#db, task.job_id);
-    return job?.outputs == null ? undefined : (parseJson(job.outputs) as CwlObject);
+    const job = await this.#earlierAttempt(path, element);
+    return job?.state === 'ok' && job.outputs !== null ? (parseJson(job.outputs) as CwlObject) : undefined;
   }
 
-  async #createJob(path: StepPath, element: number | undefined, state: JobState, job?: JobRecord): Promise<number> {
+  /**
+   * What an earlier attempt of the run left of a job. A scatter's elements are read a chunk of
+   * 1,000 at a time, as the engine goes through them in order: one query per chunk, not per job.
+   */
+  async #earlierAttempt(path: StepPath, element: number | undefined): Promise<ResumedJob | undefined> {
+    if (!this.#resuming) return undefined;
+    if (element === undefined) {
+      const task = await findTask(this.#db, this.#invocationId, formatStepPath(path), undefined);
+      if (task?.job_id == null) return undefined;
+      const job = await findJob(this.#db, task.job_id);
+      return job === undefined ? undefined : { state: job.state, outputs: job.outputs, executorJobId: job.executor_job_id };
+    }
+    const step = await this.#stepInstance(path);
+    if (step.collectionId === null) return undefined;
+    const key = formatStepPath(path);
+    const from = element - (element % PLAN_BATCH);
+    if (this.#resumeChunk?.key !== key || this.#resumeChunk.from !== from) {
+      const rows = await listCollectionJobs(this.#db, step.collectionId, from, from + PLAN_BATCH);
+      this.#resumeChunk = {
+        key,
+        from,
+        rows: new Map(rows.map((r) => [r.order_index, { state: r.state, outputs: r.outputs, executorJobId: r.executor_job_id }])),
+      };
+    }
+    return this.#resumeChunk.rows.get(element);
+  }
+
+  /** The job row of a planned element or of a step's single job; undefined: a single job not yet written. */
+  async #jobId(path: StepPath, element: number | undefined): Promise<number | undefined> {
+    if (element === undefined) return this.#singleJobs.get(formatStepPath(path));
+    const step = await this.#stepInstance(path);
+    const planned = step.planned;
+    if (planned === undefined) throw new Error(`job ${formatStepPath(path)}.${element} reported before its scatter was sized`);
+    await planned.batches[Math.floor(element / PLAN_BATCH)];
+    return planned.ids[element];
+  }
+
+  async #createSingleJob(path: StepPath, state: JobState, record?: { argv: string; workDir: string; stdoutPath: string; stderrPath: string }): Promise<number> {
     const step = await this.#stepInstance(path);
     const time = now();
     const jobId = await this.#db.transaction().execute(async (trx) => {
       const [id] = await insertJobs(trx, [
         {
           state,
-          argv: JSON.stringify(job?.argv ?? []),
+          argv: record?.argv ?? '[]',
           exit_code: null,
-          work_dir: job?.workDir ?? null,
-          stdout_path: job?.stdoutPath ?? null,
-          stderr_path: job?.stderrPath ?? null,
+          work_dir: record?.workDir ?? null,
+          stdout_path: record?.stdoutPath ?? null,
+          stderr_path: record?.stderrPath ?? null,
           outputs: null,
           message: null,
           create_time: time,
@@ -130,25 +217,10 @@ export class StoreEngineHost implements EngineHost {
           end_time: null,
         },
       ]);
-      if (element === undefined) {
-        await attachSingleJob(trx, step.id, id, time);
-        return id;
-      }
-      if (step.collectionId === null) step.collectionId = await insertCollection(trx, step.id, time);
-      // After a restart an element may already have a (unfinished) job: point it at the new one.
-      if ((await findCollectionJobId(trx, step.collectionId, element)) !== undefined) {
-        await replaceCollectionJob(trx, step.collectionId, element, id);
-      } else {
-        await insertCollectionJobs(
-          trx,
-          { stepId: step.id, collectionId: step.collectionId, invocationId: this.#invocationId, sortKey: step.sortKey },
-          [{ orderIndex: element, jobId: id }],
-          time,
-        );
-      }
+      await attachSingleJob(trx, step.id, id, time);
       return id;
     });
-    this.#jobs.set(jobKey(path, element), jobId);
+    this.#singleJobs.set(formatStepPath(path), jobId);
     return jobId;
   }
 
@@ -195,8 +267,10 @@ export class StoreEngineHost implements EngineHost {
   }
 }
 
-function jobKey(path: StepPath, element: number | undefined): string {
-  return element === undefined ? formatStepPath(path) : `${formatStepPath(path)}#${element}`;
+interface ResumedJob {
+  readonly state: JobState;
+  readonly outputs: string | null;
+  readonly executorJobId: string | null;
 }
 
 function now(): string {

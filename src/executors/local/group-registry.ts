@@ -5,7 +5,8 @@
  * named by its id and holding the boot id; a group is only killed in the boot it was started
  * in, because after a reboot the same id may belong to anyone.
  */
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { terminateGroup } from './process-group.js';
 
@@ -22,13 +23,31 @@ export class GroupRegistry {
     this.#dir = dir;
   }
 
-  async add(pgid: number): Promise<void> {
-    await mkdir(this.#dir, { recursive: true });
-    await writeFile(path.join(this.#dir, String(pgid)), await bootId());
+  #boot: string | undefined;
+
+  /**
+   * Best effort and synchronous: it runs while the job holds its slot, where a few microseconds
+   * of blocking cost less than thread-pool round trips; without the record only a crash of this
+   * process would leave the job behind.
+   */
+  add(pgid: number): void {
+    try {
+      if (this.#boot === undefined) {
+        mkdirSync(this.#dir, { recursive: true });
+        this.#boot = readFileSync(BOOT_ID, 'utf8').trim();
+      }
+      writeFileSync(path.join(this.#dir, String(pgid)), this.#boot);
+    } catch {
+      // See above: a missing record only matters after a crash.
+    }
   }
 
-  async remove(pgid: number): Promise<void> {
-    await rm(path.join(this.#dir, String(pgid)), { force: true });
+  remove(pgid: number): void {
+    try {
+      rmSync(path.join(this.#dir, String(pgid)), { force: true });
+    } catch {
+      // A record left behind names a group that is gone; reap() skips it.
+    }
   }
 
   /**
@@ -50,7 +69,7 @@ export class GroupRegistry {
       groups.map(async (name) => {
         const recordedBoot = (await readFile(path.join(this.#dir, name), 'utf8').catch(() => '')).trim();
         if (recordedBoot === boot && boot !== 'unknown') await terminateGroup(Number(name), graceMs);
-        await this.remove(Number(name));
+        this.remove(Number(name));
       }),
     );
     return groups.length;

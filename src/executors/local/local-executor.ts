@@ -7,17 +7,15 @@
  * the whole scatter; within an owner the order is strict FIFO. A job's slot is held until its
  * whole group is gone, so leftovers of a finished job never overlap the next one's reservation.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { constants as osConstants, availableParallelism, totalmem } from 'node:os';
 import { constants as fsConstants } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import { closeSync, openSync, statSync } from 'node:fs';
 import type { CommandWrapper, Executor, JobHandle, JobResult, JobSpec, WrappedCommand } from '../executor.js';
 import { ended, errorMessage } from '../job-result.js';
 import { terminateGroup } from './process-group.js';
 import { GroupRegistry } from './group-registry.js';
 import { FairQueue, type QueueEntry } from './fair-queue.js';
+import { SpawnThread, type StartedProcess } from './spawn-thread.js';
 
 export interface LocalExecutorOptions {
   /** Most jobs running at once; an integer >= 1. */
@@ -76,6 +74,14 @@ function errnoCode(err: unknown): string | undefined {
   return undefined;
 }
 
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed or never valid: nothing is left to release.
+  }
+}
+
 function failedToStart(message: string): JobResult {
   return ended({ kind: 'failed-to-start', message });
 }
@@ -110,6 +116,8 @@ export class LocalExecutor implements Executor {
   readonly #registry: GroupRegistry | undefined;
   readonly #wrapper: CommandWrapper | undefined;
   readonly #queue: FairQueue<Job>;
+  /** Processes start off the event loop (spawn-thread.ts). */
+  readonly #spawner = new SpawnThread();
   /**
    * Unfinished jobs by the signal that cancels them, with the one listener each signal gets:
    * a run's 100,000 jobs share one signal, and adding a listener to an EventTarget costs time
@@ -190,7 +198,7 @@ export class LocalExecutor implements Executor {
       for (const job of this.#queue.drain()) this.#finish(job, ended({ kind: 'canceled' }));
       const active = [...this.#active];
       for (const job of active) this.#stop(job, 'canceled');
-      this.#shutdown = Promise.all(active.map((job) => job.result)).then(() => undefined);
+      this.#shutdown = Promise.all(active.map((job) => job.result)).then(() => this.#spawner.close());
     }
     return this.#shutdown;
   }
@@ -324,49 +332,42 @@ export class LocalExecutor implements Executor {
     if (command === undefined || command === '') {
       return failedToStart(`job ${spec.id} has an empty command line`);
     }
-    try {
-      if (!(await stat(spec.cwd)).isDirectory()) {
-        return failedToStart(`cannot start ${command}: working directory ${spec.cwd} is not a directory`);
-      }
-    } catch (err) {
-      return failedToStart(`cannot start ${command}: working directory ${spec.cwd}: ${errorMessage(err)}`);
-    }
-
-    const handles: FileHandle[] = [];
-    const openOrFail = async (path: string, flags: string | number, role: string): Promise<FileHandle | string> => {
+    // Everything from here to the spawn holds a slot, so it is a handful of synchronous calls
+    // (microseconds each on a local disk) rather than a chain of thread-pool round trips.
+    const fds: number[] = [];
+    const closeAll = (): void => {
+      for (const fd of fds.splice(0)) closeQuietly(fd);
+    };
+    const opened = (path: string, flags: number, role: string): number | string => {
       try {
-        const handle = await open(path, flags);
-        handles.push(handle);
-        return handle;
+        const fd = openSync(path, flags);
+        fds.push(fd);
+        return fd;
       } catch (err) {
         return `cannot start ${command}: cannot open ${role} ${path}: ${errorMessage(err)}`;
       }
     };
-    const closeAll = async (): Promise<void> => {
-      await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
-    };
-    const failWith = async (message: string): Promise<JobResult> => {
-      await closeAll();
+    const failWith = (message: string): JobResult => {
+      closeAll();
       return failedToStart(message);
     };
-
-    let stdinFd: number | 'ignore' = 'ignore';
-    if (spec.stdinPath !== undefined) {
-      const stdin = await openOrFail(spec.stdinPath, 'r', 'stdin');
-      if (typeof stdin === 'string') return failWith(stdin);
-      stdinFd = stdin.fd;
+    try {
+      if (!statSync(spec.cwd).isDirectory()) return failedToStart(`cannot start ${command}: working directory ${spec.cwd} is not a directory`);
+    } catch (err) {
+      return failedToStart(`cannot start ${command}: working directory ${spec.cwd}: ${errorMessage(err)}`);
     }
+    const stdin = spec.stdinPath === undefined ? 'ignore' : opened(spec.stdinPath, fsConstants.O_RDONLY, 'stdin');
+    if (typeof stdin === 'string' && stdin !== 'ignore') return failWith(stdin);
     // Never through a link: whatever was planted at a log's path is not the file to truncate.
     const writeFlags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW;
-    const stdout = await openOrFail(spec.stdoutPath, writeFlags, 'stdout');
+    const stdout = opened(spec.stdoutPath, writeFlags, 'stdout');
     if (typeof stdout === 'string') return failWith(stdout);
     // One shared descriptor when both go to the same file, so the streams interleave instead of
     // overwriting each other from two independent offsets.
-    const stderr =
-      spec.stderrPath === spec.stdoutPath ? stdout : await openOrFail(spec.stderrPath, writeFlags, 'stderr');
+    const stderr = spec.stderrPath === spec.stdoutPath ? stdout : opened(spec.stderrPath, writeFlags, 'stderr');
     if (typeof stderr === 'string') return failWith(stderr);
     if (job.stopReason !== undefined) {
-      await closeAll();
+      closeAll();
       return ended({ kind: 'canceled' });
     }
 
@@ -381,37 +382,25 @@ export class LocalExecutor implements Executor {
       ({ argv, env } = job.wrapped);
       // A cancel may have arrived while the wrapper was being prepared.
       if (job.stopReason !== undefined) {
-        await closeAll();
+        closeAll();
         return ended({ kind: 'canceled' });
       }
     }
 
-    let child: ChildProcess;
+    let started: StartedProcess;
     try {
-      child = spawn(argv[0] ?? command, argv.slice(1), {
+      started = await this.#spawner.spawn({
+        command: argv[0] ?? command,
+        args: argv.slice(1),
         cwd: spec.cwd,
-        env: { ...env },
-        // A new session makes the child lead its own process group (pgid = pid).
-        detached: true,
-        stdio: [stdinFd, stdout.fd, stderr.fd],
+        env,
+        stdio: [stdin, stdout, stderr],
       });
     } catch (err) {
-      // Synchronous failures are argument errors such as a NUL byte in argv.
-      await closeAll();
+      closeAll();
       return failedToStart(spawnFailureMessage(command, err));
     }
-    // Listen before any await: a failed spawn reports through 'error' on the next tick.
-    const spawnError = new Promise<unknown>((resolve) => child.once('error', resolve));
-    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-      child.once('exit', (code, signal) => resolve({ code, signal }));
-    });
-    // Later errors (a failed kill) matter less than an unheard 'error' crashing the server.
-    child.on('error', () => undefined);
-    const pid = child.pid;
-    if (pid === undefined) {
-      await closeAll();
-      return failedToStart(spawnFailureMessage(command, await spawnError));
-    }
+    const pid = started.pid;
 
     // Marked running before any await so that a cancel arriving meanwhile kills the group.
     const startedAt = new Date();
@@ -423,18 +412,18 @@ export class LocalExecutor implements Executor {
       // A throwing callback is the caller's bug; the job must still be tracked to its end.
     }
     // Best effort: without the record only a crash of this process would leave the job behind.
-    await this.#registry?.add(pid).catch(() => undefined);
+    this.#registry?.add(pid);
     // The child holds its own duplicates of the descriptors.
-    await closeAll();
+    closeAll();
 
     const timer = this.#armTimeLimit(job);
-    const { code, signal } = await exit;
+    const { code, signal } = await started.exit;
     job.exited = true;
     timer.clear();
     // Background leftovers of a command that exited by itself are stopped as well, so the job
     // really is over when its result says so.
     await this.#killGroup(job);
-    await this.#registry?.remove(pid).catch(() => undefined);
+    this.#registry?.remove(pid);
 
     if (job.stopReason !== undefined) return ended({ kind: job.stopReason }, startedAt);
     const exitCode = code ?? 128 + (signal === null ? 0 : osConstants.signals[signal]);

@@ -2,7 +2,7 @@
  * Writing a run's shape: workflow steps, step instances, single jobs and collection jobs,
  * and job state changes. Used by the runner as a run progresses and by `wes seed`.
  */
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../database.js';
 import type { NewWorkflowStep } from '../tables/workflow.table.js';
 import type { JobRow, JobState, NewJob } from '../tables/job.table.js';
@@ -153,26 +153,136 @@ export async function markCollectionPopulated(trx: Db, collectionId: number, sta
   await trx.updateTable('implicit_collection_jobs').set({ populated_state: state }).where('id', '=', collectionId).execute();
 }
 
-export async function markJobStarted(db: Db, jobId: number, startTime: string): Promise<void> {
-  await db.updateTable('job').set({ state: 'running', start_time: startTime }).where('id', '=', jobId).execute();
+/**
+ * What one flush knows of a job: every field is optional and only the given ones change
+ * (`null` is never written through a change; a re-run's reset is markJobRerun).
+ */
+export interface JobChange {
+  readonly jobId: number;
+  readonly state?: JobState;
+  readonly argv?: string;
+  readonly workDir?: string;
+  readonly stdoutPath?: string;
+  readonly stderrPath?: string;
+  readonly startTime?: string;
+  readonly endTime?: string;
+  readonly exitCode?: number;
+  readonly outputs?: string;
+  readonly message?: string;
+  readonly executorJobId?: string;
 }
 
-export async function markJobEnded(
-  db: Db,
-  jobId: number,
-  end: { state: JobState; exitCode?: number; outputs?: string; message?: string },
-  endTime: string,
-): Promise<void> {
+/** 13 parameters a row; both databases take this many rows in one statement. */
+const CHANGE_BATCH = 1000;
+
+/**
+ * Applies many jobs' changes with one UPDATE … FROM (VALUES …) per 1,000 jobs: one statement to
+ * prepare and run instead of one per job and field, which is what a big scatter's thousands of
+ * starts and ends a second cost before. Primary-key probe per row. At most one change per job.
+ */
+export async function applyJobChanges(db: Db, changes: readonly JobChange[]): Promise<void> {
+  for (let i = 0; i < changes.length; i += CHANGE_BATCH) {
+    const rows = changes.slice(i, i + CHANGE_BATCH).map(
+      (c) =>
+        sql`(${c.jobId}, ${c.state ?? null}, ${c.argv ?? null}, ${c.workDir ?? null}, ${c.stdoutPath ?? null}, ${c.stderrPath ?? null}, ${c.startTime ?? null}, ${c.endTime ?? null}, ${c.exitCode ?? null}, ${c.outputs ?? null}, ${c.message ?? null}, ${c.executorJobId ?? null})`,
+    );
+    // VALUES parameters are untyped text to PostgreSQL, hence the casts; SQLite ignores them.
+    await sql`with v(id, state, argv, work_dir, stdout_path, stderr_path, start_time, end_time, exit_code, outputs, message, executor_job_id) as (values ${sql.join(rows)})
+      update job set
+        state = coalesce(v.state, job.state),
+        argv = coalesce(v.argv, job.argv),
+        work_dir = coalesce(v.work_dir, job.work_dir),
+        stdout_path = coalesce(v.stdout_path, job.stdout_path),
+        stderr_path = coalesce(v.stderr_path, job.stderr_path),
+        start_time = coalesce(v.start_time, job.start_time),
+        end_time = coalesce(v.end_time, job.end_time),
+        exit_code = coalesce(cast(v.exit_code as integer), job.exit_code),
+        outputs = coalesce(v.outputs, job.outputs),
+        message = coalesce(v.message, job.message),
+        executor_job_id = coalesce(v.executor_job_id, job.executor_job_id)
+      from v where job.id = cast(v.id as bigint)`.execute(db);
+  }
+}
+
+/** A job about to run again (a resumed run): queued, with nothing of its earlier attempt. */
+export async function markJobRerun(db: Db, jobId: number): Promise<void> {
   await db
     .updateTable('job')
-    .set({
-      state: end.state,
-      exit_code: end.exitCode ?? null,
-      outputs: end.outputs ?? null,
-      message: end.message ?? null,
-      end_time: endTime,
-    })
+    .set({ state: 'queued', exit_code: null, outputs: null, message: null, start_time: null, end_time: null, executor_job_id: null })
     .where('id', '=', jobId)
+    .execute();
+}
+
+/**
+ * Inserts the jobs of elements `from`…`from + count - 1` of a step's collection, QUEUED, in one
+ * transaction, so the task list shows a scatter's every planned job before it runs. Returns
+ * their ids in element order.
+ */
+export async function planCollectionJobs(
+  trx: Transaction<Database>,
+  step: CollectionStep,
+  elements: readonly number[],
+  now: string,
+): Promise<number[]> {
+  const ids = await insertJobs(
+    trx,
+    elements.map(() => ({
+      state: 'queued' as const,
+      argv: '[]',
+      exit_code: null,
+      work_dir: null,
+      stdout_path: null,
+      stderr_path: null,
+      outputs: null,
+      message: null,
+      create_time: now,
+      start_time: null,
+      end_time: null,
+    })),
+  );
+  await insertCollectionJobs(trx, step, elements.map((orderIndex, i) => ({ orderIndex, jobId: ids[i] })), now);
+  return ids;
+}
+
+/**
+ * The jobs of a collection's elements in [from, to), in element order, with what a resume
+ * needs of them. icjja_collection_order_uq range + primary-key probes; 1 query.
+ */
+export async function listCollectionJobs(
+  db: Db,
+  collectionId: number,
+  from: number,
+  to: number,
+): Promise<{ order_index: number; job_id: number; state: JobState; outputs: string | null; executor_job_id: string | null }[]> {
+  return db
+    .selectFrom('implicit_collection_jobs_job_association as a')
+    .innerJoin('job as j', 'j.id', 'a.job_id')
+    .select(['a.order_index', 'a.job_id', 'j.state', 'j.outputs', 'j.executor_job_id'])
+    .where('a.implicit_collection_jobs_id', '=', collectionId)
+    .where('a.order_index', '>=', from)
+    .where('a.order_index', '<', to)
+    .orderBy('a.order_index')
+    .execute();
+}
+
+/**
+ * Planned jobs of elements in [from, to) that never started (the run stopped before them):
+ * CANCELED. icjja_collection_order_uq range; 1 statement. Callers go in chunks of 1,000 so no
+ * statement holds the database long.
+ */
+export async function cancelPlannedJobs(db: Db, collectionId: number, from: number, to: number, now: string): Promise<void> {
+  await db
+    .updateTable('job')
+    .set({ state: 'canceled', end_time: now })
+    .where('state', '=', 'queued')
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('implicit_collection_jobs_job_association as a')
+        .select('a.job_id')
+        .where('a.implicit_collection_jobs_id', '=', collectionId)
+        .where('a.order_index', '>=', from)
+        .where('a.order_index', '<', to),
+    )
     .execute();
 }
 
