@@ -290,6 +290,23 @@ test('canceling a running job kills its whole process group, grandchildren inclu
   });
 });
 
+test('a cancel that arrives while the job is being started stops it once it has started', { timeout: 30_000 }, async () => {
+  await withDir(async (dir) => {
+    const ex = new LocalExecutor({ maxJobs: 1 });
+    const pidFile = join(dir, 'pid');
+    const ctl = new AbortController();
+    let startedPid = 0;
+    const h = ex.submit(spec(dir, ['sh', '-c', `echo $$ > '${pidFile}'; exec sleep 100`]), ctl.signal);
+    // submit() has handed the job to the spawn thread, which has not answered yet.
+    ctl.abort();
+    const r = await h.result;
+    assert.deepEqual(r.outcome, { kind: 'canceled' });
+    if (await exists(pidFile)) startedPid = Number((await readFile(pidFile, 'utf8')).trim());
+    if (startedPid > 0) assert.deepEqual(await liveMembers(startedPid), []);
+    await ex.shutdown();
+  });
+});
+
 test('a group ignoring SIGTERM is SIGKILLed after the grace period', async () => {
   await withDir(async (dir) => {
     const ex = new LocalExecutor({ maxJobs: 1, killGraceMs: 200 });

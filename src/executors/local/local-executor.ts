@@ -406,6 +406,8 @@ export class LocalExecutor implements Executor {
     const startedAt = new Date();
     job.pgid = pid;
     job.state = 'running';
+    // A cancel that arrived while the spawn thread was starting it stops it now.
+    if (job.stopReason !== undefined) void this.#killGroup(job);
     try {
       job.onStart?.(startedAt);
     } catch {
