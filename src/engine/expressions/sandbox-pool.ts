@@ -39,7 +39,7 @@ interface Pending {
   readonly onAbort: () => void;
 }
 
-const ENTRY = new URL('../../typescript-worker.mjs', import.meta.url);
+const ENTRY = new URL('../../typescript-entry.mjs', import.meta.url);
 const MODULE = new URL('./sandbox-worker.ts', import.meta.url).href;
 /** JS heap of a worker: the request's JSON and the result's JSON text live there. */
 const WORKER_HEAP_MB = 256;

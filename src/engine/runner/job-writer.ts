@@ -11,6 +11,8 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../store/database.js';
 import { applyJobChanges, type JobChange } from '../../store/queries/jobs.js';
 
+const GATHER_MS = 5;
+
 interface Waiter {
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
@@ -37,9 +39,10 @@ export class JobWriter {
 
   async #drain(): Promise<void> {
     this.#writing = true;
-    // Let the reports of the same moment (a burst of ends) join the first batch.
-    await new Promise<void>((resolve) => setImmediate(resolve));
     while (this.#changes.size > 0) {
+      // Let the reports of the next few milliseconds join: at hundreds of jobs a second one
+      // transaction then carries dozens of them, while a job's end is still in within moments.
+      await new Promise<void>((resolve) => setTimeout(resolve, GATHER_MS));
       const changes = [...this.#changes.values()];
       const waiters = this.#waiters;
       this.#changes = new Map();

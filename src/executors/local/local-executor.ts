@@ -8,14 +8,13 @@
  * whole group is gone, so leftovers of a finished job never overlap the next one's reservation.
  */
 import { constants as osConstants, availableParallelism, totalmem } from 'node:os';
-import { constants as fsConstants } from 'node:fs';
-import { closeSync, openSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { CommandWrapper, Executor, JobHandle, JobResult, JobSpec, WrappedCommand } from '../executor.js';
 import { ended, errorMessage } from '../job-result.js';
 import { terminateGroup } from './process-group.js';
 import { GroupRegistry } from './group-registry.js';
 import { FairQueue, type QueueEntry } from './fair-queue.js';
-import { SpawnThread, type StartedProcess } from './spawn-thread.js';
+import { Launcher, LaunchError, type StartedProcess } from './launcher.js';
 
 export interface LocalExecutorOptions {
   /** Most jobs running at once; an integer >= 1. */
@@ -74,14 +73,6 @@ function errnoCode(err: unknown): string | undefined {
   return undefined;
 }
 
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // Already closed or never valid: nothing is left to release.
-  }
-}
-
 function failedToStart(message: string): JobResult {
   return ended({ kind: 'failed-to-start', message });
 }
@@ -116,8 +107,8 @@ export class LocalExecutor implements Executor {
   readonly #registry: GroupRegistry | undefined;
   readonly #wrapper: CommandWrapper | undefined;
   readonly #queue: FairQueue<Job>;
-  /** Processes start off the event loop (spawn-thread.ts). */
-  readonly #spawner = new SpawnThread();
+  /** Processes start in a small launcher process, not on the event loop (launcher.ts). */
+  readonly #launcher = new Launcher();
   /**
    * Unfinished jobs by the signal that cancels them, with the one listener each signal gets:
    * a run's 100,000 jobs share one signal, and adding a listener to an EventTarget costs time
@@ -198,7 +189,7 @@ export class LocalExecutor implements Executor {
       for (const job of this.#queue.drain()) this.#finish(job, ended({ kind: 'canceled' }));
       const active = [...this.#active];
       for (const job of active) this.#stop(job, 'canceled');
-      this.#shutdown = Promise.all(active.map((job) => job.result)).then(() => this.#spawner.close());
+      this.#shutdown = Promise.all(active.map((job) => job.result)).then(() => this.#launcher.close());
     }
     return this.#shutdown;
   }
@@ -332,44 +323,12 @@ export class LocalExecutor implements Executor {
     if (command === undefined || command === '') {
       return failedToStart(`job ${spec.id} has an empty command line`);
     }
-    // Everything from here to the spawn holds a slot, so it is a handful of synchronous calls
-    // (microseconds each on a local disk) rather than a chain of thread-pool round trips.
-    const fds: number[] = [];
-    const closeAll = (): void => {
-      for (const fd of fds.splice(0)) closeQuietly(fd);
-    };
-    const opened = (path: string, flags: number, role: string): number | string => {
-      try {
-        const fd = openSync(path, flags);
-        fds.push(fd);
-        return fd;
-      } catch (err) {
-        return `cannot start ${command}: cannot open ${role} ${path}: ${errorMessage(err)}`;
-      }
-    };
-    const failWith = (message: string): JobResult => {
-      closeAll();
-      return failedToStart(message);
-    };
     try {
       if (!statSync(spec.cwd).isDirectory()) return failedToStart(`cannot start ${command}: working directory ${spec.cwd} is not a directory`);
     } catch (err) {
       return failedToStart(`cannot start ${command}: working directory ${spec.cwd}: ${errorMessage(err)}`);
     }
-    const stdin = spec.stdinPath === undefined ? 'ignore' : opened(spec.stdinPath, fsConstants.O_RDONLY, 'stdin');
-    if (typeof stdin === 'string' && stdin !== 'ignore') return failWith(stdin);
-    // Never through a link: whatever was planted at a log's path is not the file to truncate.
-    const writeFlags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW;
-    const stdout = opened(spec.stdoutPath, writeFlags, 'stdout');
-    if (typeof stdout === 'string') return failWith(stdout);
-    // One shared descriptor when both go to the same file, so the streams interleave instead of
-    // overwriting each other from two independent offsets.
-    const stderr = spec.stderrPath === spec.stdoutPath ? stdout : opened(spec.stderrPath, writeFlags, 'stderr');
-    if (typeof stderr === 'string') return failWith(stderr);
-    if (job.stopReason !== undefined) {
-      closeAll();
-      return ended({ kind: 'canceled' });
-    }
+    if (job.stopReason !== undefined) return ended({ kind: 'canceled' });
 
     let argv = spec.argv;
     let env = spec.env;
@@ -377,28 +336,26 @@ export class LocalExecutor implements Executor {
       try {
         job.wrapped = await this.#wrapper.wrap(spec);
       } catch (err) {
-        return failWith(`cannot start ${command}: ${errorMessage(err)}`);
+        return failedToStart(`cannot start ${command}: ${errorMessage(err)}`);
       }
       ({ argv, env } = job.wrapped);
       // A cancel may have arrived while the wrapper was being prepared.
-      if (job.stopReason !== undefined) {
-        closeAll();
-        return ended({ kind: 'canceled' });
-      }
+      if (job.stopReason !== undefined) return ended({ kind: 'canceled' });
     }
 
     let started: StartedProcess;
     try {
-      started = await this.#spawner.spawn({
+      started = await this.#launcher.launch({
         command: argv[0] ?? command,
         args: argv.slice(1),
         cwd: spec.cwd,
         env,
-        stdio: [stdin, stdout, stderr],
+        stdinPath: spec.stdinPath,
+        stdoutPath: spec.stdoutPath,
+        stderrPath: spec.stderrPath,
       });
     } catch (err) {
-      closeAll();
-      return failedToStart(spawnFailureMessage(command, err));
+      return failedToStart(err instanceof LaunchError && err.opening !== undefined ? `cannot start ${command}: ${err.message}` : spawnFailureMessage(command, err));
     }
     const pid = started.pid;
 
@@ -406,7 +363,7 @@ export class LocalExecutor implements Executor {
     const startedAt = new Date();
     job.pgid = pid;
     job.state = 'running';
-    // A cancel that arrived while the spawn thread was starting it stops it now.
+    // A cancel that arrived while the launcher was starting it stops it now.
     if (job.stopReason !== undefined) void this.#killGroup(job);
     try {
       job.onStart?.(startedAt);
@@ -415,8 +372,6 @@ export class LocalExecutor implements Executor {
     }
     // Best effort: without the record only a crash of this process would leave the job behind.
     this.#registry?.add(pid);
-    // The child holds its own duplicates of the descriptors.
-    closeAll();
 
     const timer = this.#armTimeLimit(job);
     const { code, signal } = await started.exit;

@@ -1,16 +1,19 @@
-/** Messages between the executor and its spawn thread (spawn-thread.ts, spawn-worker.ts). */
+/** Messages between the executor and its launcher process (launcher.ts, launcher-process.ts). */
 
-export interface SpawnRequest {
+export interface LaunchRequest {
   readonly id: number;
   readonly command: string;
   readonly args: readonly string[];
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
-  /** Descriptors of this process (the thread shares them), or 'ignore'. */
-  readonly stdio: readonly [number | 'ignore', number, number];
+  /** Absolute files; stdin is empty without one. */
+  readonly stdinPath?: string;
+  readonly stdoutPath: string;
+  readonly stderrPath: string;
 }
 
-export type SpawnReply =
+export type LaunchReply =
   | { readonly id: number; readonly kind: 'started'; readonly pid: number }
-  | { readonly id: number; readonly kind: 'failed'; readonly code?: string; readonly message: string }
+  /** `opening` names the redirection that could not be opened; otherwise the spawn failed (`code`: ENOENT, EACCES). */
+  | { readonly id: number; readonly kind: 'failed'; readonly code?: string; readonly opening?: 'stdin' | 'stdout' | 'stderr'; readonly message: string }
   | { readonly id: number; readonly kind: 'exited'; readonly code: number | null; readonly signal: NodeJS.Signals | null };

@@ -1,0 +1,72 @@
+/**
+ * The launcher process's body: opens each job's redirections, starts the job as the leader of
+ * its own session, reports its pid, then its exit. It is small (no store, no HTTP, no engine), so
+ * the fork behind every spawn copies little, and whatever a spawn blocks is this process, not the
+ * server. It leaves with the server: a closed channel ends it (the jobs live on, recorded in the
+ * executor's group registry for the next server to stop).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
+import type { LaunchReply, LaunchRequest } from './spawn-protocol.js';
+
+const reply = (message: LaunchReply): void => {
+  process.send?.(message);
+};
+// Never through a link: whatever was planted at a log's path is not the file to truncate.
+const WRITE = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
+
+process.on('disconnect', () => process.exit(0));
+process.on('message', (request: LaunchRequest) => launch(request));
+
+function launch(request: LaunchRequest): void {
+  const fds: number[] = [];
+  const open = (role: 'stdin' | 'stdout' | 'stderr', path: string, flags: number): number => {
+    try {
+      const fd = openSync(path, flags);
+      fds.push(fd);
+      return fd;
+    } catch (error) {
+      throw Object.assign(new Error(`cannot open ${role} ${path}: ${messageOf(error)}`), { opening: role });
+    }
+  };
+  let child: ChildProcess;
+  try {
+    const stdin = request.stdinPath === undefined ? 'ignore' : open('stdin', request.stdinPath, constants.O_RDONLY);
+    const stdout = open('stdout', request.stdoutPath, WRITE);
+    // One shared descriptor when both go to the same file, so the streams interleave instead of
+    // overwriting each other from two independent offsets.
+    const stderr = request.stderrPath === request.stdoutPath ? stdout : open('stderr', request.stderrPath, WRITE);
+    child = spawn(request.command, request.args, {
+      cwd: request.cwd,
+      env: { ...request.env },
+      // A new session makes the child lead its own process group (pgid = pid).
+      detached: true,
+      stdio: [stdin, stdout, stderr],
+    });
+  } catch (error) {
+    // Failed opens, and argument errors such as a NUL byte in argv.
+    reply({ id: request.id, kind: 'failed', ...describe(error) });
+    return;
+  } finally {
+    // The child holds its own duplicates.
+    for (const fd of fds) closeSync(fd);
+  }
+  if (child.pid === undefined) {
+    // An exec failure (ENOENT, EACCES) is reported through 'error' on the next tick.
+    child.once('error', (error) => reply({ id: request.id, kind: 'failed', ...describe(error) }));
+    return;
+  }
+  // Later errors (a failed kill) must not end the launcher.
+  child.on('error', () => undefined);
+  reply({ id: request.id, kind: 'started', pid: child.pid });
+  child.once('exit', (code, signal) => reply({ id: request.id, kind: 'exited', code, signal }));
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function describe(error: unknown): { code?: string; opening?: 'stdin' | 'stdout' | 'stderr'; message: string } {
+  const { code, opening } = error as { code?: unknown; opening?: 'stdin' | 'stdout' | 'stderr' };
+  return { message: messageOf(error), ...(typeof code === 'string' ? { code } : {}), ...(opening === undefined ? {} : { opening }) };
+}
