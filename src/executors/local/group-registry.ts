@@ -1,56 +1,89 @@
 /**
  * A record on disk of the process groups a LocalExecutor has running, so that a server that
- * died without stopping its jobs (a crash, SIGKILL) can stop them on its next start: job
- * processes lead their own groups and outlive the server otherwise. One file per group,
- * named by its id and holding the boot id; a group is only killed in the boot it was started
- * in, because after a reboot the same id may belong to anyone.
+ * died without stopping its jobs (a crash, SIGKILL) has them stopped by the next server on its
+ * host: job processes lead their own groups and outlive the server otherwise.
+ *
+ * Several servers may share one data directory (PostgreSQL), so each server process records
+ * its groups in a directory of its own, `groups/<host>/<boot>/<pid>/<pid start time>/<pgid>`,
+ * and a server only ever stops the groups of a process that is gone (process-identity.ts): a
+ * live server's jobs are its own business, however its lease in the database stands.
  */
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { terminateGroup } from './process-group.js';
+import { currentProcess, processGone, processKey, type ProcessIdentity } from './process-identity.js';
 
-const BOOT_ID = '/proc/sys/kernel/random/boot_id';
+const GROUPS = 'groups';
 
-async function bootId(): Promise<string> {
-  return (await readFile(BOOT_ID, 'utf8').catch(() => 'unknown')).trim();
+async function list(dir: string): Promise<string[]> {
+  return readdir(dir).catch(() => [] as string[]);
+}
+
+function numeric(names: readonly string[]): number[] {
+  return names.filter((name) => /^\d+$/.test(name)).map(Number);
 }
 
 export class GroupRegistry {
-  readonly #dir: string;
+  readonly #stateDir: string;
+  readonly #own: string;
 
-  constructor(dir: string) {
-    this.#dir = dir;
+  constructor(stateDir: string) {
+    this.#stateDir = stateDir;
+    this.#own = path.join(stateDir, GROUPS, processKey(currentProcess()));
   }
 
   async add(pgid: number): Promise<void> {
-    await mkdir(this.#dir, { recursive: true });
-    await writeFile(path.join(this.#dir, String(pgid)), await bootId());
+    await mkdir(this.#own, { recursive: true });
+    await writeFile(path.join(this.#own, String(pgid)), '');
   }
 
   async remove(pgid: number): Promise<void> {
-    await rm(path.join(this.#dir, String(pgid)), { force: true });
+    await rm(path.join(this.#own, String(pgid)), { force: true });
   }
 
   /**
-   * Stops every group recorded by an earlier process in this boot (SIGTERM, SIGKILL after
-   * `graceMs`) and forgets all records; returns how many groups were recorded. A group id
-   * cannot be reused while any member of the group lives, so a recorded id whose group still
-   * exists in the same boot is still that job's.
+   * Stops every group recorded by a server process of this host that is gone (SIGTERM,
+   * SIGKILL after `graceMs`) and forgets its records; returns how many groups were recorded.
+   * A group id cannot be reused while any member of the group lives, so a recorded id whose
+   * group still exists in the same boot is still that job's. Records of another boot are only
+   * forgotten: their processes ended with that boot.
    */
   async reap(graceMs: number): Promise<number> {
-    let names: string[];
-    try {
-      names = await readdir(this.#dir);
-    } catch {
-      return 0;
+    const self = currentProcess();
+    const hostDir = path.join(this.#stateDir, GROUPS, self.host);
+    let reaped = await this.#reapUnversioned(graceMs);
+    for (const boot of await list(hostDir)) {
+      for (const pid of numeric(await list(path.join(hostDir, boot)))) {
+        for (const start of await list(path.join(hostDir, boot, String(pid)))) {
+          const owner: ProcessIdentity = { host: self.host, boot, pid, start };
+          const dir = path.join(hostDir, boot, String(pid), start);
+          if (boot !== self.boot) {
+            await rm(dir, { recursive: true, force: true });
+          } else if (processGone(owner) === true) {
+            const groups = numeric(await list(dir));
+            await Promise.all(groups.map((pgid) => terminateGroup(pgid, graceMs)));
+            await rm(dir, { recursive: true, force: true });
+            reaped += groups.length;
+          }
+        }
+      }
     }
-    const boot = await bootId();
-    const groups = names.filter((name) => /^\d+$/.test(name));
+    return reaped;
+  }
+
+  /**
+   * Records `<stateDir>/<pgid>` (holding the boot id) of servers before per-process records:
+   * such a server is gone once this version runs.
+   */
+  async #reapUnversioned(graceMs: number): Promise<number> {
+    const groups = numeric(await list(this.#stateDir));
+    const boot = currentProcess().boot;
     await Promise.all(
-      groups.map(async (name) => {
-        const recordedBoot = (await readFile(path.join(this.#dir, name), 'utf8').catch(() => '')).trim();
-        if (recordedBoot === boot && boot !== 'unknown') await terminateGroup(Number(name), graceMs);
-        await this.remove(Number(name));
+      groups.map(async (pgid) => {
+        const file = path.join(this.#stateDir, String(pgid));
+        const recordedBoot = (await readFile(file, 'utf8').catch(() => '')).trim();
+        if (recordedBoot === boot && boot !== 'unknown') await terminateGroup(pgid, graceMs);
+        await rm(file, { force: true });
       }),
     );
     return groups.length;
