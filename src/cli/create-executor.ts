@@ -1,7 +1,7 @@
 /**
  * The executor the configuration asks for (WES_EXECUTOR), ready to use: the one place that
  * chooses, for `wes serve` and for tests alike. Local: process groups recorded under
- * <dataDir>/executor, orphans of a crashed server stopped. Slurm: the commands checked, status
+ * <dataDir>/executor, so that orphans of a crashed server can be stopped. Slurm: the commands checked, status
  * files under <dataDir>/executor/slurm (the data directory must be shared with the nodes).
  */
 import path from 'node:path';
@@ -13,8 +13,11 @@ import { SlurmExecutor } from '../executors/slurm/slurm-executor.js';
 
 export interface ConfiguredExecutor {
   readonly executor: Executor;
-  /** How many job process groups of a previous server were stopped (local only). */
-  readonly reaped: number;
+  /**
+   * Stops the job process groups that server processes of this host which are gone left
+   * running; returns how many (local only: Slurm jobs are attached to, not stopped).
+   */
+  readonly reapOrphans: () => Promise<number>;
 }
 
 /** How local jobs are started: the sandbox mode chosen at start and the wrapper that applies it. */
@@ -32,9 +35,9 @@ export async function createExecutor(config: Config, start: JobStart): Promise<C
     }
     const executor = new SlurmExecutor({ stateDir: path.join(stateDir, 'slurm'), ...config.slurm });
     await executor.check();
-    return { executor, reaped: 0 };
+    return { executor, reapOrphans: async () => 0 };
   }
   const executor = new LocalExecutor({ maxJobs: config.maxJobs, maxJobsPerOwner: config.maxJobsPerUser, stateDir, wrapper: start.wrapper });
   // Jobs of a server that died without stopping them would run on beside their reruns.
-  return { executor, reaped: await executor.reapOrphans() };
+  return { executor, reapOrphans: () => executor.reapOrphans() };
 }
