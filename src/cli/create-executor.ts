@@ -9,15 +9,17 @@ import type { Config } from '../config.js';
 import type { CommandWrapper, Executor } from '../executors/executor.js';
 import type { JobSandboxMode } from '../executors/sandbox/job-sandbox.js';
 import { LocalExecutor } from '../executors/local/local-executor.js';
+import type { LiveServers } from '../executors/local/group-registry.js';
 import { SlurmExecutor } from '../executors/slurm/slurm-executor.js';
 
 export interface ConfiguredExecutor {
   readonly executor: Executor;
   /**
-   * Stops the job process groups that server processes of this host which are gone left
-   * running; returns how many (local only: Slurm jobs are attached to, not stopped).
+   * Stops the job process groups that server processes of this host left running when they
+   * died (or, given the servers holding a lease, lost it); returns how many. Local only: Slurm
+   * jobs are attached to, not stopped.
    */
-  readonly reapOrphans: () => Promise<number>;
+  readonly reapOrphans: (liveServers?: LiveServers) => Promise<number>;
 }
 
 /** How local jobs are started: the sandbox mode chosen at start and the wrapper that applies it. */
@@ -39,5 +41,5 @@ export async function createExecutor(config: Config, start: JobStart): Promise<C
   }
   const executor = new LocalExecutor({ maxJobs: config.maxJobs, maxJobsPerOwner: config.maxJobsPerUser, stateDir, wrapper: start.wrapper });
   // Jobs of a server that died without stopping them would run on beside their reruns.
-  return { executor, reapOrphans: () => executor.reapOrphans() };
+  return { executor, reapOrphans: (liveServers) => executor.reapOrphans(liveServers) };
 }

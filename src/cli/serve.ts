@@ -51,9 +51,11 @@ export async function serve(config: Config): Promise<void> {
       container: containers.engine === undefined ? undefined : containerWrapper(containers.engine),
     }),
   });
-  // Only what server processes that are gone left behind: other servers may share the data directory.
-  const removeContainers = async () => (containers.engine === undefined ? 0 : removeLeftoverContainers(containers.engine, config.dataDir));
-  const reaped = await reapOrphans();
+  // Only what servers that are gone or hold no lease left behind: others may share the data directory.
+  const liveServers = () => lease.liveProcessKeys();
+  const removeContainers = async () =>
+    containers.engine === undefined ? 0 : removeLeftoverContainers(containers.engine, config.dataDir, liveServers);
+  const reaped = await reapOrphans(liveServers);
   const leftContainers = await removeContainers();
   // Uploads cut off by the last stop never became runs; while other servers live they may be theirs.
   const staged = (await lease.otherLiveServers()) === 0 ? await removeInterruptedUploads(runsDirOf(config.dataDir)) : 0;
@@ -68,7 +70,7 @@ export async function serve(config: Config): Promise<void> {
     onJobEnded: metrics.observeJob,
     lease,
     maxRuns: config.maxRuns,
-    reapLeftovers: async () => (await reapOrphans()) + (await removeContainers()),
+    reapLeftovers: async () => (await reapOrphans(liveServers)) + (await removeContainers()),
     log: (line) => process.stdout.write(`${line}\n`),
   });
   const services = await createServices(store, {

@@ -135,6 +135,11 @@ export class ServerLease {
     await deleteExpiredServers(this.#db);
   }
 
+  /** The process keys of this host's servers whose lease holds (this one's included); 1 query. */
+  async liveProcessKeys(): Promise<ReadonlySet<string>> {
+    return new Set((await listServersOfHost(this.#db, this.#row.host)).filter((s) => s.live === 1).map((s) => s.process_key));
+  }
+
   /** How many live servers besides this one use the store; 1 query. */
   async otherLiveServers(): Promise<number> {
     return (await listLiveServers(this.#db)).filter((s) => s.id !== this.#row.id).length;

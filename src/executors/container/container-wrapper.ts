@@ -12,6 +12,7 @@ import type { CommandWrapper, JobSpec, Mount, WrappedCommand } from '../executor
 import type { ContainerEngine } from './container-engine.js';
 import { ImageStore } from './image-store.js';
 import { currentProcess, parseProcessKey, processGone, processKey } from '../local/process-identity.js';
+import type { LiveServers } from '../local/group-registry.js';
 
 export interface ContainerWrapperOptions {
   /** Most processes a job's container may hold at once (`--pids-limit`). */
@@ -136,29 +137,32 @@ export class ContainerWrapper implements CommandWrapper {
 
 /**
  * Removes every container of a job whose id lies below `jobRoot` (a data directory) that a
- * server process now gone left behind (killed without shutdown, its podman clients died
- * before their containers). Containers of live servers sharing the data directory are left
- * alone. Call at start, before jobs run; returns how many were removed.
+ * server process now gone left behind (killed without shutdown, its podman clients died before
+ * their containers) or, with `liveServers`, one that holds no lease any more. Containers of
+ * live servers sharing the data directory are left alone. Returns how many were removed.
  */
-export async function removeLeftoverContainers(engine: ContainerEngine, jobRoot: string): Promise<number> {
+export async function removeLeftoverContainers(engine: ContainerEngine, jobRoot: string, liveServers?: LiveServers): Promise<number> {
   const format = `{{.Names}} {{index .Labels "${SERVER_LABEL}"}} {{index .Labels "${JOB_LABEL}"}}`;
   const listed = await engine.exec(['ps', '--all', '--filter', `label=${JOB_LABEL}`, '--format', format]);
   if (listed.code !== 0) return 0;
-  const names = listed.stdout
+  const ours = listed.stdout
     .split('\n')
     .map((line) => /^(\S+) (\S*) (.*)$/.exec(line))
-    .filter((m): m is RegExpExecArray => m !== null && m[3].startsWith(`${jobRoot}/`) && serverGone(m[2]))
-    .map((m) => m[1]);
+    .filter((m): m is RegExpExecArray => m !== null && m[3].startsWith(`${jobRoot}/`));
+  // Read after the listing, as GroupRegistry.reap does: a listed container's server registered before it.
+  const live = await liveServers?.();
+  const names = ours.filter((m) => serverAbandoned(m[2], live)).map((m) => m[1]);
   // One at a time: a name that vanished meanwhile must not keep the others.
   for (const name of names) await engine.exec(removeArgs(engine, name));
   return names.length;
 }
 
 /** A container without the server label predates it: its server is gone. */
-function serverGone(label: string): boolean {
+function serverAbandoned(label: string, live: ReadonlySet<string> | undefined): boolean {
   if (label === '' || label === '<no value>') return true;
   const server = parseProcessKey(label);
-  return server !== undefined && processGone(server) === true;
+  if (server === undefined || label === processKey(currentProcess())) return false;
+  return processGone(server) === true || (live !== undefined && !live.has(label));
 }
 
 /** The container wrapper of a server: one image store, so each image is fetched once. */

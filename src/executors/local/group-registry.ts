@@ -5,8 +5,9 @@
  *
  * Several servers may share one data directory (PostgreSQL), so each server process records
  * its groups in a directory of its own, `groups/<host>/<boot>/<pid>/<pid start time>/<pgid>`,
- * and a server only ever stops the groups of a process that is gone (process-identity.ts): a
- * live server's jobs are its own business, however its lease in the database stands.
+ * and a server only stops the groups of a process that is gone (process-identity.ts) or, when
+ * told which servers hold a lease, of one that holds none (frozen or cut off from the database
+ * past its lease: its runs are someone else's now).
  */
 import { readdir, readFile, rm, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,6 +15,9 @@ import { terminateGroup } from './process-group.js';
 import { currentProcess, processGone, processKey, type ProcessIdentity } from './process-identity.js';
 
 const GROUPS = 'groups';
+
+/** The process keys (processKey) of the servers that hold a lease; asked after the records are listed. */
+export type LiveServers = () => Promise<ReadonlySet<string>>;
 
 async function list(dir: string): Promise<string[]> {
   return readdir(dir).catch(() => [] as string[]);
@@ -42,31 +46,39 @@ export class GroupRegistry {
   }
 
   /**
-   * Stops every group recorded by a server process of this host that is gone (SIGTERM,
-   * SIGKILL after `graceMs`) and forgets its records; returns how many groups were recorded.
-   * A group id cannot be reused while any member of the group lives, so a recorded id whose
-   * group still exists in the same boot is still that job's. Records of another boot are only
-   * forgotten: their processes ended with that boot.
+   * Stops every group recorded by a server process of this host that is gone or, with
+   * `liveServers`, holds no lease (SIGTERM, SIGKILL after `graceMs`) and forgets its records;
+   * returns how many groups were recorded. A group id cannot be reused while any member of the
+   * group lives, so a recorded id whose group still exists in the same boot is still that
+   * job's. Records of another boot are only forgotten: their processes ended with that boot.
+   * The leases are read after the records are listed: a server registers before it records a
+   * group, so a record listed here belongs to a server the lease list already shows.
    */
-  async reap(graceMs: number): Promise<number> {
+  async reap(graceMs: number, liveServers?: LiveServers): Promise<number> {
     const self = currentProcess();
     const hostDir = path.join(this.#stateDir, GROUPS, self.host);
-    let reaped = await this.#reapUnversioned(graceMs);
+    const owners: { readonly owner: ProcessIdentity; readonly dir: string }[] = [];
     for (const boot of await list(hostDir)) {
       for (const pid of numeric(await list(path.join(hostDir, boot)))) {
         for (const start of await list(path.join(hostDir, boot, String(pid)))) {
-          const owner: ProcessIdentity = { host: self.host, boot, pid, start };
-          const dir = path.join(hostDir, boot, String(pid), start);
-          if (boot !== self.boot) {
-            await rm(dir, { recursive: true, force: true });
-          } else if (processGone(owner) === true) {
-            const groups = numeric(await list(dir));
-            await Promise.all(groups.map((pgid) => terminateGroup(pgid, graceMs)));
-            await rm(dir, { recursive: true, force: true });
-            reaped += groups.length;
-          }
+          owners.push({ owner: { host: self.host, boot, pid, start }, dir: path.join(hostDir, boot, String(pid), start) });
         }
       }
+    }
+    const live = await liveServers?.();
+    let reaped = await this.#reapUnversioned(graceMs);
+    for (const { owner, dir } of owners) {
+      if (owner.boot !== self.boot) {
+        await rm(dir, { recursive: true, force: true });
+        continue;
+      }
+      const key = processKey(owner);
+      const abandoned = processGone(owner) === true || (live !== undefined && !live.has(key) && key !== processKey(self));
+      if (!abandoned) continue;
+      const groups = numeric(await list(dir));
+      await Promise.all(groups.map((pgid) => terminateGroup(pgid, graceMs)));
+      await rm(dir, { recursive: true, force: true });
+      reaped += groups.length;
     }
     return reaped;
   }
