@@ -221,8 +221,9 @@ export class Runner implements RunLauncher {
     const room = Math.min(CLAIM_BATCH, this.#maxRuns - this.#held.size);
     if (room <= 0 || this.#stopping) return 0;
     const claimed = await claimRuns(this.#db, this.#lease.serverId, room);
-    // Leftovers of a server that is gone would run on beside the runs' next attempts.
-    if (claimed.some((run) => run.server_id !== null)) await this.#reapLeftovers();
+    // Jobs a server that is gone left running would run on beside the runs' next attempts
+    // (a QUEUED run has started none).
+    if (claimed.some((run) => run.state !== 'QUEUED')) await this.#reapLeftovers();
     for (const run of claimed.sort((a, b) => a.id - b.id)) {
       this.#held.add(run.id);
       if (run.state === 'CANCELING') await this.#completeCancel(run);

@@ -6,7 +6,7 @@
  */
 import { sql, type ExpressionBuilder, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../database.js';
-import type { WorkflowInvocationTable } from '../tables/invocation.table.js';
+import type { WorkflowInvocationRow, WorkflowInvocationTable } from '../tables/invocation.table.js';
 import type { WesServerRow } from '../tables/server.table.js';
 import type { RunState } from '../../run-state.js';
 import { isPostgres } from '../dialect.js';
@@ -16,7 +16,8 @@ export const LEASED_STATES: readonly RunState[] = ['QUEUED', 'INITIALIZING', 'RU
 
 /**
  * The database's time `plusSeconds` ahead, as ISO 8601 UTC text like every stored time: one
- * clock for every server, whatever the hosts' clocks say.
+ * clock for every server, whatever the hosts' clocks say. statement_timestamp(), not
+ * clock_timestamp(): a volatile function cannot bound an index scan.
  */
 function databaseTime(db: Kysely<Database>, plusSeconds: number): RawBuilder<string> {
   return timeAhead(isPostgres(db), plusSeconds);
@@ -24,7 +25,7 @@ function databaseTime(db: Kysely<Database>, plusSeconds: number): RawBuilder<str
 
 function timeAhead(postgres: boolean, plusSeconds: number): RawBuilder<string> {
   return postgres
-    ? sql<string>`to_char((clock_timestamp() at time zone 'UTC') + make_interval(secs => ${plusSeconds}), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+    ? sql<string>`to_char((statement_timestamp() at time zone 'UTC') + make_interval(secs => ${plusSeconds}), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
     : sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ${`+${plusSeconds} seconds`})`;
 }
 
@@ -86,37 +87,31 @@ export async function deleteExpiredServers(db: Kysely<Database>): Promise<void> 
   await db.deleteFrom('wes_server').where('expires_at', '<=', databaseTime(db, 0)).execute();
 }
 
-export interface ClaimedRun {
-  readonly id: number;
-  readonly user_id: number;
-  readonly state: RunState;
-  /** The server that drove it before, if any (its leftovers may need stopping). */
-  readonly server_id: number | null;
-}
+export type ClaimedRun = Pick<WorkflowInvocationRow, 'id' | 'user_id' | 'state'>;
 
 /**
- * Takes up to `limit` active runs no live server drives for server `serverId`. Runs another
- * transaction has locked are skipped (PostgreSQL), so concurrent claims split the runs.
- * workflow_invocation_state_server_idx: one range per state, then a wes_server primary-key
- * probe per row; 2 queries in a transaction. Not in id order (that would sort every
- * candidate): the caller orders the batch.
+ * Takes up to `limit` active runs no live server drives for server `serverId`, in one UPDATE
+ * whose subquery skips runs another transaction has locked (PostgreSQL), so concurrent claims
+ * split the runs. workflow_invocation_state_server_idx: one range per state, a wes_server
+ * primary-key probe per row, then the claimed rows by primary key; 1 query. Not in id order
+ * (that would sort every candidate): the caller orders the batch.
  */
 export async function claimRuns(db: Kysely<Database>, serverId: number, limit: number): Promise<ClaimedRun[]> {
   const postgres = isPostgres(db);
-  return db.transaction().execute(async (trx) => {
-    let candidates = trx
-      .selectFrom('workflow_invocation as r')
-      .select(['r.id', 'r.user_id', 'r.state', 'r.server_id'])
-      .where('r.state', 'in', LEASED_STATES)
-      .where(noLiveServer(postgres))
-      .limit(limit);
-    if (postgres) candidates = candidates.forUpdate().skipLocked();
-    const runs = await candidates.execute();
-    if (runs.length > 0) {
-      await trx.updateTable('workflow_invocation').set({ server_id: serverId }).where('id', 'in', runs.map((r) => r.id)).execute();
-    }
-    return runs;
-  });
+  return db
+    .updateTable('workflow_invocation')
+    .set({ server_id: serverId })
+    .where('id', 'in', (eb) => {
+      const candidates = eb
+        .selectFrom('workflow_invocation as r')
+        .select('r.id')
+        .where('r.state', 'in', LEASED_STATES)
+        .where(noLiveServer(postgres))
+        .limit(limit);
+      return postgres ? candidates.forUpdate().skipLocked() : candidates;
+    })
+    .returning(['id', 'user_id', 'state'])
+    .execute();
 }
 
 /**
