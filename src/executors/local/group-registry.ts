@@ -9,7 +9,7 @@
  * told which servers hold a lease, of one that holds none (frozen or cut off from the database
  * past its lease: its runs are someone else's now).
  */
-import { readdir, readFile, rm, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { terminateGroup } from './process-group.js';
 import { currentProcess, processGone, processKey, type ProcessIdentity } from './process-identity.js';
@@ -59,6 +59,10 @@ export class GroupRegistry {
     const hostDir = path.join(this.#stateDir, GROUPS, self.host);
     const owners: { readonly owner: ProcessIdentity; readonly dir: string }[] = [];
     for (const boot of await list(hostDir)) {
+      if (boot !== self.boot) {
+        await rm(path.join(hostDir, boot), { recursive: true, force: true });
+        continue;
+      }
       for (const pid of numeric(await list(path.join(hostDir, boot)))) {
         for (const start of await list(path.join(hostDir, boot, String(pid)))) {
           owners.push({ owner: { host: self.host, boot, pid, start }, dir: path.join(hostDir, boot, String(pid), start) });
@@ -68,16 +72,14 @@ export class GroupRegistry {
     const live = await liveServers?.();
     let reaped = await this.#reapUnversioned(graceMs);
     for (const { owner, dir } of owners) {
-      if (owner.boot !== self.boot) {
-        await rm(dir, { recursive: true, force: true });
-        continue;
-      }
       const key = processKey(owner);
       const abandoned = processGone(owner) === true || (live !== undefined && !live.has(key) && key !== processKey(self));
       if (!abandoned) continue;
       const groups = numeric(await list(dir));
       await Promise.all(groups.map((pgid) => terminateGroup(pgid, graceMs)));
       await rm(dir, { recursive: true, force: true });
+      // The pid's directory too, unless another process of that pid recorded groups there.
+      await rmdir(path.dirname(dir)).catch(() => undefined);
       reaped += groups.length;
     }
     return reaped;
