@@ -12,11 +12,12 @@ import { insertUser } from '../../src/store/queries/users.js';
 import {
   claimRun,
   claimRuns,
-  deleteExpiredServers,
   insertServer,
   listLeasedRunIds,
   listLiveServers,
   listServersOfHost,
+  releaseExpiredServers,
+  releaseServers,
   renewServer,
 } from '../../src/store/queries/leases.js';
 import { RUN_STATES, type RunState } from '../../src/run-state.js';
@@ -60,9 +61,11 @@ test('claims take only active runs no live server drives, each once, through ind
   const expired = await insertServer(db, server(2), 0);
   const me = await insertServer(db, server(3), 60);
   const you = await insertServer(db, server(4), 60);
-  // 400 runs over every state, driven by nobody, a live server, an expired one or a vanished one.
-  const drivers = [null, live.id, expired.id, 99_999];
-  const expected = new Set<number>();
+  const released = await insertServer(db, server(5), 60);
+  // 400 runs over every state, driven by nobody, a live server, an expired one or one that is released.
+  const drivers = [null, live.id, expired.id, released.id];
+  const unowned = new Set<number>();
+  const freed = new Set<number>();
   await db.transaction().execute(async (trx) => {
     for (let i = 0; i < 400; i++) {
       const state = RUN_STATES[i % RUN_STATES.length];
@@ -72,7 +75,9 @@ test('claims take only active runs no live server drives, each once, through ind
       });
       const driver = drivers[Math.floor(i / RUN_STATES.length) % drivers.length];
       await trx.updateTable('workflow_invocation').set({ server_id: driver }).where('id', '=', run.id).execute();
-      if (['QUEUED', 'INITIALIZING', 'RUNNING', 'CANCELING'].includes(state) && driver !== live.id) expected.add(run.id);
+      if (!['QUEUED', 'INITIALIZING', 'RUNNING', 'CANCELING'].includes(state)) continue;
+      if (driver === null) unowned.add(run.id);
+      else if (driver !== live.id) freed.add(run.id);
     }
   });
   if (store.dialect === 'postgres') await db.executeQuery(CompiledQuery.raw('analyze'));
@@ -83,12 +88,25 @@ test('claims take only active runs no live server drives, each once, through ind
   assert.equal(claimQueries.length, 1, claimQueries.map((q) => q.sql).join('\n'));
   await assertPlans(store, claimQueries);
   assert.equal(first.length, 5);
+  const rest = await claimRuns(db, me.id, 1000);
+  assert.deepEqual(new Set([...first, ...rest].map((r) => r.id)), unowned, 'only runs no server drives are claimable');
 
-  // Two servers claiming at once split the rest between them.
-  const [mine, yours] = await Promise.all([claimRuns(db, me.id, 1000), claimRuns(other.db, you.id, 1000)]);
-  const all = [...first, ...mine, ...yours].map((r) => r.id);
-  assert.equal(new Set(all).size, all.length, 'a run was claimed twice');
-  assert.deepEqual(new Set(all), expected);
+  // Servers that expired or are released lose their runs; two servers claiming at once split them.
+  take();
+  await releaseExpiredServers(db);
+  await releaseServers(db, [released.id]);
+  await assertPlans(store, take());
+  assert.deepEqual((await listLiveServers(db)).map((s) => s.id).sort(), [live.id, me.id, you.id].sort());
+  // In small batches, so that the two servers' claims interleave.
+  const drain = async (store: Store, serverId: number) => {
+    const taken: Awaited<ReturnType<typeof claimRuns>> = [];
+    for (let batch = await claimRuns(store.db, serverId, 3); batch.length > 0; batch = await claimRuns(store.db, serverId, 3)) taken.push(...batch);
+    return taken;
+  };
+  const [mine, yours] = await Promise.all([drain(store, me.id), drain(other, you.id)]);
+  const split = [...mine, ...yours].map((r) => r.id);
+  assert.equal(new Set(split).size, split.length, 'a run was claimed twice');
+  assert.deepEqual(new Set(split), freed);
   assert.deepEqual(await claimRuns(db, me.id, 10), []);
 
   const queued = await insertRun(db, {
@@ -101,7 +119,7 @@ test('claims take only active runs no live server drives, each once, through ind
   await assertPlans(store, take());
 
   // The heartbeat's cancel check: one query for all of a server's runs in a state.
-  const canceling = [...first, ...mine].filter((r) => r.state === 'CANCELING').map((r) => r.id);
+  const canceling = [...first, ...rest, ...mine].filter((r) => r.state === 'CANCELING').map((r) => r.id);
   assert.deepEqual((await listLeasedRunIds(db, me.id, 'CANCELING')).sort((a, b) => a - b), canceling.sort((a, b) => a - b));
   await assertPlans(store, take());
 });
@@ -127,8 +145,9 @@ test('a heartbeat fails once the lease expired; outcomes are recorded only by th
   const hostRows = await listServersOfHost(db, 'h');
   assert.deepEqual(hostRows.map((s) => [s.id, s.live]).sort(), [[holder.id, 1], [lapsed.id, 0]].sort());
   assert.equal((await listLiveServers(db)).length, 26);
-  await deleteExpiredServers(db);
+  await releaseExpiredServers(db);
   assert.equal((await listLiveServers(db)).length, 26);
+  assert.deepEqual((await listServersOfHost(db, 'h')).map((s) => s.id), [holder.id]);
   await assertPlans(store, take());
 
   const run = await insertRun(db, {

@@ -17,11 +17,11 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../store/database.js';
 import type { WesServerRow } from '../../store/tables/server.table.js';
 import {
-  deleteExpiredServers,
-  deleteServers,
   insertServer,
   listLiveServers,
   listServersOfHost,
+  releaseExpiredServers,
+  releaseServers,
   renewServer,
 } from '../../store/queries/leases.js';
 import { currentProcess, parseProcessKey, processGone, processKey } from '../../executors/local/process-identity.js';
@@ -119,20 +119,20 @@ export class ServerLease {
   /** A new lease after this one was lost (a new row: the old one's runs may be claimed by anyone). */
   async renewLost(): Promise<void> {
     const sentAt = performance.now();
-    await deleteServers(this.#db, [this.#row.id]);
+    await releaseServers(this.#db, [this.#row.id]);
     this.#row = await insertServer(this.#db, ServerLease.#newServer(), this.#leaseSeconds);
     this.#giveUpAt = sentAt + this.leaseMs / 2;
   }
 
   /**
-   * Removes the rows of servers of this host that are gone and of every expired server, so
-   * that their runs can be claimed; 2 or 3 queries.
+   * Releases the servers of this host that are gone and every expired server, so that their
+   * runs can be claimed; 2 queries when there is nothing to release.
    */
   async forgetGoneServers(): Promise<void> {
     const ofHost = await listServersOfHost(this.#db, this.#row.host);
     const gone = ofHost.filter((s) => s.id !== this.#row.id && !alive(s, true));
-    await deleteServers(this.#db, gone.map((s) => s.id));
-    await deleteExpiredServers(this.#db);
+    await releaseServers(this.#db, gone.map((s) => s.id));
+    await releaseExpiredServers(this.#db);
   }
 
   /** The process keys of this host's servers whose lease holds (this one's included); 1 query. */
@@ -147,6 +147,6 @@ export class ServerLease {
 
   /** Ends the lease (clean stop): this server's runs may be claimed at once. */
   async release(): Promise<void> {
-    await deleteServers(this.#db, [this.#row.id]);
+    await releaseServers(this.#db, [this.#row.id]);
   }
 }

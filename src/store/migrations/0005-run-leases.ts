@@ -1,15 +1,16 @@
 /**
  * Several servers on one database (issue 8 §3): each server process has a row in `wes_server`
  * whose `expires_at` it pushes forward (its heartbeat), and a run names the server that drives
- * it in `workflow_invocation.server_id`. A run is leased while that server's row exists and has
- * not expired; otherwise any server may claim it. Frozen once released.
+ * it in `workflow_invocation.server_id`. A server found expired or gone is deleted and its
+ * active runs' `server_id` cleared in one transaction; a run with none may be claimed by any
+ * server. Frozen once released.
  *
  * - wes_server: `process_key` (host/boot/pid/start, executors/local/process-identity.ts) lets a
  *   server of the same host tell at once that another one is gone; `expires_at` is database
  *   time, so clocks of different hosts never decide.
  * - wes_server_host_idx: a server's own host's servers; wes_server_expires_idx: expired rows.
- * - workflow_invocation_state_server_idx: the runs to claim (active states, then a probe of the
- *   server's row) and a server's runs in one state (the heartbeat's cancel check).
+ * - workflow_invocation_state_server_idx: the runs to claim (active states, no server), a
+ *   released server's runs, and a server's runs in one state (the heartbeat's cancel check).
  */
 import type { ColumnDefinitionBuilder, Kysely, Migration } from 'kysely';
 import type { Dialect } from '../dialect.js';

@@ -1,12 +1,16 @@
 /**
  * Servers and the runs they drive (migration 0005). A run is leased to `server_id` while that
- * server's row exists and `expires_at` lies ahead in database time; a heartbeat pushes it
- * forward. Claims lock the runs they take (PostgreSQL: FOR UPDATE SKIP LOCKED), so two servers
- * claiming at once never take the same run.
+ * server's row lives: its `expires_at` lies ahead in database time, and a heartbeat pushes it
+ * forward. A server that expired or is known gone is released: its row deleted and its active
+ * runs' `server_id` cleared in one transaction, so that "claimable" is `server_id is null`, a
+ * condition of the run row alone. That matters on PostgreSQL: a claim that meets a row another
+ * claim just took re-checks only the row's own columns (READ COMMITTED re-evaluation), not a
+ * join. Claims lock the runs they take (FOR UPDATE SKIP LOCKED), so two servers claiming at
+ * once never take the same run.
  */
-import { sql, type ExpressionBuilder, type Kysely, type RawBuilder } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Database } from '../database.js';
-import type { WorkflowInvocationRow, WorkflowInvocationTable } from '../tables/invocation.table.js';
+import type { WorkflowInvocationRow } from '../tables/invocation.table.js';
 import type { WesServerRow } from '../tables/server.table.js';
 import type { RunState } from '../../run-state.js';
 import { isPostgres } from '../dialect.js';
@@ -20,11 +24,7 @@ export const LEASED_STATES: readonly RunState[] = ['QUEUED', 'INITIALIZING', 'RU
  * clock_timestamp(): a volatile function cannot bound an index scan.
  */
 function databaseTime(db: Kysely<Database>, plusSeconds: number): RawBuilder<string> {
-  return timeAhead(isPostgres(db), plusSeconds);
-}
-
-function timeAhead(postgres: boolean, plusSeconds: number): RawBuilder<string> {
-  return postgres
+  return isPostgres(db)
     ? sql<string>`to_char((statement_timestamp() at time zone 'UTC') + make_interval(secs => ${plusSeconds}), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
     : sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ${`+${plusSeconds} seconds`})`;
 }
@@ -77,24 +77,44 @@ export async function listLiveServers(db: Kysely<Database>): Promise<WesServerRo
   return db.selectFrom('wes_server').selectAll().where('expires_at', '>', databaseTime(db, 0)).execute();
 }
 
-/** Forgets servers known to be gone; their runs become claimable. Primary key; 1 query. */
-export async function deleteServers(db: Kysely<Database>, ids: readonly number[]): Promise<void> {
-  if (ids.length > 0) await db.deleteFrom('wes_server').where('id', 'in', ids).execute();
+/**
+ * Forgets servers known to be gone (or stopping): their rows go and their active runs become
+ * claimable. workflow_invocation_state_server_idx (a range per state) and the primary key;
+ * 2 queries, in one transaction.
+ */
+export async function releaseServers(db: Kysely<Database>, ids: readonly number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('wes_server').where('id', 'in', ids).execute();
+    await clearRuns(trx, ids);
+  });
 }
 
-// wes_server_expires_idx: range scan; 1 query.
-export async function deleteExpiredServers(db: Kysely<Database>): Promise<void> {
-  await db.deleteFrom('wes_server').where('expires_at', '<=', databaseTime(db, 0)).execute();
+/**
+ * Releases every server whose lease expired. wes_server_expires_idx range, then as
+ * releaseServers; 1 query when none expired, 2 in one transaction otherwise.
+ */
+export async function releaseExpiredServers(db: Kysely<Database>): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const expired = await trx.deleteFrom('wes_server').where('expires_at', '<=', databaseTime(db, 0)).returning('id').execute();
+    await clearRuns(trx, expired.map((s) => s.id));
+  });
+}
+
+async function clearRuns(trx: Transaction<Database>, serverIds: readonly number[]): Promise<void> {
+  if (serverIds.length === 0) return;
+  await trx.updateTable('workflow_invocation').set({ server_id: null }).where('state', 'in', LEASED_STATES).where('server_id', 'in', serverIds).execute();
 }
 
 export type ClaimedRun = Pick<WorkflowInvocationRow, 'id' | 'user_id' | 'state'>;
 
 /**
- * Takes up to `limit` active runs no live server drives for server `serverId`, in one UPDATE
- * whose subquery skips runs another transaction has locked (PostgreSQL), so concurrent claims
- * split the runs. workflow_invocation_state_server_idx: one range per state, a wes_server
- * primary-key probe per row, then the claimed rows by primary key; 1 query. Not in id order
- * (that would sort every candidate): the caller orders the batch.
+ * Takes up to `limit` active runs no server drives for server `serverId`, in one UPDATE whose
+ * subquery skips runs another transaction has locked (PostgreSQL), so concurrent claims split
+ * the runs; the outer `server_id is null` re-checks a row another claim took meanwhile.
+ * workflow_invocation_state_server_idx: one range per state (server_id null), then the
+ * claimed rows by primary key; 1 query. Not in id order (that would sort every candidate):
+ * the caller orders the batch.
  */
 export async function claimRuns(db: Kysely<Database>, serverId: number, limit: number): Promise<ClaimedRun[]> {
   const postgres = isPostgres(db);
@@ -106,37 +126,25 @@ export async function claimRuns(db: Kysely<Database>, serverId: number, limit: n
         .selectFrom('workflow_invocation as r')
         .select('r.id')
         .where('r.state', 'in', LEASED_STATES)
-        .where(noLiveServer(postgres))
+        .where('r.server_id', 'is', null)
         .limit(limit);
       return postgres ? candidates.forUpdate().skipLocked() : candidates;
     })
+    .where('server_id', 'is', null)
     .returning(['id', 'user_id', 'state'])
     .execute();
 }
 
-/**
- * Takes one active run for server `serverId` if no live server drives it (a submission the
- * server received). Primary key plus a probe of the current server; 1 query.
- */
+/** Takes one active run no server drives for server `serverId` (a submission it received). Primary key; 1 query. */
 export async function claimRun(db: Kysely<Database>, serverId: number, runId: number): Promise<boolean> {
   const result = await db
-    .updateTable('workflow_invocation as r')
+    .updateTable('workflow_invocation')
     .set({ server_id: serverId })
-    .where('r.id', '=', runId)
-    .where('r.state', 'in', LEASED_STATES)
-    .where(noLiveServer(isPostgres(db)))
+    .where('id', '=', runId)
+    .where('state', 'in', LEASED_STATES)
+    .where('server_id', 'is', null)
     .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
-}
-
-/** Run `r` has no live server: none named, or its row is gone or expired. */
-function noLiveServer(postgres: boolean) {
-  return (eb: ExpressionBuilder<Database & { r: WorkflowInvocationTable }, 'r'>) =>
-    eb.not(
-      eb.exists(
-        eb.selectFrom('wes_server as s').select('s.id').whereRef('s.id', '=', 'r.server_id').where('s.expires_at', '>', timeAhead(postgres, 0)),
-      ),
-    );
 }
 
 // workflow_invocation_state_server_idx: equality on (state, server); 1 query.
