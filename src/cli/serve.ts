@@ -18,6 +18,7 @@ import { containerWrapper, removeLeftoverContainers } from '../executors/contain
 import { ServerMetrics } from '../metrics.js';
 import { createExecutor } from './create-executor.js';
 import { ServerLease } from '../engine/runner/server-lease.js';
+import { RUN_CANCEL_CHANNEL } from '../store/queries/leases.js';
 
 export async function serve(config: Config): Promise<void> {
   // Before anything is written there (the sandbox's state comes first).
@@ -119,6 +120,8 @@ export async function serve(config: Config): Promise<void> {
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
+  // A cancel taken by another server reaches this one at once (PostgreSQL; heartbeats otherwise).
+  await store.listen(RUN_CANCEL_CHANNEL, (payload) => runner.stopCanceled(Number(payload)));
   const address = await app.listen({ host: config.host, port: config.port });
   if (reaped > 0) process.stdout.write(`stopped ${reaped} job process group(s) left by a previous server\n`);
   if (staged > 0) process.stdout.write(`removed ${staged} unfinished upload(s) left by a previous server\n`);

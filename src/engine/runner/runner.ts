@@ -10,9 +10,11 @@
  * submitted on behalf of the run's owner, so the executor shares its slots among users.
  *
  * Leases: several servers may share the store, and a run is driven only by the server it is
- * leased to (server-lease.ts, store/queries/leases.ts). Every third of a lease the heartbeat
- * renews the lease, cancels the leased runs that went CANCELING in the store (one query, so a
- * cancel received by any server reaches the driver), and claims runs no live server drives —
+ * leased to (server-lease.ts, store/queries/leases.ts). A cancel reaches the driver through
+ * the store: the server that took it notifies the others (PostgreSQL NOTIFY, heard through
+ * stopCanceled), and every third of a lease the heartbeat renews the lease, stops the leased
+ * runs that went CANCELING (one query: a lost notice is late, never lost), and claims runs no
+ * live server drives —
  * new ones, and those of servers that are gone — up to `maxRuns`. A lost lease stops every run
  * without recording an outcome (whoever claims them next resumes them), and outcomes are only
  * recorded while the run is still leased to this server.
@@ -21,7 +23,7 @@ import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../store/database.js';
 import { findRunById, markRunState, setRunWorkflow } from '../../store/queries/runs.js';
-import { claimRun, claimRuns, listLeasedRunIds, type ClaimedRun } from '../../store/queries/leases.js';
+import { claimRun, claimRuns, listLeasedRunIds, notifyRunCanceled, type ClaimedRun } from '../../store/queries/leases.js';
 import { insertWorkflow, listUnfinishedExecutorJobIds, listWorkflowSteps } from '../../store/queries/jobs.js';
 import type { WorkflowInvocationRow } from '../../store/tables/invocation.table.js';
 import { CancelledError, CommandFailedError, InvalidWorkflowError } from '../../errors.js';
@@ -172,7 +174,17 @@ export class Runner implements RunLauncher {
     this.#active.set(invocationId, run);
   }
 
+  /** A cancel this server received: stops the run if it drives it, and tells the server that does. */
   cancel(invocationId: number): void {
+    this.stopCanceled(invocationId);
+    notifyRunCanceled(this.#db, invocationId).catch((error: unknown) => {
+      // The driver's next heartbeat finds the run CANCELING all the same.
+      this.#log(`cancel notice for run ${invocationId} not sent: ${error instanceof Error ? error.message : String(error)}`);
+    });
+  }
+
+  /** Stops a run that went CANCELING (or a waiting one that went CANCELED) if it is held here. */
+  stopCanceled(invocationId: number): void {
     this.#active.get(invocationId)?.controller.abort();
     // A waiting run is already CANCELED in the store; it only leaves the line.
     for (const user of this.#users.values()) {
@@ -276,7 +288,7 @@ export class Runner implements RunLauncher {
         return;
       }
       this.#armGiveUp();
-      for (const id of await listLeasedRunIds(this.#db, this.#lease.serverId, 'CANCELING')) this.cancel(id);
+      for (const id of await listLeasedRunIds(this.#db, this.#lease.serverId, 'CANCELING')) this.stopCanceled(id);
       await this.#claim();
     } catch (error) {
       if (!this.#stopping) this.#log(`lease heartbeat failed: ${error instanceof Error ? error.message : String(error)}`);

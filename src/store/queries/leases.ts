@@ -152,3 +152,15 @@ export async function listLeasedRunIds(db: Kysely<Database>, serverId: number, s
   const rows = await db.selectFrom('workflow_invocation').select('id').where('state', '=', state).where('server_id', '=', serverId).execute();
   return rows.map((r) => r.id);
 }
+
+/** The PostgreSQL channel on which a cancel is announced to the server driving the run. */
+export const RUN_CANCEL_CHANNEL = 'wes_run_cancel';
+
+/**
+ * Tells the servers listening on RUN_CANCEL_CHANNEL that run `runId` went CANCELING, so its
+ * driver stops it at once rather than at its next heartbeat. 1 query on PostgreSQL; none on
+ * SQLite, whose one server is the one that took the cancel.
+ */
+export async function notifyRunCanceled(db: Kysely<Database>, runId: number): Promise<void> {
+  if (isPostgres(db)) await sql`select pg_notify(${RUN_CANCEL_CHANNEL}, ${String(runId)})`.execute(db);
+}
