@@ -3,7 +3,7 @@
  * twice, that a heartbeat fails once the lease expired, that outcomes are fenced by the lease,
  * and that every lease query is one index range scan (or primary-key probe) on both databases.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { CompiledQuery } from 'kysely';
 import { openStore, type Store } from '../../src/store/connect.js';
@@ -27,12 +27,22 @@ import type { CapturedQuery } from '../helpers/plan-verdict.js';
 
 const server = (pid: number) => ({ process_key: `h/b/${pid}/1`, host: 'h', pid, start_time: new Date().toISOString() });
 
-/** A store that keeps every query it ran since the last take(). */
-async function recordingStore(databaseUrl: string | undefined, sqlitePath: string) {
+/** A fresh database with one user, and a store that keeps every query it ran since the last take(). */
+async function setUp(t: TestContext) {
+  const database = await createTestDatabase();
   const queries: CapturedQuery[] = [];
-  const store = await openStore({ databaseUrl, sqlitePath, onQuery: (sql, parameters) => queries.push({ sql, parameters }) });
+  const store = await openStore({ ...database, onQuery: (sql, parameters) => queries.push({ sql, parameters }) });
+  t.after(async () => {
+    await store.close();
+    await database.drop();
+  });
+  const now = new Date().toISOString();
   return {
+    database,
     store,
+    db: store.db,
+    now,
+    user: await insertUser(store.db, 'u', false, now),
     /** The queries since the last call, without transaction control and the EXPLAINs of assertPlans. */
     take(): CapturedQuery[] {
       return queries.splice(0).filter((q) => !/^(begin|commit|rollback|explain|set local)/i.test(q.sql));
@@ -46,17 +56,9 @@ async function assertPlans(store: Store, queries: readonly CapturedQuery[]): Pro
 }
 
 test('claims take only active runs no live server drives, each once, through index range scans', async (t) => {
-  const database = await createTestDatabase();
-  const { store, take } = await recordingStore(database.databaseUrl, database.sqlitePath);
-  const other = await openStore({ databaseUrl: database.databaseUrl, sqlitePath: database.sqlitePath });
-  t.after(async () => {
-    await other.close();
-    await store.close();
-    await database.drop();
-  });
-  const db = store.db;
-  const now = new Date().toISOString();
-  const user = await insertUser(db, 'u', false, now);
+  const { database, store, db, now, user, take } = await setUp(t);
+  // A second server's connections; closed before the database is dropped (after hooks run later).
+  const other = await openStore(database);
   const live = await insertServer(db, server(1), 60);
   const expired = await insertServer(db, server(2), 0);
   const me = await insertServer(db, server(3), 60);
@@ -122,18 +124,11 @@ test('claims take only active runs no live server drives, each once, through ind
   const canceling = [...first, ...rest, ...mine].filter((r) => r.state === 'CANCELING').map((r) => r.id);
   assert.deepEqual((await listLeasedRunIds(db, me.id, 'CANCELING')).sort((a, b) => a - b), canceling.sort((a, b) => a - b));
   await assertPlans(store, take());
+  await other.close();
 });
 
 test('a heartbeat fails once the lease expired; outcomes are recorded only by the lease holder; server queries use indexes', async (t) => {
-  const database = await createTestDatabase();
-  const { store, take } = await recordingStore(database.databaseUrl, database.sqlitePath);
-  t.after(async () => {
-    await store.close();
-    await database.drop();
-  });
-  const db = store.db;
-  const now = new Date().toISOString();
-  const user = await insertUser(db, 'u', false, now);
+  const { store, db, now, user, take } = await setUp(t);
   const holder = await insertServer(db, server(1), 60);
   const lapsed = await insertServer(db, server(2), 0);
   for (let i = 0; i < 50; i++) await insertServer(db, { ...server(100 + i), host: `h${i % 5}` }, i % 2 === 0 ? 60 : 0);
