@@ -166,11 +166,18 @@ export class Runner implements RunLauncher {
     }
     user.executing++;
     const run: ActiveRun = { controller: new AbortController(), abandoned: false };
-    run.done = this.#execute(invocationId, run).finally(() => {
-      this.#active.delete(invocationId);
-      this.#held.delete(invocationId);
-      this.#admitNext(userId);
-    });
+    run.done = this.#execute(invocationId, run)
+      .catch((error: unknown) => {
+        // The store failed (a database restart) as the outcome was recorded: the run is still
+        // active and leased here. Giving up the lease has it resumed by whoever claims it.
+        this.#log(`run ${invocationId}: outcome not recorded (${error instanceof Error ? error.message : String(error)})`);
+        queueMicrotask(() => this.#loseLease());
+      })
+      .finally(() => {
+        this.#active.delete(invocationId);
+        this.#held.delete(invocationId);
+        this.#admitNext(userId);
+      });
     this.#active.set(invocationId, run);
   }
 
