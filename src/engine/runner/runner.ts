@@ -104,6 +104,7 @@ export class Runner implements RunLauncher {
   #stopping = false;
   /** The stop of every run after the lease was lost; a new lease is taken once it has settled. */
   #abandoning: Promise<void> | undefined;
+  #claims: Promise<unknown> = Promise.resolve();
   #heartbeat: NodeJS.Timeout | undefined;
   #giveUp: NodeJS.Timeout | undefined;
 
@@ -231,11 +232,18 @@ export class Runner implements RunLauncher {
     }
   }
 
+  /** One claim at a time (the start's and a heartbeat's), so that room is counted right. */
+  #claim(): Promise<number> {
+    const claimed = this.#claims.then(() => this.#claimBatch());
+    this.#claims = claimed.catch(() => undefined);
+    return claimed;
+  }
+
   /**
    * Takes up to one batch of unleased runs, as room allows. A canceling run has nothing left
    * to stop here, but its jobs in an executor that outlives servers (Slurm) are canceled there.
    */
-  async #claim(): Promise<number> {
+  async #claimBatch(): Promise<number> {
     await this.#lease.forgetGoneServers();
     const room = Math.min(CLAIM_BATCH, this.#maxRuns - this.#held.size);
     if (room <= 0 || this.#stopping) return 0;
