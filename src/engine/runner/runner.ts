@@ -12,7 +12,7 @@
  * Leases: several servers may share the store, and a run is driven only by the server it is
  * leased to (server-lease.ts, store/queries/leases.ts). A cancel reaches the driver through
  * the store: the server that took it notifies the others (PostgreSQL NOTIFY, heard through
- * stopCanceled), and every third of a lease the heartbeat renews the lease, stops the leased
+ * stopCanceled), and every sixth of a lease the heartbeat renews the lease, stops the leased
  * runs that went CANCELING (one query: a lost notice is late, never lost), and claims runs no
  * live server drives —
  * new ones, and those of servers that are gone — up to `maxRuns`. A lost lease stops every run
@@ -46,6 +46,8 @@ import type { ServerLease } from './server-lease.js';
 
 /** Store operations one run may have in flight (limited-host.ts); the PostgreSQL pool has 10 connections. */
 const STORE_OPERATIONS_PER_RUN = 4;
+/** Heartbeats per lease: the lease is given up after half of it without one that succeeded. */
+const HEARTBEATS_PER_LEASE = 6;
 /** Runs claimed per query; a start with more to take claims again at once. */
 const CLAIM_BATCH = 100;
 
@@ -271,12 +273,13 @@ export class Runner implements RunLauncher {
     }
   }
 
+  /** The next beat a sixth of a lease after this one ended: a beat that fails (a database blip) leaves another before half a lease has passed. */
   #scheduleHeartbeat(): void {
     this.#heartbeat = setTimeout(() => {
       void this.#beat().finally(() => {
         if (!this.#stopping) this.#scheduleHeartbeat();
       });
-    }, this.#lease.leaseMs / 3);
+    }, this.#lease.leaseMs / HEARTBEATS_PER_LEASE);
     this.#heartbeat.unref();
   }
 
