@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LocalExecutor } from '../../src/executors/local/local-executor.js';
 import { groupAlive } from '../../src/executors/local/process-group.js';
-import { currentProcess, processKey, type ProcessIdentity } from '../../src/executors/local/process-identity.js';
+import { bootIdOf, currentProcess, processKey, type ProcessIdentity } from '../../src/executors/local/process-identity.js';
 
 /** A process of the test that plays a server; its identity as the registry would record it. */
 function identityOf(child: ChildProcess): ProcessIdentity {
@@ -72,12 +72,16 @@ test('groups of a server process that is gone are stopped, those of a live one o
   assert.deepEqual(await readdir(path.join(stateDir, 'groups', gone.host, gone.boot)), [], 'records of reaped servers are left');
 });
 
-test('a group recorded in another boot is forgotten, not signalled', async (t) => {
+test('a group recorded in another boot is forgotten, in another PID namespace left alone, neither signalled', async (t) => {
   const { stateDir, start, record } = await setUp(t);
-  const job = await record({ ...currentProcess(), boot: 'some-other-boot', pid: 1, start: '1' }, start());
+  const self = currentProcess();
+  const earlierBoot = await record({ ...self, boot: 'some-other-boot.1', pid: 1, start: '1' }, start());
+  const container = { ...self, boot: `${bootIdOf(self.boot)}.1`, pid: 1, start: '1' };
+  const inContainer = await record(container, start());
   assert.equal(await new LocalExecutor({ maxJobs: 1, stateDir }).reapOrphans(async () => new Set()), 0);
-  assert.equal(await groupAlive(job), true, 'a group from another boot was killed');
-  assert.deepEqual(await readdir(path.join(stateDir, 'groups', currentProcess().host)), []);
+  assert.equal(await groupAlive(earlierBoot), true, 'a group from another boot was killed');
+  assert.equal(await groupAlive(inContainer), true, 'a group of another PID namespace was killed');
+  assert.deepEqual(await readdir(path.join(stateDir, 'groups', self.host)), [container.boot]);
 });
 
 test('records of servers before per-process records are reaped in this boot and forgotten from another', async (t) => {
@@ -85,7 +89,7 @@ test('records of servers before per-process records are reaped in this boot and 
   const thisBoot = start().pid ?? 0;
   const otherBoot = start().pid ?? 0;
   await mkdir(stateDir, { recursive: true });
-  await writeFile(path.join(stateDir, String(thisBoot)), currentProcess().boot);
+  await writeFile(path.join(stateDir, String(thisBoot)), bootIdOf(currentProcess().boot));
   await writeFile(path.join(stateDir, String(otherBoot)), 'some-other-boot');
   assert.equal(await new LocalExecutor({ maxJobs: 1, stateDir, killGraceMs: 200 }).reapOrphans(), 2);
   assert.equal(await groupAlive(thisBoot), false);

@@ -4,7 +4,8 @@
  * host: job processes lead their own groups and outlive the server otherwise.
  *
  * Several servers may share one data directory (PostgreSQL), so each server process records
- * its groups in a directory of its own, `groups/<host>/<boot>/<pid>/<pid start time>/<pgid>`,
+ * its groups in a directory of its own, `groups/<host>/<boot id>.<PID namespace>/<pid>/<pid
+ * start time>/<pgid>`,
  * and a server only stops the groups of a process that is gone (process-identity.ts) or, when
  * told which servers hold a lease, of one that holds none (frozen or cut off from the database
  * past its lease: its runs are someone else's now).
@@ -12,7 +13,7 @@
 import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { terminateGroup } from './process-group.js';
-import { currentProcess, processGone, processKey, type ProcessIdentity } from './process-identity.js';
+import { bootIdOf, currentProcess, processGone, processKey, type ProcessIdentity } from './process-identity.js';
 
 const GROUPS = 'groups';
 
@@ -60,7 +61,9 @@ export class GroupRegistry {
     const owners: { readonly owner: ProcessIdentity; readonly dir: string }[] = [];
     for (const boot of await list(hostDir)) {
       if (boot !== self.boot) {
-        await rm(path.join(hostDir, boot), { recursive: true, force: true });
+        // An earlier boot's processes are gone; another PID namespace of this boot (a
+        // container of the same name) is not ours to judge.
+        if (bootIdOf(boot) !== bootIdOf(self.boot)) await rm(path.join(hostDir, boot), { recursive: true, force: true });
         continue;
       }
       for (const pid of numeric(await list(path.join(hostDir, boot)))) {
@@ -91,12 +94,12 @@ export class GroupRegistry {
    */
   async #reapUnversioned(graceMs: number): Promise<number> {
     const groups = numeric(await list(this.#stateDir));
-    const boot = currentProcess().boot;
+    const boot = bootIdOf(currentProcess().boot);
     await Promise.all(
       groups.map(async (pgid) => {
         const file = path.join(this.#stateDir, String(pgid));
         const recordedBoot = (await readFile(file, 'utf8').catch(() => '')).trim();
-        if (recordedBoot === boot && boot !== 'unknown') await terminateGroup(pgid, graceMs);
+        if (recordedBoot === boot && currentProcess().boot !== 'unknown') await terminateGroup(pgid, graceMs);
         await rm(file, { force: true });
       }),
     );
