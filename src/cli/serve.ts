@@ -21,7 +21,7 @@ import { ServerLease } from '../engine/runner/server-lease.js';
 import { RUN_CANCEL_CHANNEL } from '../store/queries/leases.js';
 
 export async function serve(config: Config): Promise<void> {
-  // Before anything is written there (the sandbox's state comes first).
+  // Before anything is written there (the SQLite file comes first).
   restrictDataDir(config.dataDir);
   const store = await openConfiguredStore(config);
   // Before anything of the data directory is touched: on SQLite a second server stops here,
@@ -61,6 +61,7 @@ export async function serve(config: Config): Promise<void> {
   // Uploads cut off by the last stop never became runs; while other servers live they may be theirs.
   const staged = (await lease.otherLiveServers()) === 0 ? await removeInterruptedUploads(runsDirOf(config.dataDir)) : 0;
   const metrics = new ServerMetrics();
+  await lease.refresh();
   const runner = new Runner({
     db: store.db,
     executor,

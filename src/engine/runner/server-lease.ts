@@ -37,7 +37,7 @@ export interface ServerLeaseOptions {
 export class StoreInUseError extends Error {}
 
 /** Whether a server row belongs to a process that still runs (or may: another host, before expiry). */
-function alive(server: WesServerRow & { readonly live?: number }, liveByTime: boolean): boolean {
+function alive(server: WesServerRow, liveByTime: boolean): boolean {
   const identity = parseProcessKey(server.process_key);
   const gone = identity === undefined ? undefined : processGone(identity);
   return gone === undefined ? liveByTime : !gone;
@@ -114,6 +114,14 @@ export class ServerLease {
     if (!(await renewServer(this.#db, this.#row.id, this.#leaseSeconds))) return false;
     this.#giveUpAt = sentAt + this.leaseMs / 2;
     return true;
+  }
+
+  /**
+   * Renews the lease, or takes a new one if it ran out: for a server that holds no run yet and
+   * was busy starting (the sandbox and container checks may take longer than half a lease).
+   */
+  async refresh(): Promise<void> {
+    if (!(await this.renew())) await this.renewLost();
   }
 
   /** A new lease after this one was lost (a new row: the old one's runs may be claimed by anyone). */
