@@ -211,6 +211,7 @@ test('a server that stops heartbeating loses its runs after the lease expires an
   assert.equal(await driverOf(database, runId), serverIdOf(a));
   const firstAttempts = processesMentioning(dir);
 
+  assert.doesNotMatch(a.output.join(''), /lease lost/);
   a.process.kill('SIGSTOP');
   const stoppedAt = Date.now();
   await until(async () => (await driverOf(database, runId)) === serverIdOf(b), 'the other server to claim the run', 4 * LEASE_SECONDS * 1000);
@@ -226,6 +227,9 @@ test('a server that stops heartbeating loses its runs after the lease expires an
   assertCleanJournal(dir, [3, 4]);
   assert.deepEqual(await outputs(a, runId), ['1\n', '2\n', '3\n', '4\n']);
   assert.equal(await driverOf(database, runId), serverIdOf(b));
+  const engineLog = () => fs.readFileSync(path.join(database.dataDir, 'runs', runId, 'engine.log'), 'utf8');
+  await until(() => /lease lost: run left to the server that takes it over/.test(engineLog()), 'the woken server to drop its attempt');
+  assert.equal((engineLog().match(/run complete/g) ?? []).length, 1, engineLog());
 });
 
 /** Runs the sleeping tool on server `a` and waits for its job. */
