@@ -19,7 +19,6 @@ for (const held of [0, 200]) {
     const database = await createTestDatabase();
     const statements: string[] = [];
     const store = await openStore({ ...database, onQuery: (sql) => statements.push(sql) });
-    const lease = await ServerLease.register(store.db, { leaseSeconds: 1, exclusive: false });
     const executor = new LocalExecutor({ maxJobs: 1 });
     t.after(async () => {
       await executor.shutdown();
@@ -30,22 +29,25 @@ for (const held of [0, 200]) {
     const user = await insertUser(store.db, 'u', false, now);
     await store.db.transaction().execute(async (trx) => {
       for (let i = 0; i < held; i++) {
-        const run = await insertRun(trx, {
+        await insertRun(trx, {
           uuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, user_id: user.id, workflow_id: null, state: 'CANCELING',
           request: '{}', run_dir: '/x', outputs: null, message: null, create_time: now, start_time: null, end_time: null, update_time: now,
         });
-        await trx.updateTable('workflow_invocation').set({ server_id: lease.serverId }).where('id', '=', run.id).execute();
       }
     });
+    const lease = await ServerLease.register(store.db, { leaseSeconds: 1, exclusive: false });
+    await store.db.updateTable('workflow_invocation').set({ server_id: lease.serverId }).where('state', '=', 'CANCELING').execute();
     const runner = new Runner({ db: store.db, executor, allowedUrlPrefixes: [], lease });
     statements.length = 0;
-    await delay(1500);
+    const renewals = () => statements.filter((sql) => /^update "wes_server" set "expires_at"/.test(sql)).length;
+    for (let i = 0; i < 100 && renewals() < 4; i++) await delay(100);
     await runner.stop();
-    const beats = statements.filter((sql) => /^update "wes_server" set "expires_at"/.test(sql)).length;
+    const beats = renewals();
     const cancelChecks = statements.filter((sql) => /^select "id" from "workflow_invocation" where "state" = /.test(sql)).length;
     const work = statements.filter((sql) => !/^(begin|commit|rollback)/i.test(sql));
-    assert.ok(beats >= 3, `${beats} heartbeats in 1.5 s with a 1 s lease`);
-    assert.equal(cancelChecks, beats, 'one cancel check per heartbeat');
+    assert.ok(beats >= 4, `${beats} heartbeats`);
+    // The last beat may have been stopped after its renewal.
+    assert.ok(cancelChecks === beats || cancelChecks === beats - 1, `${cancelChecks} cancel checks for ${beats} heartbeats`);
     // Renew, cancel check, this host's servers, expired servers, claim; then the stop's release (2).
     assert.ok(work.length <= beats * 5 + 2, `${work.length} queries for ${beats} heartbeats:\n${work.join('\n')}`);
   });
