@@ -20,6 +20,7 @@ import { createTestDatabase, DIALECT, type TestDatabase } from '../helpers/diale
 import { startServer, type Server } from '../helpers/wes-process.js';
 import { processesMentioning } from '../helpers/processes.js';
 import { SLEEPING_TOOL } from './workflows.js';
+import { slurmClusterProblem } from '../helpers/slurm.js';
 
 const LEASE_SECONDS = 3;
 const SERVER_ENV = { WES_JOB_SANDBOX: 'none', WES_LEASE_SECONDS: String(LEASE_SECONDS), WES_MAX_JOBS: '2' };
@@ -211,6 +212,21 @@ test('kill -9 of the server driving a run: the other server takes it over and re
   const uninterrupted = await submit(b, JOURNALED, { dir: calm });
   await until(async () => (await state(b, uninterrupted)) === 'COMPLETE', 'the uninterrupted run');
   assert.deepEqual(await outputs(b, uninterrupted), await outputs(b, runId));
+});
+
+test('on Slurm, the server taking a run over attaches to the jobs the killed server left in the cluster', { skip: needsPostgres || (slurmClusterProblem() ?? false) }, async (t) => {
+  const { database, a, startB } = await twoServers(t, { ...SERVER_ENV, WES_EXECUTOR: 'slurm', WES_SLURM_POLL_MS: '250' });
+  const b = await startB();
+  const dir = path.join(database.dataDir, 'journal-dir');
+  const runId = await runUntilGate(a, dir);
+  a.process.kill('SIGKILL');
+  await exited(a);
+  await until(async () => (await driverOf(database, runId)) === serverIdOf(b), 'the other server to claim the run', LEASE_SECONDS * 1000);
+  fs.writeFileSync(path.join(dir, 'gate'), '');
+  await until(async () => (await state(b, runId)) === 'COMPLETE', 'the run to complete');
+  // Jobs 3 and 4 went on in Slurm and were attached to: none ran twice.
+  assertCleanJournal(dir, []);
+  assert.deepEqual(await outputs(b, runId), ['1\n', '2\n', '3\n', '4\n']);
 });
 
 test('a server that stops heartbeating loses its runs after the lease expires and, woken up, records nothing', { skip: needsPostgres }, async (t) => {
