@@ -4,7 +4,8 @@
  * PostgreSQL: two servers share the runs; a run is driven by the server holding its lease, and
  * the other takes it over when that server dies (kill -9) or stops heartbeating (SIGSTOP), so
  * that finished jobs are reused and the unfinished ones run again — never beside their first
- * attempt. Jobs keep a journal in a host directory (WES_JOB_SANDBOX=none): each attempt writes
+ * attempt — or, on Slurm, are attached to. A cancel reaches the driver through either server;
+ * a second server that fails to start harms nothing. Jobs keep a journal in a host directory (WES_JOB_SANDBOX=none): each attempt writes
  * "start n", checks that no earlier attempt of job n still lives ("overlap n" otherwise) and
  * writes "end n" when done. SQLite: one server owns the data directory, a second one refuses
  * to start and harms nothing.
