@@ -148,7 +148,8 @@ export class Runner implements RunLauncher {
     if (this.#stopping || this.#abandoning !== undefined || this.#held.has(invocationId) || this.#held.size >= this.#maxRuns) return;
     this.#held.add(invocationId);
     const claimed = claimRun(this.#db, this.#lease.serverId, invocationId).then(
-      (ok) => (ok ? this.#admit(invocationId, userId) : this.#held.delete(invocationId)),
+      // A lease given up meanwhile takes the run along: it is released with the old lease.
+      (ok) => (ok && this.#abandoning === undefined ? this.#admit(invocationId, userId) : this.#held.delete(invocationId)),
       () => this.#held.delete(invocationId),
     );
     const settled = claimed.then(() => undefined).finally(() => this.#claiming.delete(invocationId));
@@ -250,6 +251,8 @@ export class Runner implements RunLauncher {
     const room = Math.min(CLAIM_BATCH, this.#maxRuns - this.#held.size);
     if (room <= 0 || this.#stopping) return 0;
     const claimed = await claimRuns(this.#db, this.#lease.serverId, room);
+    // Given up meanwhile: the runs are released with the old lease when a new one is taken.
+    if (this.#abandoning !== undefined) return 0;
     // Jobs a server that is gone left running would run on beside the runs' next attempts
     // (a QUEUED run has started none).
     if (claimed.some((run) => run.state !== 'QUEUED')) await this.#reapLeftovers();
@@ -303,6 +306,9 @@ export class Runner implements RunLauncher {
         this.#log(`new lease taken (server ${this.#lease.serverId})`);
       } else if (!(await this.#lease.renew())) {
         this.#loseLease();
+        return;
+      } else if (this.#abandoning !== undefined) {
+        // Given up while the renewal was on its way: the next beat takes a new lease.
         return;
       }
       this.#armGiveUp();
