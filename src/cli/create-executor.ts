@@ -1,8 +1,9 @@
 /**
  * The executor the configuration asks for (WES_EXECUTOR), ready to use: the one place that
  * chooses, for `wes serve` and for tests alike. Local: process groups recorded under
- * <dataDir>/executor, so that orphans of a crashed server can be stopped. Slurm: the commands checked, status
- * files under <dataDir>/executor/slurm (the data directory must be shared with the nodes).
+ * <dataDir>/executor, so that orphans of a crashed server can be stopped. Slurm: the commands
+ * checked, status files under <dataDir>/executor/slurm (the data directory must be shared with
+ * the nodes).
  */
 import path from 'node:path';
 import type { Config } from '../config.js';
@@ -40,6 +41,5 @@ export async function createExecutor(config: Config, start: JobStart): Promise<C
     return { executor, reapOrphans: async () => 0 };
   }
   const executor = new LocalExecutor({ maxJobs: config.maxJobs, maxJobsPerOwner: config.maxJobsPerUser, stateDir, wrapper: start.wrapper });
-  // Jobs of a server that died without stopping them would run on beside their reruns.
   return { executor, reapOrphans: (liveServers) => executor.reapOrphans(liveServers) };
 }
