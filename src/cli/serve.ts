@@ -52,7 +52,8 @@ export async function serve(config: Config): Promise<void> {
       container: containers.engine === undefined ? undefined : containerWrapper(containers.engine),
     }),
   });
-  // Only what servers that are gone or hold no lease left behind: others may share the data directory.
+  // Jobs and containers a crashed server left would run on beside their reruns. Only those of
+  // servers that are gone or hold no lease: live ones may share the data directory.
   const liveServers = () => lease.liveProcessKeys();
   const removeContainers = async () =>
     containers.engine === undefined ? 0 : removeLeftoverContainers(containers.engine, config.dataDir, liveServers);
