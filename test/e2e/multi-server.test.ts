@@ -196,8 +196,10 @@ test('kill -9 of the server driving a run: the other server takes it over and re
   assert.equal(await driverOf(database, runId), serverIdOf(a), 'the second server took a run whose driver lives');
 
   a.process.kill('SIGKILL');
+  const killedAt = Date.now();
   await exited(a);
   await until(async () => (await driverOf(database, runId)) === serverIdOf(b), 'the other server to claim the run', LEASE_SECONDS * 1000);
+  t.diagnostic(`taken over ${Date.now() - killedAt} ms after the kill (lease ${LEASE_SECONDS} s)`);
   await until(() => count(journal(dir), 'start 3') === 2 && count(journal(dir), 'start 4') === 2, 'jobs 3 and 4 to run again');
   assert.ok(firstAttempts.every((pid) => !processesMentioning(dir).includes(pid)), 'a job of the killed server runs on');
 
@@ -242,6 +244,7 @@ test('a server that stops heartbeating loses its runs after the lease expires an
   a.process.kill('SIGSTOP');
   const stoppedAt = Date.now();
   await until(async () => (await driverOf(database, runId)) === serverIdOf(b), 'the other server to claim the run', 4 * LEASE_SECONDS * 1000);
+  t.diagnostic(`taken over ${Date.now() - stoppedAt} ms after SIGSTOP (lease ${LEASE_SECONDS} s)`);
   // A live server's lease must have expired first: its row is only forgotten then.
   assert.ok(Date.now() - stoppedAt >= LEASE_SECONDS * 1000 * 0.5, 'the run was taken from a server whose lease still held');
   await until(() => count(journal(dir), 'start 3') === 2 && count(journal(dir), 'start 4') === 2, 'jobs 3 and 4 to run again');
@@ -273,9 +276,11 @@ test('a cancel sent to one server stops the run another server drives, without w
   const marker = `wes-multi-cancel-${path.basename(database.dataDir)}`;
   const runId = await sleepOn(a, marker);
   assert.equal(await driverOf(database, runId), serverIdOf(a));
+  const canceledAt = Date.now();
   const response = await fetch(`${b.url}/ga4gh/wes/v1/runs/${runId}/cancel`, { method: 'POST' });
   assert.equal(response.status, 200);
   await until(async () => (await state(b, runId)) === 'CANCELED', 'the cancel', 10_000);
+  t.diagnostic(`CANCELED ${Date.now() - canceledAt} ms after the cancel reached the other server`);
   assert.deepEqual(processesMentioning(marker), []);
   assert.equal(await driverOf(database, runId), serverIdOf(a), 'the run moved to another server');
 });
