@@ -48,6 +48,10 @@ export interface Config {
   readonly containerEngine?: 'podman' | 'docker';
   /** Most active (not finished) runs per user that execute at once (WES_MAX_RUNS_PER_USER); more wait QUEUED. */
   readonly maxRunsPerUser: number;
+  /** Most runs this server drives at once (WES_MAX_RUNS); further runs wait QUEUED for any server with room. */
+  readonly maxRuns: number;
+  /** How long a server's lease on its runs lasts without a heartbeat (WES_LEASE_SECONDS); others take them over after it. */
+  readonly leaseSeconds: number;
   /** Most running jobs per user (WES_MAX_JOBS_PER_USER). */
   readonly maxJobsPerUser: number;
   /** Largest POST /runs body in bytes, all attachments and fields together (WES_MAX_UPLOAD_BYTES). */
@@ -156,6 +160,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     jobReadOnlyDirs: parseAbsoluteDirs('WES_JOB_READ_ONLY_DIRS', env.WES_JOB_READ_ONLY_DIRS),
     containerEngine: parseChoice('WES_CONTAINER_ENGINE', env.WES_CONTAINER_ENGINE, ['podman', 'docker'] as const),
     maxRunsPerUser: parsePositiveInt('WES_MAX_RUNS_PER_USER', env.WES_MAX_RUNS_PER_USER, 10),
+    maxRuns: parsePositiveInt('WES_MAX_RUNS', env.WES_MAX_RUNS, 1000),
+    leaseSeconds: parsePositiveInt('WES_LEASE_SECONDS', env.WES_LEASE_SECONDS, 30),
     maxJobsPerUser: parsePositiveInt('WES_MAX_JOBS_PER_USER', env.WES_MAX_JOBS_PER_USER, os.availableParallelism()),
     maxUploadBytes: parsePositiveInt('WES_MAX_UPLOAD_BYTES', env.WES_MAX_UPLOAD_BYTES, 1024 * 1024 * 1024),
     maxInputBytes: parsePositiveInt('WES_MAX_INPUT_BYTES', env.WES_MAX_INPUT_BYTES, 10 * 1024 * 1024 * 1024),

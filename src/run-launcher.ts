@@ -13,10 +13,14 @@ export interface RunLauncher {
   check(request: RunRequest, attachmentsDir: string): Promise<void>;
   /**
    * Starts the recorded, QUEUED run of user `userId` in the background, or leaves it QUEUED
-   * until one of the user's earlier runs ends (the per-user run limit).
+   * until one of the user's earlier runs ends (the per-user run limit) or, when this server
+   * has no room, for another server sharing the store to claim.
    */
   start(invocationId: number, userId: number): void;
-  /** Asks the engine to stop a CANCELING run; the engine marks it CANCELED once nothing runs. */
+  /**
+   * Asks the engine to stop a CANCELING run, here or on the server sharing the store that
+   * drives it; that engine marks it CANCELED once nothing runs.
+   */
   cancel(invocationId: number): void;
   /** The workflow of a stored run as a graph for display (the dashboard); throws like check(). */
   describe?(request: RunRequest, attachmentsDir: string): Promise<WorkflowGraph>;

@@ -1,20 +1,26 @@
 /**
  * The executor the configuration asks for (WES_EXECUTOR), ready to use: the one place that
  * chooses, for `wes serve` and for tests alike. Local: process groups recorded under
- * <dataDir>/executor, orphans of a crashed server stopped. Slurm: the commands checked, status
- * files under <dataDir>/executor/slurm (the data directory must be shared with the nodes).
+ * <dataDir>/executor, so that orphans of a crashed server can be stopped. Slurm: the commands
+ * checked, status files under <dataDir>/executor/slurm (the data directory must be shared with
+ * the nodes).
  */
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { CommandWrapper, Executor } from '../executors/executor.js';
 import type { JobSandboxMode } from '../executors/sandbox/job-sandbox.js';
 import { LocalExecutor } from '../executors/local/local-executor.js';
+import type { LiveServers } from '../executors/local/group-registry.js';
 import { SlurmExecutor } from '../executors/slurm/slurm-executor.js';
 
 export interface ConfiguredExecutor {
   readonly executor: Executor;
-  /** How many job process groups of a previous server were stopped (local only). */
-  readonly reaped: number;
+  /**
+   * Stops the job process groups that server processes of this host left running when they
+   * died (or, given the servers holding a lease, lost it); returns how many. Local only: Slurm
+   * jobs are attached to, not stopped.
+   */
+  readonly reapOrphans: (liveServers?: LiveServers) => Promise<number>;
 }
 
 /** How local jobs are started: the sandbox mode chosen at start and the wrapper that applies it. */
@@ -32,9 +38,8 @@ export async function createExecutor(config: Config, start: JobStart): Promise<C
     }
     const executor = new SlurmExecutor({ stateDir: path.join(stateDir, 'slurm'), ...config.slurm });
     await executor.check();
-    return { executor, reaped: 0 };
+    return { executor, reapOrphans: async () => 0 };
   }
   const executor = new LocalExecutor({ maxJobs: config.maxJobs, maxJobsPerOwner: config.maxJobsPerUser, stateDir, wrapper: start.wrapper });
-  // Jobs of a server that died without stopping them would run on beside their reruns.
-  return { executor, reaped: await executor.reapOrphans() };
+  return { executor, reapOrphans: (liveServers) => executor.reapOrphans(liveServers) };
 }

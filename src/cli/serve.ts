@@ -1,4 +1,7 @@
-/** `wes serve`: opens the store, prints the admin key on first start, and listens. */
+/**
+ * `wes serve`: opens the store, takes this server's lease in it, prints the admin key on first
+ * start, listens, and claims the runs no live server drives.
+ */
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { buildApp } from '../api/app.js';
@@ -14,11 +17,22 @@ import { detectContainerEngine } from '../executors/container/container-engine.j
 import { containerWrapper, removeLeftoverContainers } from '../executors/container/container-wrapper.js';
 import { ServerMetrics } from '../metrics.js';
 import { createExecutor } from './create-executor.js';
+import { ServerLease } from '../engine/runner/server-lease.js';
+import { RUN_CANCEL_CHANNEL } from '../store/queries/leases.js';
 
 export async function serve(config: Config): Promise<void> {
-  // Before anything is written there (the sandbox's state comes first).
+  // Before anything is written there (the SQLite file comes first).
   restrictDataDir(config.dataDir);
-  // Decided before anything else so that a required but missing sandbox stops the start.
+  const store = await openConfiguredStore(config);
+  // Before anything of the data directory is touched: on SQLite a second server stops here,
+  // naming the first, instead of stopping its jobs and running its runs a second time.
+  const lease = await ServerLease.register(store.db, { leaseSeconds: config.leaseSeconds, exclusive: store.dialect === 'sqlite' }).catch(
+    async (error: unknown) => {
+      await store.close();
+      throw error;
+    },
+  );
+  // Decided before the executor so that a required but missing sandbox stops the start.
   const sandbox = await selectJobSandbox(config.jobSandbox, {
     hiddenPaths: [config.dataDir],
     stateDir: path.join(config.dataDir, 'sandbox'),
@@ -26,23 +40,29 @@ export async function serve(config: Config): Promise<void> {
     readOnlyDirs: config.jobReadOnlyDirs,
   });
   process.stdout.write(`${sandbox.message}\n`);
-  const store = await openConfiguredStore(config);
   await configureSandbox({ timeoutMs: config.expressionTimeoutMs, memoryBytes: config.expressionMemoryBytes });
   const containers = await detectContainerEngine(process.env, config.containerEngine);
   if (containers.engine === undefined && config.containerEngine !== undefined) {
     throw new Error(`WES_CONTAINER_ENGINE=${config.containerEngine}: ${containers.problem}`);
   }
-  const { executor, reaped } = await createExecutor(config, {
+  const { executor, reapOrphans } = await createExecutor(config, {
     sandbox: sandbox.mode,
     wrapper: new JobWrapper({
       sandbox: sandbox.wrapper,
       container: containers.engine === undefined ? undefined : containerWrapper(containers.engine),
     }),
   });
-  const leftContainers = containers.engine === undefined ? 0 : await removeLeftoverContainers(containers.engine, config.dataDir);
-  // Uploads cut off by the last stop never became runs; nothing refers to them.
-  const staged = await removeInterruptedUploads(runsDirOf(config.dataDir));
+  // Jobs and containers a crashed server left would run on beside their reruns. Only those of
+  // servers that are gone or hold no lease: live ones may share the data directory.
+  const liveServers = () => lease.liveProcessKeys();
+  const removeContainers = async () =>
+    containers.engine === undefined ? 0 : removeLeftoverContainers(containers.engine, config.dataDir, liveServers);
+  const reaped = await reapOrphans(liveServers);
+  const leftContainers = await removeContainers();
+  // Uploads cut off by the last stop never became runs; while other servers live they may be theirs.
+  const staged = (await lease.otherLiveServers()) === 0 ? await removeInterruptedUploads(runsDirOf(config.dataDir)) : 0;
   const metrics = new ServerMetrics();
+  await lease.refresh();
   const runner = new Runner({
     db: store.db,
     executor,
@@ -51,6 +71,10 @@ export async function serve(config: Config): Promise<void> {
     maxRunsPerUser: config.maxRunsPerUser,
     containers: containers.engine !== undefined,
     onJobEnded: metrics.observeJob,
+    lease,
+    maxRuns: config.maxRuns,
+    reapLeftovers: async () => (await reapOrphans(liveServers)) + (await removeContainers()),
+    log: (line) => process.stdout.write(`${line}\n`),
   });
   const services = await createServices(store, {
     dataDir: config.dataDir,
@@ -86,8 +110,8 @@ export async function serve(config: Config): Promise<void> {
     metrics,
   });
   const stop = async () => {
-    // Active runs keep their state and are resumed by the next start; Slurm jobs go on
-    // (detached) and the next start attaches to them.
+    // Active runs keep their state and are taken over by another server or the next start
+    // (the lease ends with runner.stop()); Slurm jobs go on (detached) and are attached to.
     executor.detach?.();
     await runner.stop();
     await executor.shutdown();
@@ -98,6 +122,8 @@ export async function serve(config: Config): Promise<void> {
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
+  // A cancel taken by another server reaches this one at once (PostgreSQL; heartbeats otherwise).
+  await store.listen(RUN_CANCEL_CHANNEL, (payload) => runner.stopCanceled(Number(payload)));
   const address = await app.listen({ host: config.host, port: config.port });
   if (reaped > 0) process.stdout.write(`stopped ${reaped} job process group(s) left by a previous server\n`);
   if (staged > 0) process.stdout.write(`removed ${staged} unfinished upload(s) left by a previous server\n`);
@@ -109,7 +135,7 @@ export async function serve(config: Config): Promise<void> {
       ? `containers: none — DockerRequirement hints run without a container, requirements fail (${containers.problem})\n`
       : `containers: ${containers.engine.version} (${containers.engine.binary})\n`,
   );
-  const where = config.databaseUrl === undefined ? `SQLite in ${config.dataDir}` : 'PostgreSQL';
+  const where = config.databaseUrl === undefined ? `SQLite in ${config.dataDir}` : `PostgreSQL, server ${lease.serverId}`;
   process.stdout.write(
     `wes-server listening on ${address}/ga4gh/wes/v1, dashboard at ${address}/ (${where}${config.noAuth ? ', no auth' : ''}, job sandbox: ${sandbox.mode})\n`,
   );

@@ -15,6 +15,13 @@ import { migrationProvider } from './migrations/index.js';
 export interface Store {
   readonly db: Kysely<Database>;
   readonly dialect: Dialect;
+  /**
+   * Calls `onPayload` with each notification sent on `channel` (PostgreSQL LISTEN/NOTIFY, on a
+   * connection of its own that is opened again after it breaks; notifications sent while it is
+   * down are lost). SQLite has a single server: nothing is ever sent. Resolves to a function
+   * that stops listening; close() stops every listener too.
+   */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -66,5 +73,73 @@ export async function openStore(options: OpenOptions): Promise<Store> {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`database migration ${failed} failed: ${String(error)}`, { cause: error });
   }
-  return { db, dialect, close: () => db.destroy() };
+  const listeners = new Set<() => Promise<void>>();
+  const databaseUrl = options.databaseUrl;
+  return {
+    db,
+    dialect,
+    async listen(channel, onPayload) {
+      if (databaseUrl === undefined) return async () => undefined;
+      const stop = await listenPostgres(databaseUrl, channel, onPayload);
+      const unlisten = async () => {
+        listeners.delete(unlisten);
+        await stop();
+      };
+      listeners.add(unlisten);
+      return unlisten;
+    },
+    async close() {
+      await Promise.all([...listeners].map((unlisten) => unlisten()));
+      await db.destroy();
+    },
+  };
+}
+
+const RELISTEN_MS = 1000;
+
+/**
+ * LISTEN on a dedicated client, opened again RELISTEN_MS after it breaks (a database restart)
+ * until stopped. Resolves once the first attempt has listened or failed: listening is best
+ * effort, callers have a slower path too. Channel names are our own constants.
+ */
+async function listenPostgres(databaseUrl: string, channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`not a channel name: ${channel}`);
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  const attempt = (): Promise<void> => {
+    const next = new pg.Client({ connectionString: databaseUrl });
+    let failed = false;
+    // Unheard, 'error' would crash the process.
+    const fail = (): void => {
+      if (failed) return;
+      failed = true;
+      if (client === next) client = undefined;
+      void next.end().catch(() => undefined);
+      if (stopped) return;
+      retry = setTimeout(() => void attempt(), RELISTEN_MS);
+      retry.unref();
+    };
+    next.on('error', fail);
+    next.on('end', fail);
+    next.on('notification', (message) => {
+      if (message.channel === channel && message.payload !== undefined) onPayload(message.payload);
+    });
+    return next
+      .connect()
+      .then(() => next.query(`listen ${channel}`))
+      .then(() => {
+        if (stopped) fail();
+        else client = next;
+      }, fail);
+  };
+  await attempt();
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    const last = client;
+    client = undefined;
+    last?.removeAllListeners('end');
+    await last?.end().catch(() => undefined);
+  };
 }

@@ -1,4 +1,5 @@
 import type { ApiKeyTable, ServerSettingTable, UserTable } from './tables/user.table.js';
+import type { WesServerTable } from './tables/server.table.js';
 import type { WorkflowStepTable, WorkflowTable } from './tables/workflow.table.js';
 import type { WorkflowInvocationStepTable, WorkflowInvocationTable, WorkflowInvocationTagTable } from './tables/invocation.table.js';
 import type {
@@ -19,4 +20,5 @@ export interface Database {
   job: JobTable;
   implicit_collection_jobs: ImplicitCollectionJobsTable;
   implicit_collection_jobs_job_association: ImplicitCollectionJobsJobAssociationTable;
+  wes_server: WesServerTable;
 }

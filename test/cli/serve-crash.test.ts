@@ -56,7 +56,7 @@ async function crashAndResume(t: TestContext, sandbox: Sandbox): Promise<void> {
   const orphans = processesMentioning(marker);
   // The group is recorded right after the spawn; a kill before that would leave no record.
   const records = path.join(database.dataDir, 'executor');
-  await until(() => fs.existsSync(records) && fs.readdirSync(records).length > 0, 'the job group to be recorded');
+  await until(() => fs.existsSync(records) && fs.readdirSync(records, { recursive: true, withFileTypes: true }).some((entry) => entry.isFile()), 'the job group to be recorded');
 
   first.process.kill('SIGKILL');
   await new Promise((resolve) => first.process.once('exit', resolve));

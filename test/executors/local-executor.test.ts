@@ -388,56 +388,6 @@ test('shutdown cancels queued and running jobs, waits for them, and refuses new 
   });
 });
 
-test('a later executor with the same stateDir stops the jobs a dead one left running', async () => {
-  await withDir(async (dir) => {
-    const stateDir = join(dir, 'state');
-    // The registry directory appears with the first record, which may come after onStart.
-    const recorded = async (): Promise<string[]> =>
-      readdir(stateDir).catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') return [];
-        throw error;
-      });
-    const crashed = new LocalExecutor({ maxJobs: 1, stateDir, killGraceMs: 200 });
-    try {
-      const started = new Promise<void>((resolve) => {
-        crashed.submit(spec(dir, ['sh', '-c', 'sleep 1000 & sleep 1001; wait']), never, () => resolve());
-      });
-      await started;
-      await waitFor(async () => (await recorded()).length === 1, 'the group to be recorded');
-      const pgid = Number((await recorded())[0]);
-      await waitFor(async () => (await liveMembers(pgid)).length === 3, 'the shell and both sleeps');
-
-      // The first executor is abandoned as a crashed server would abandon it: no shutdown().
-      const next = new LocalExecutor({ maxJobs: 1, stateDir, killGraceMs: 200 });
-      assert.equal(await next.reapOrphans(), 1);
-      assert.deepEqual(await liveMembers(pgid), []);
-      assert.deepEqual(await recorded(), []);
-      assert.equal(await next.reapOrphans(), 0);
-    } finally {
-      // Whatever failed above, the sleeps must not outlive the test (they would hold the suite).
-      await crashed.shutdown();
-    }
-  });
-});
-
-test('a group recorded in another boot is forgotten, not signalled', async () => {
-  await withDir(async (dir) => {
-    const stateDir = join(dir, 'state');
-    const crashed = new LocalExecutor({ maxJobs: 1, stateDir });
-    const started = new Promise<void>((resolve) => {
-      crashed.submit(spec(dir, ['sleep', '1000']), never, () => resolve());
-    });
-    await started;
-    await waitFor(async () => (await readdir(stateDir)).length === 1, 'the group to be recorded');
-    const pgid = Number((await readdir(stateDir))[0]);
-    await writeFile(join(stateDir, String(pgid)), 'some-other-boot');
-    assert.equal(await new LocalExecutor({ maxJobs: 1, stateDir }).reapOrphans(), 1);
-    assert.equal((await liveMembers(pgid)).length, 1, 'a group from another boot was killed');
-    await crashed.shutdown();
-    assert.deepEqual(await liveMembers(pgid), []);
-  });
-});
-
 test('owners are served round-robin: a job queued behind another owner\'s many waits one slot', async () => {
   await withDir(async (dir) => {
     const ex = new LocalExecutor({ maxJobs: 1, cores: 64 });

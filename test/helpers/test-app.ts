@@ -21,6 +21,7 @@ import type { ServerMetrics } from '../../src/metrics.js';
 import type { Executor } from '../../src/executors/executor.js';
 import { loadConfig } from '../../src/config.js';
 import { createExecutor } from '../../src/cli/create-executor.js';
+import { ServerLease } from '../../src/engine/runner/server-lease.js';
 
 /** What runs the jobs of engine tests: WES_EXECUTOR=slurm runs them on a Slurm cluster. */
 export const TEST_EXECUTOR = loadConfig(process.env).executor;
@@ -126,6 +127,7 @@ export async function buildTestApp(
     executor === undefined
       ? undefined
       : new Runner({ db: store.db, executor, allowedUrlPrefixes: [], maxRunsPerUser: options.maxRunsPerUser,
+          lease: await ServerLease.register(store.db, { leaseSeconds: 30, exclusive: false }),
           inputPolicy: options.inputPolicy,
           containers: options.containers !== undefined,
           onJobEnded: options.metrics?.observeJob,

@@ -11,6 +11,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { CommandWrapper, JobSpec, Mount, WrappedCommand } from '../executor.js';
 import type { ContainerEngine } from './container-engine.js';
 import { ImageStore } from './image-store.js';
+import { currentProcess, parseProcessKey, processGone, processKey } from '../local/process-identity.js';
+import type { LiveServers } from '../local/group-registry.js';
 
 export interface ContainerWrapperOptions {
   /** Most processes a job's container may hold at once (`--pids-limit`). */
@@ -23,6 +25,8 @@ const DEFAULT_PIDS_LIMIT = 4096;
 
 /** Label every job container carries, its value the job's id. */
 export const JOB_LABEL = 'org.wes-server.job';
+/** Label naming the server process that started the container (process-identity.ts processKey). */
+export const SERVER_LABEL = 'org.wes-server.server';
 
 /** One `--mount` value; fields are CSV, so paths with commas or quotes are quoted. */
 function mountFlag(mount: Mount): string {
@@ -83,6 +87,9 @@ export class ContainerWrapper implements CommandWrapper {
       // Which job a container belongs to, for operators (`podman ps --filter label=…`) and tests.
       '--label',
       `${JOB_LABEL}=${spec.id}`,
+      // Which server started it: another server on this data directory leaves it alone while that one lives.
+      '--label',
+      `${SERVER_LABEL}=${processKey(currentProcess())}`,
       // A real PID 1 forwards signals and reaps zombies; a job's own PID 1 would ignore SIGTERM.
       '--init',
       // The output goes straight to the job's stdout/stderr files, not also to an engine log.
@@ -129,21 +136,33 @@ export class ContainerWrapper implements CommandWrapper {
 }
 
 /**
- * Removes every container of a job whose id lies below `jobRoot` (a data directory): what a
- * server killed without shutdown left behind, when its podman clients died before their
- * containers. Call once at start, before jobs run; returns how many were removed.
+ * Removes every container of a job whose id lies below `jobRoot` (a data directory) that a
+ * server process now gone left behind (killed without shutdown, its podman clients died before
+ * their containers) or, with `liveServers`, one that holds no lease any more. Containers of
+ * live servers sharing the data directory are left alone. Returns how many were removed.
  */
-export async function removeLeftoverContainers(engine: ContainerEngine, jobRoot: string): Promise<number> {
-  const listed = await engine.exec(['ps', '--all', '--filter', `label=${JOB_LABEL}`, '--format', '{{.Names}} {{index .Labels "' + JOB_LABEL + '"}}']);
+export async function removeLeftoverContainers(engine: ContainerEngine, jobRoot: string, liveServers?: LiveServers): Promise<number> {
+  const format = `{{.Names}} {{index .Labels "${SERVER_LABEL}"}} {{index .Labels "${JOB_LABEL}"}}`;
+  const listed = await engine.exec(['ps', '--all', '--filter', `label=${JOB_LABEL}`, '--format', format]);
   if (listed.code !== 0) return 0;
-  const names = listed.stdout
+  const ours = listed.stdout
     .split('\n')
-    .map((line) => /^(\S+) (.*)$/.exec(line))
-    .filter((m): m is RegExpExecArray => m !== null && m[2].startsWith(`${jobRoot}/`))
-    .map((m) => m[1]);
+    .map((line) => /^(\S+) (\S*) (.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null && m[3].startsWith(`${jobRoot}/`));
+  // Read after the listing, as GroupRegistry.reap does: a listed container's server registered before it.
+  const live = await liveServers?.();
+  const names = ours.filter((m) => serverAbandoned(m[2], live)).map((m) => m[1]);
   // One at a time: a name that vanished meanwhile must not keep the others.
   for (const name of names) await engine.exec(removeArgs(engine, name));
   return names.length;
+}
+
+/** A container without the server label predates it: its server is gone. */
+function serverAbandoned(label: string, live: ReadonlySet<string> | undefined): boolean {
+  if (label === '' || label === '<no value>') return true;
+  const server = parseProcessKey(label);
+  if (server === undefined || label === processKey(currentProcess())) return false;
+  return processGone(server) === true || (live !== undefined && !live.has(label));
 }
 
 /** The container wrapper of a server: one image store, so each image is fetched once. */

@@ -1,29 +1,44 @@
 /**
  * A record on disk of the process groups a LocalExecutor has running, so that a server that
- * died without stopping its jobs (a crash, SIGKILL) can stop them on its next start: job
- * processes lead their own groups and outlive the server otherwise. One file per group,
- * named by its id and holding the boot id; a group is only killed in the boot it was started
- * in, because after a reboot the same id may belong to anyone.
+ * died without stopping its jobs (a crash, SIGKILL) has them stopped by the next server on its
+ * host: job processes lead their own groups and outlive the server otherwise.
+ *
+ * Several servers may share one data directory (PostgreSQL), so each server process records
+ * its groups in a directory of its own, `groups/<host>/<boot id>.<PID namespace>/<pid>/<pid
+ * start time>/<pgid>`,
+ * and a server only stops the groups of a process that is gone (process-identity.ts) or, when
+ * told which servers hold a lease, of one that holds none (frozen or cut off from the database
+ * past its lease: its runs are someone else's now).
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { terminateGroup } from './process-group.js';
+import { bootIdOf, currentProcess, processGone, processKey, type ProcessIdentity } from './process-identity.js';
 
-const BOOT_ID = '/proc/sys/kernel/random/boot_id';
+const GROUPS = 'groups';
 
-async function bootId(): Promise<string> {
-  return (await readFile(BOOT_ID, 'utf8').catch(() => 'unknown')).trim();
+/** The process keys (processKey) of the servers that hold a lease; asked after the records are listed. */
+export type LiveServers = () => Promise<ReadonlySet<string>>;
+
+async function list(dir: string): Promise<string[]> {
+  return readdir(dir).catch(() => [] as string[]);
+}
+
+function numeric(names: readonly string[]): number[] {
+  return names.filter((name) => /^\d+$/.test(name)).map(Number);
 }
 
 export class GroupRegistry {
-  readonly #dir: string;
+  readonly #stateDir: string;
+  readonly #own: string;
 
-  constructor(dir: string) {
-    this.#dir = dir;
+  constructor(stateDir: string) {
+    this.#stateDir = stateDir;
+    this.#own = path.join(stateDir, GROUPS, processKey(currentProcess()));
   }
 
-  #boot: string | undefined;
+  #created = false;
 
   /**
    * Best effort and synchronous: it runs while the job holds its slot, where a few microseconds
@@ -32,11 +47,11 @@ export class GroupRegistry {
    */
   add(pgid: number): void {
     try {
-      if (this.#boot === undefined) {
-        mkdirSync(this.#dir, { recursive: true });
-        this.#boot = readFileSync(BOOT_ID, 'utf8').trim();
+      if (!this.#created) {
+        mkdirSync(this.#own, { recursive: true });
+        this.#created = true;
       }
-      writeFileSync(path.join(this.#dir, String(pgid)), this.#boot);
+      writeFileSync(path.join(this.#own, String(pgid)), '');
     } catch {
       // See above: a missing record only matters after a crash.
     }
@@ -44,32 +59,67 @@ export class GroupRegistry {
 
   remove(pgid: number): void {
     try {
-      rmSync(path.join(this.#dir, String(pgid)), { force: true });
+      rmSync(path.join(this.#own, String(pgid)), { force: true });
     } catch {
       // A record left behind names a group that is gone; reap() skips it.
     }
   }
 
   /**
-   * Stops every group recorded by an earlier process in this boot (SIGTERM, SIGKILL after
-   * `graceMs`) and forgets all records; returns how many groups were recorded. A group id
-   * cannot be reused while any member of the group lives, so a recorded id whose group still
-   * exists in the same boot is still that job's.
+   * Stops every group recorded by a server process of this host that is gone or, with
+   * `liveServers`, holds no lease (SIGTERM, SIGKILL after `graceMs`) and forgets its records;
+   * returns how many groups were recorded. A group id cannot be reused while any member of the
+   * group lives, so a recorded id whose group still exists in the same boot is still that
+   * job's. Records of another boot are only forgotten: their processes ended with that boot.
+   * The leases are read after the records are listed: a server registers before it records a
+   * group, so a record listed here belongs to a server the lease list already shows.
    */
-  async reap(graceMs: number): Promise<number> {
-    let names: string[];
-    try {
-      names = await readdir(this.#dir);
-    } catch {
-      return 0;
+  async reap(graceMs: number, liveServers?: LiveServers): Promise<number> {
+    const self = currentProcess();
+    const hostDir = path.join(this.#stateDir, GROUPS, self.host);
+    const owners: { readonly owner: ProcessIdentity; readonly dir: string }[] = [];
+    for (const boot of await list(hostDir)) {
+      if (boot !== self.boot) {
+        // An earlier boot's processes are gone; another PID namespace of this boot (a
+        // container of the same name) is not ours to judge.
+        if (bootIdOf(boot) !== bootIdOf(self.boot)) await rm(path.join(hostDir, boot), { recursive: true, force: true });
+        continue;
+      }
+      for (const pid of numeric(await list(path.join(hostDir, boot)))) {
+        for (const start of await list(path.join(hostDir, boot, String(pid)))) {
+          owners.push({ owner: { host: self.host, boot, pid, start }, dir: path.join(hostDir, boot, String(pid), start) });
+        }
+      }
     }
-    const boot = await bootId();
-    const groups = names.filter((name) => /^\d+$/.test(name));
+    const live = await liveServers?.();
+    let reaped = await this.#reapUnversioned(graceMs);
+    for (const { owner, dir } of owners) {
+      const key = processKey(owner);
+      const abandoned = processGone(owner) === true || (live !== undefined && !live.has(key) && key !== processKey(self));
+      if (!abandoned) continue;
+      const groups = numeric(await list(dir));
+      await Promise.all(groups.map((pgid) => terminateGroup(pgid, graceMs)));
+      await rm(dir, { recursive: true, force: true });
+      // The pid's directory too, unless another process of that pid recorded groups there.
+      await rmdir(path.dirname(dir)).catch(() => undefined);
+      reaped += groups.length;
+    }
+    return reaped;
+  }
+
+  /**
+   * Records `<stateDir>/<pgid>` (holding the boot id) of servers before per-process records:
+   * such a server is gone once this version runs.
+   */
+  async #reapUnversioned(graceMs: number): Promise<number> {
+    const groups = numeric(await list(this.#stateDir));
+    const boot = bootIdOf(currentProcess().boot);
     await Promise.all(
-      groups.map(async (name) => {
-        const recordedBoot = (await readFile(path.join(this.#dir, name), 'utf8').catch(() => '')).trim();
-        if (recordedBoot === boot && boot !== 'unknown') await terminateGroup(Number(name), graceMs);
-        this.remove(Number(name));
+      groups.map(async (pgid) => {
+        const file = path.join(this.#stateDir, String(pgid));
+        const recordedBoot = (await readFile(file, 'utf8').catch(() => '')).trim();
+        if (recordedBoot === boot && currentProcess().boot !== 'unknown') await terminateGroup(pgid, graceMs);
+        await rm(file, { force: true });
       }),
     );
     return groups.length;

@@ -12,7 +12,7 @@ import { statSync } from 'node:fs';
 import type { CommandWrapper, Executor, JobHandle, JobResult, JobSpec, WrappedCommand } from '../executor.js';
 import { ended, errorMessage } from '../job-result.js';
 import { terminateGroup } from './process-group.js';
-import { GroupRegistry } from './group-registry.js';
+import { GroupRegistry, type LiveServers } from './group-registry.js';
 import { FairQueue, type QueueEntry } from './fair-queue.js';
 import { Launcher, LaunchError, type StartedProcess } from './launcher.js';
 
@@ -147,12 +147,12 @@ export class LocalExecutor implements Executor {
   }
 
   /**
-   * Stops the jobs an earlier executor with the same stateDir left running when its process
-   * died without shutdown(); call once at start, before submitting. Returns how many groups
-   * were on record.
+   * Stops the jobs that executors of this host with the same stateDir left running when their
+   * process died (or, with `liveServers`, lost its lease) without shutdown(); call at start,
+   * before submitting. Returns how many groups were on record.
    */
-  async reapOrphans(): Promise<number> {
-    return this.#registry?.reap(this.#graceMs) ?? 0;
+  async reapOrphans(liveServers?: LiveServers): Promise<number> {
+    return this.#registry?.reap(this.#graceMs, liveServers) ?? 0;
   }
 
   submit(spec: JobSpec, signal: AbortSignal, onStart?: (startedAt: Date) => void): JobHandle {

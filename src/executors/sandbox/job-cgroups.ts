@@ -10,6 +10,7 @@
  */
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { isStaleName } from './stale-name.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 const CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
@@ -132,12 +133,12 @@ export class JobCgroups {
     return { procsFiles: dirs.map((dir) => path.join(dir, 'cgroup.procs')), remove: () => killAndRemove(dirs) };
   }
 
-  /** Kills and removes the job groups any earlier server with this prefix left behind. */
+  /** Kills and removes the job groups servers with this prefix left behind when they died. */
   async reapStale(): Promise<number> {
     const stale: string[] = [];
     for (const parent of this.#parents.values()) {
       const names = await readdir(parent).catch(() => [] as string[]);
-      stale.push(...names.filter((name) => name.startsWith(`${this.#prefix}-`)).map((name) => path.join(parent, name)));
+      stale.push(...names.filter((name) => isStaleName(name, this.#prefix)).map((name) => path.join(parent, name)));
     }
     await killAndRemove(stale);
     return stale.length;

@@ -9,6 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { isStaleName } from './stale-name.js';
 
 const run = promisify(execFile);
 /** slirp4netns's guest side: 10.0.2.100, gateway 10.0.2.2, DNS forwarder 10.0.2.3. */
@@ -70,10 +71,10 @@ export class SlirpNetworks {
     return { path: nsPath, remove };
   }
 
-  /** Deletes namespaces an earlier server with this prefix left (their slirp died with it). */
+  /** Deletes namespaces servers with this prefix left when they died (their slirp died with them). */
   async reapStale(): Promise<void> {
     const { stdout } = await run('ip', ['netns', 'list']).catch(() => ({ stdout: '' }));
-    const names = stdout.split('\n').map((line) => line.split(' ')[0]).filter((name) => name.startsWith(`${this.#prefix}-`));
+    const names = stdout.split('\n').map((line) => line.split(' ')[0]).filter((name) => isStaleName(name, this.#prefix));
     for (const name of names) await run('ip', ['netns', 'delete', name]).catch(() => undefined);
   }
 }

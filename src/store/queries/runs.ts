@@ -141,8 +141,10 @@ export async function listActiveRuns(db: Kysely<Database>, states: readonly RunS
 }
 
 /**
- * Moves a run to `to` only if it is in one of `from`; returns whether it moved. The condition
- * in the UPDATE makes concurrent moves (cancel vs. completion) race-free.
+ * Moves a run to `to` only if it is in one of `from` (and, with `heldBy`, still leased to that
+ * server); returns whether it moved. The condition in the UPDATE makes concurrent moves
+ * (cancel vs. completion, a server that lost its lease vs. the one that took the run over)
+ * race-free.
  */
 export async function markRunState(
   db: Kysely<Database>,
@@ -151,12 +153,14 @@ export async function markRunState(
   to: RunState,
   now: string,
   fields: { start_time?: string; end_time?: string; outputs?: string; message?: string; exit_code?: number } = {},
+  heldBy?: number,
 ): Promise<boolean> {
   const result = await db
     .updateTable('workflow_invocation')
     .set({ state: to, update_time: now, ...fields })
     .where('id', '=', id)
     .where('state', 'in', from)
+    .$if(heldBy !== undefined, (q) => q.where('server_id', '=', heldBy ?? null))
     .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
 }

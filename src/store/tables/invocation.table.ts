@@ -22,6 +22,8 @@ export interface WorkflowInvocationTable {
   start_time: string | null;
   end_time: string | null;
   update_time: string;
+  /** The server (wes_server.id) that drives or last drove the run (migration 0005). */
+  server_id: Generated<number | null>;
 }
 export type WorkflowInvocationRow = Selectable<WorkflowInvocationTable>;
 export type NewWorkflowInvocation = Insertable<WorkflowInvocationTable>;
