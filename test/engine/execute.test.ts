@@ -237,8 +237,9 @@ steps:
 `,
     });
     const host = recordingHost();
-    // Element 0 fails at once; the others would take a while, so the failure stops them.
-    const scripts = ['exit 5', ...Array.from({ length: 599 }, () => 'sleep 5')];
+    // Every element fails at once: the first failure, whichever it is, stops the run while most
+    // of the scatter is still beyond the window.
+    const scripts = Array.from({ length: 600 }, () => 'exit 5');
     await assert.rejects(run(dir, 'wf.cwl', { scripts }, host), CommandFailedError);
     const created = host.events.filter((e) => e[0] === 'jobCreated').length;
     assert.ok(created < 600, `only a window of elements is prepared, got ${created} jobs created`);
