@@ -40,6 +40,8 @@ interface PlannedJobs {
   readonly ids: number[];
   /** Settles once the batch holding element e (index e / PLAN_BATCH) is in the store. */
   readonly batches: Promise<void>[];
+  /** Set when the run stopped before the last elements: batches not yet begun are not written. */
+  stopped: boolean;
 }
 
 /** Planned jobs written per transaction, so other runs' writes get their turns in between. */
@@ -90,28 +92,33 @@ export class StoreEngineHost implements EngineHost {
       }
     }
     const collection = { stepId: step.id, collectionId, invocationId: this.#invocationId, sortKey: step.sortKey };
-    const batches: Promise<void>[] = [];
+    const planned: PlannedJobs = { ids, batches: [], stopped: false };
     let previous = Promise.resolve();
     for (let from = 0; from < elements; from += PLAN_BATCH) {
       const missing: number[] = [];
       for (let e = from; e < Math.min(from + PLAN_BATCH, elements); e++) if (ids[e] === undefined) missing.push(e);
       previous = previous.then(async () => {
-        if (missing.length === 0) return;
+        if (missing.length === 0 || planned.stopped) return;
         const written = await this.#db.transaction().execute((trx) => planCollectionJobs(trx, collection, missing, now()));
         missing.forEach((e, i) => (ids[e] = written[i]));
       });
-      batches.push(previous);
+      planned.batches.push(previous);
     }
     // A failed batch fails the jobs that wait for it; nobody else waits on the chain.
     previous.catch(() => undefined);
-    step.planned = { ids, batches };
-    await batches[0];
+    step.planned = planned;
+    await planned.batches[0];
   }
 
+  /**
+   * Planning stops (a cancel of a 100,000-element scatter does not wait for the rest to be
+   * written); what was planned of [from, to) is marked CANCELED, 1,000 jobs per statement.
+   */
   async elementsNotRun(path: StepPath, from: number, to: number): Promise<void> {
     const step = await this.#stepInstance(path);
-    if (step.collectionId === null) return;
-    await Promise.allSettled(step.planned?.batches ?? []);
+    if (step.collectionId === null || step.planned === undefined) return;
+    step.planned.stopped = true;
+    await Promise.allSettled(step.planned.batches);
     for (let start = from; start < to; start += PLAN_BATCH) {
       await cancelPlannedJobs(this.#db, step.collectionId, start, Math.min(start + PLAN_BATCH, to), now());
     }
