@@ -79,6 +79,24 @@ stdout: out.txt
 outputs: {out: {type: File, outputBinding: {glob: out.txt}}}
 `;
 
+/** A scatter of `sh -c` over its `scripts`. */
+const SH_SCATTER = {
+  'sh.cwl': `cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: [sh, -c]
+inputs: {script: {type: string, inputBinding: {}}}
+outputs: []
+`,
+  'wf.cwl': `cwlVersion: v1.2
+class: Workflow
+requirements: {ScatterFeatureRequirement: {}}
+inputs: {scripts: 'string[]'}
+outputs: []
+steps:
+  each: {run: sh.cwl, scatter: script, in: {script: scripts}, out: []}
+`,
+};
+
 describe('executing workflows', () => {
   it('runs a scatter as one job per element and reports steps, scatter size and jobs', async () => {
     const dir = await setup({
@@ -170,22 +188,7 @@ steps:
   });
 
   it('stops the other elements of a scatter when one fails, and reports the failure', async () => {
-    const dir = await setup({
-      'sh.cwl': `cwlVersion: v1.2
-class: CommandLineTool
-baseCommand: [sh, -c]
-inputs: {script: {type: string, inputBinding: {}}}
-outputs: []
-`,
-      'wf.cwl': `cwlVersion: v1.2
-class: Workflow
-requirements: {ScatterFeatureRequirement: {}}
-inputs: {scripts: 'string[]'}
-outputs: []
-steps:
-  each: {run: sh.cwl, scatter: script, in: {script: scripts}, out: []}
-`,
-    });
+    const dir = await setup(SH_SCATTER);
     const host = recordingHost();
     await assert.rejects(run(dir, 'wf.cwl', { scripts: ['sleep 300', 'sleep 1; exit 5', 'sleep 300'] }, host), (error: unknown) => {
       assert.ok(error instanceof CommandFailedError, String(error));
@@ -220,22 +223,7 @@ outputs: []
   });
 
   it('runs a big scatter a window at a time and reports the elements a failure left unstarted', async () => {
-    const dir = await setup({
-      'sh.cwl': `cwlVersion: v1.2
-class: CommandLineTool
-baseCommand: [sh, -c]
-inputs: {script: {type: string, inputBinding: {}}}
-outputs: []
-`,
-      'wf.cwl': `cwlVersion: v1.2
-class: Workflow
-requirements: {ScatterFeatureRequirement: {}}
-inputs: {scripts: 'string[]'}
-outputs: []
-steps:
-  each: {run: sh.cwl, scatter: script, in: {script: scripts}, out: []}
-`,
-    });
+    const dir = await setup(SH_SCATTER);
     const host = recordingHost();
     // Every element fails at once: the first failure, whichever it is, stops the run while most
     // of the scatter is still beyond the window.
