@@ -18,7 +18,7 @@ import { detectContainerEngine } from '../src/executors/container/container-engi
 import { containerWrapper } from '../src/executors/container/container-wrapper.js';
 import { JobWrapper } from '../src/executors/job-wrapper.js';
 import { BwrapWrapper } from '../src/executors/sandbox/bwrap-wrapper.js';
-import { PathPolicy } from '../src/engine/path-policy.js';
+import { PathPolicy } from '../src/engine/values/path-policy.js';
 import { buildTestImages } from '../test/helpers/test-images.js';
 import { nullEngineHost } from '../test/helpers/null-engine-host.js';
 

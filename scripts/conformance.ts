@@ -22,7 +22,7 @@ import {
   type LoadedProcess,
 } from '../src/engine/index.js';
 import { LocalExecutor } from '../src/executors/local/local-executor.js';
-import { PathPolicy } from '../src/engine/path-policy.js';
+import { PathPolicy } from '../src/engine/values/path-policy.js';
 import { JobWrapper } from '../src/executors/job-wrapper.js';
 import { containerWrapper } from '../src/executors/container/container-wrapper.js';
 import { selectJobSandbox } from '../src/executors/sandbox/job-sandbox.js';

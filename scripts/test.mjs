@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const DATABASE_DIRS = ['test/store', 'test/api', 'test/e2e', 'test/cli', 'test/security'];
+const DATABASE_DIRS = ['test/store', 'test/api', 'test/e2e', 'test/cli', 'test/security', 'test/runner'];
 // test/browser (the dashboard in chromium through playwright-core) runs once, on SQLite: it tests
 // the pages, not the store. It skips, saying why, when chromium or playwright-core is missing.
 const dialects = (process.env.WES_TEST_DIALECTS ?? 'sqlite,postgres').split(',').filter(Boolean);

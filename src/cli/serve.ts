@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import { buildApp } from '../api/app.js';
 import { createServices } from '../wes/services.js';
 import { openConfiguredStore, restrictDataDir } from './open.js';
-import { Runner } from '../engine/runner/runner.js';
+import { Runner } from '../runner/runner.js';
 import { removeInterruptedUploads } from '../wes/attachments.js';
 import { runsDirOf } from '../wes/run-service.js';
 import { closeSandbox, configureSandbox } from '../engine/index.js';
@@ -17,7 +17,7 @@ import { detectContainerEngine } from '../executors/container/container-engine.j
 import { containerWrapper, removeLeftoverContainers } from '../executors/container/container-wrapper.js';
 import { ServerMetrics } from '../metrics.js';
 import { createExecutor } from './create-executor.js';
-import { ServerLease } from '../engine/runner/server-lease.js';
+import { ServerLease } from '../runner/server-lease.js';
 import { RUN_CANCEL_CHANNEL } from '../store/queries/leases.js';
 
 export async function serve(config: Config): Promise<void> {

@@ -12,7 +12,7 @@
  * A job is (StepPath, element): element is undefined for a step's single job and the flat
  * scatter index (0-based, in output order) for one element of a scattered step.
  */
-import type { CwlObject } from './cwl-value.js';
+import type { CwlObject } from './values/cwl-value.js';
 
 export interface StepCoordinate {
   readonly order: number;

@@ -3,11 +3,11 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { buildCommandLine } from '../../src/engine/command-line.js';
-import type { CwlObject } from '../../src/engine/cwl-value.js';
+import { buildCommandLine } from '../../src/engine/job/command-line.js';
+import type { CwlObject } from '../../src/engine/values/cwl-value.js';
 import { loadProcess, prepareInputs } from '../../src/engine/index.js';
-import { evaluatorFor, expressionOptions } from '../../src/engine/job-context.js';
-import { rootScope, scopeFor } from '../../src/engine/requirements.js';
+import { evaluatorFor, expressionOptions } from '../../src/engine/job/job-context.js';
+import { rootScope, scopeFor } from '../../src/engine/cwl/requirements.js';
 import { InvalidWorkflowError } from '../../src/errors.js';
 
 async function commandLine(document: string, params: CwlObject, shell = false): Promise<string[]> {

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Requirement } from '../../src/engine/cwl/model.js';
-import { containerFor } from '../../src/engine/docker-requirement.js';
-import { JobFailedError } from '../../src/engine/job-context.js';
-import type { RequirementScope } from '../../src/engine/requirements.js';
+import { containerFor } from '../../src/engine/job/docker-requirement.js';
+import { JobFailedError } from '../../src/engine/job/job-context.js';
+import type { RequirementScope } from '../../src/engine/cwl/requirements.js';
 
 const docker = (fields: Record<string, string>): Requirement => ({ class: 'DockerRequirement', ...fields }) as Requirement;
 const asRequirement = (r: Requirement): RequirementScope => ({ overrides: [], requirements: [r], hints: [] });

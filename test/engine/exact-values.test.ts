@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { parseJson, stringifyJson } from '../../src/exact-json.js';
 import { parseYaml } from '../../src/engine/index.js';
-import { checkRemoteHost, RemoteInputError } from '../../src/engine/remote-inputs.js';
+import { checkRemoteHost, RemoteInputError } from '../../src/engine/cwl/remote-inputs.js';
 
 describe('exact JSON', () => {
   it('keeps integers beyond 2^53 digit for digit and everything else as JSON.parse does', () => {

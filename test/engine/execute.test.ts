@@ -15,7 +15,7 @@ import {
 } from '../../src/engine/index.js';
 import { CancelledError, CommandFailedError } from '../../src/errors.js';
 import { LocalExecutor } from '../../src/executors/local/local-executor.js';
-import { PathPolicy } from '../../src/engine/path-policy.js';
+import { PathPolicy } from '../../src/engine/values/path-policy.js';
 import type { OnError } from '../../src/engine-parameters.js';
 
 // A core budget of 4 so that three one-core jobs really run at once on any machine.

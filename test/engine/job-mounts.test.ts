@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { jobConfinement } from '../../src/engine/job-mounts.js';
-import { stageValues } from '../../src/engine/staging.js';
-import { PathPolicy } from '../../src/engine/path-policy.js';
+import { jobConfinement } from '../../src/engine/job/job-mounts.js';
+import { stageValues } from '../../src/engine/job/staging.js';
+import { PathPolicy } from '../../src/engine/values/path-policy.js';
 import type { Mount } from '../../src/executors/executor.js';
 
 async function runLayout(t: { after: (fn: () => Promise<void>) => void }) {

@@ -10,9 +10,9 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { checkBasename, PathEscapeError, PathPolicy } from '../../src/engine/path-policy.js';
-import { describePath, listDirectory, readContents } from '../../src/engine/file-values.js';
-import { stageAt } from '../../src/engine/staging.js';
+import { checkBasename, PathEscapeError, PathPolicy } from '../../src/engine/values/path-policy.js';
+import { describePath, listDirectory, readContents } from '../../src/engine/values/file-values.js';
+import { stageAt } from '../../src/engine/job/staging.js';
 import { publicText } from '../../src/run-layout.js';
 import { appendRunLog, openRunFile, RunFileRefused } from '../../src/run-files.js';
 

@@ -9,19 +9,19 @@ import { openStore, type Store } from '../../src/store/connect.js';
 import { createServices, type Services } from '../../src/wes/services.js';
 import type { RunLauncher } from '../../src/run-launcher.js';
 import { createTestDatabase, type TestDatabase } from './dialects.js';
-import { Runner } from '../../src/engine/runner/runner.js';
+import { Runner } from '../../src/runner/runner.js';
 import { LocalExecutor, type LocalExecutorOptions } from '../../src/executors/local/local-executor.js';
 import { JobWrapper } from '../../src/executors/job-wrapper.js';
 import { containerWrapper } from '../../src/executors/container/container-wrapper.js';
 import { selectJobSandbox } from '../../src/executors/sandbox/job-sandbox.js';
 import path from 'node:path';
-import type { InputPolicy } from '../../src/engine/input-locations.js';
+import type { InputPolicy } from '../../src/engine/cwl/input-locations.js';
 import type { ContainerEngine } from '../../src/executors/container/container-engine.js';
 import type { ServerMetrics } from '../../src/metrics.js';
 import type { Executor } from '../../src/executors/executor.js';
 import { loadConfig } from '../../src/config.js';
 import { createExecutor } from '../../src/cli/create-executor.js';
-import { ServerLease } from '../../src/engine/runner/server-lease.js';
+import { ServerLease } from '../../src/runner/server-lease.js';
 
 /** What runs the jobs of engine tests: WES_EXECUTOR=slurm runs them on a Slurm cluster. */
 export const TEST_EXECUTOR = loadConfig(process.env).executor;

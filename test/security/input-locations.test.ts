@@ -15,7 +15,7 @@ import { buildTestApp, type TestApp } from '../helpers/test-app.js';
 import { assertErrorResponse, assertMatchesSpec } from '../helpers/spec.js';
 import { multipartBody, type FormFile } from '../helpers/multipart.js';
 import { getJson, submitWorkflow, waitForState } from '../e2e/helpers.js';
-import { CLOSED_INPUT_POLICY, type InputPolicy } from '../../src/engine/input-locations.js';
+import { CLOSED_INPUT_POLICY, type InputPolicy } from '../../src/engine/cwl/input-locations.js';
 
 const CAT_TOOL = `cwlVersion: v1.2
 class: CommandLineTool

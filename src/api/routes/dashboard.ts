@@ -11,7 +11,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { sendError } from '../error-handler.js';
 import { DASHBOARD_CONTENT_SECURITY_POLICY } from '../security-headers.js';
 
-const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
+const WEB_DIR = fileURLToPath(new URL('../../web', import.meta.url));
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',

@@ -4,7 +4,7 @@
  * the document is a list, and named types from SchemaDefRequirement are already inlined.
  * Expressions stay strings; the expressions layer evaluates them.
  */
-import type { CwlValue } from '../cwl-value.js';
+import type { CwlValue } from '../values/cwl-value.js';
 
 /** Format class IRI → the classes it is a subclass of or equivalent to ($schemas ontologies). */
 export type FormatGraph = ReadonlyMap<string, readonly string[]>;

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { InvalidWorkflowError } from '../../errors.js';
-import type { CwlValue } from '../cwl-value.js';
+import type { CwlValue } from '../values/cwl-value.js';
 import type {
   CommandLineTool,
   FormatGraph,

@@ -3,7 +3,7 @@
  * in a string, evaluates each, and either returns the value itself (the string is one
  * expression) or splices the values into the text (non-strings as JSON). `\$(` escapes.
  */
-import type { CwlValue } from '../cwl-value.js';
+import type { CwlValue } from '../values/cwl-value.js';
 import { ExpressionError } from './expression-error.js';
 import { evaluateParameterReference, isPlainReference } from './parameter-reference.js';
 import { pythonJson } from './python-json.js';

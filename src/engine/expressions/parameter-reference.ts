@@ -3,7 +3,7 @@
  * `inputs['a b'].length`, following the grammar of the CWL spec (symbol, then `.symbol`,
  * `['quoted']`, `["quoted"]` or `[index]` segments). `length` of an array is its size.
  */
-import type { CwlValue } from '../cwl-value.js';
+import type { CwlValue } from '../values/cwl-value.js';
 import { ExpressionError } from './expression-error.js';
 import { stringifyJson } from '../../exact-json.js';
 

@@ -3,7 +3,7 @@
  * separators, sorted keys, non-ASCII escaped). CWL splices non-string values into strings and
  * InitialWorkDir files this way in the reference implementation, and tests compare checksums.
  */
-import type { CwlValue } from '../cwl-value.js';
+import type { CwlValue } from '../values/cwl-value.js';
 import { stringifyJson } from '../../exact-json.js';
 
 export function pythonJson(value: CwlValue): string {

@@ -8,7 +8,7 @@
  * cross the boundary only as JSON text.
  */
 import os from 'node:os';
-import type { CwlValue } from '../cwl-value.js';
+import type { CwlValue } from '../values/cwl-value.js';
 import { CancelledError } from '../../errors.js';
 import { ExpressionError } from './expression-error.js';
 import { SandboxPool } from './sandbox-pool.js';

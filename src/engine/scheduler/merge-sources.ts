@@ -3,7 +3,7 @@
  * when several sources feed it, then pickValue (first_non_null, the_only_non_null,
  * all_non_null) for conditional branches.
  */
-import type { CwlValue } from '../cwl-value.js';
+import type { CwlValue } from '../values/cwl-value.js';
 
 export class MergeError extends Error {
   constructor(message: string) {

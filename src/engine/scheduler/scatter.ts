@@ -3,7 +3,7 @@
  * nested_crossproduct, flat_crossproduct; elements numbered flat, row-major), and how the
  * element outputs are gathered back (nested arrays for nested_crossproduct).
  */
-import type { CwlObject, CwlValue } from '../cwl-value.js';
+import type { CwlObject, CwlValue } from '../values/cwl-value.js';
 
 export interface ScatterPlan {
   readonly elements: readonly CwlObject[];

@@ -1,0 +1,263 @@
+/**
+ * Runs a loaded process against the host: workflow inputs become input steps, each step
+ * starts as soon as the steps it reads from have finished (steps with no dependency between
+ * them run concurrently, bounded by the Executor), scattered steps fan out one job per
+ * element, `when` can skip a step, subworkflows recurse one StepPath level deeper. Every job
+ * is first looked up with `findCompletedJob` so a resumed run reuses finished work. The
+ * first failure aborts what is still running; the run ends only when every job has ended.
+ */
+import { setMaxListeners } from 'node:events';
+import { basename } from 'node:path';
+import { CancelledError, CommandFailedError, InvalidWorkflowError } from '../../errors.js';
+import type { Executor } from '../../executors/executor.js';
+import type { OnError } from '../../engine-parameters.js';
+import type { CwlObject, CwlValue } from '../values/cwl-value.js';
+import type { Process, Requirement, Workflow, WorkflowStep } from '../cwl/model.js';
+import type { EngineHost, StepInfo, StepPath } from '../engine-host.js';
+import { evaluatorFor, expressionOptions } from '../job/job-context.js';
+import type { PathPolicy } from '../values/path-policy.js';
+import { readContents, resolveFileValues, localPath } from '../values/file-values.js';
+import { checkOutput } from '../job/outputs.js';
+import { rootScope, scopeFor, type RequirementScope } from '../cwl/requirements.js';
+import { runJob } from '../job/run-job.js';
+import { recordFailure, type RunState } from './run-state.js';
+import { mergeSources } from './merge-sources.js';
+import { gatherScatter, planScatter } from './scatter.js';
+import { runWindowed } from './element-window.js';
+import { failAsStep } from './step-failure.js';
+import { completeInputs, withDefaults } from '../job/tool-inputs.js';
+import { isFileLike, isObject } from '../values/value-types.js';
+import { stringifyJson } from '../../exact-json.js';
+
+/**
+ * Elements of one scatter in flight at once: enough to keep every executor slot busy (and the
+ * fair queue fed) with room to prepare the next jobs, few enough that memory does not grow with
+ * the scatter.
+ */
+const ELEMENT_WINDOW = 256;
+
+export interface ExecuteOptions {
+  /** Each job works in runDir/jobs/<job>/ (out/, tmp/, stage/). */
+  readonly runDir: string;
+  /** Each job's stdout/stderr go to logsDir/<job>/, where no job may write. */
+  readonly logsDir: string;
+  /** What the engine may read and write for this run (the run's directory, allowed input directories). */
+  readonly policy: PathPolicy;
+  readonly executor: Executor;
+  /** The executor runs container images (DockerRequirement); absent means no engine. */
+  readonly containers?: boolean;
+  readonly host: EngineHost;
+  readonly signal: AbortSignal;
+  /** stop (the default): the first failure cancels the rest; continue: only what depends on it. */
+  readonly onError?: OnError;
+}
+
+/** Runs the process to completion and returns its CWL output object. */
+export async function executeProcess(process: Process, inputs: CwlObject, options: ExecuteOptions): Promise<CwlObject> {
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort();
+  options.signal.addEventListener('abort', onAbort, { once: true });
+  if (options.signal.aborted) controller.abort();
+  setMaxListeners(0, controller.signal);
+  const run: RunState = { ...options, controller, continueOnError: options.onError === 'continue', failedJobs: 0 };
+  const scope = rootScope(overridesOf(inputs));
+  try {
+    const outputs = await runWithRecovery(run, () =>
+      process.class === 'Workflow'
+        ? runWorkflow(process, inputs, [], scope, run)
+        : runBareTool(process, inputs, scope, run),
+    );
+    if (options.signal.aborted) throw new CancelledError();
+    return outputs;
+  } finally {
+    options.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Top-level step list: inputs 0..k-1, then the workflow's steps (or the bare tool) from k. */
+export function describeTopLevelSteps(process: Process): StepInfo[] {
+  const inputs = process.inputs.map((input, i): StepInfo => ({ path: [{ order: i }], kind: 'input', label: input.id, scattered: false }));
+  const k = inputs.length;
+  if (process.class !== 'Workflow') {
+    return [...inputs, { path: [{ order: k }], kind: 'tool', label: shortLabel(process), toolId: toolIdOf(process), scattered: false }];
+  }
+  return [...inputs, ...process.steps.map((step, j) => stepInfo(step, [{ order: k + j }]))];
+}
+
+async function runWithRecovery(run: RunState, body: () => Promise<CwlObject>): Promise<CwlObject> {
+  try {
+    return await body();
+  } catch (error) {
+    const first = run.firstError ?? error;
+    if (run.failedJobs > 1 && first instanceof CommandFailedError) {
+      // on_error continue: the run's message says how many jobs failed; the task list names them.
+      throw new CommandFailedError(`${run.failedJobs} jobs failed; the first: ${first.message}`, { cause: first });
+    }
+    throw first;
+  }
+}
+
+/** Requirements an input object carries under `cwl:requirements`. */
+function overridesOf(inputs: CwlObject): Requirement[] {
+  const given = inputs['cwl:requirements'];
+  return Array.isArray(given) ? given.filter(isObject).map((r) => ({ ...r, class: String(r.class) })) : [];
+}
+
+async function runBareTool(tool: Exclude<Process, Workflow>, inputs: CwlObject, scope: RequirementScope, run: RunState): Promise<CwlObject> {
+  const k = await reportInputs(tool, [], run);
+  const path: StepPath = [{ order: k }];
+  await run.host.stepStarted({ path, kind: 'tool', label: shortLabel(tool), toolId: toolIdOf(tool), scattered: false });
+  return runJob(tool, inputs, path, undefined, scopeFor(tool, undefined, scope), shortLabel(tool), run, true);
+}
+
+async function reportInputs(process: Process, prefix: StepPath, run: RunState): Promise<number> {
+  for (const [i, input] of process.inputs.entries()) {
+    await run.host.stepStarted({ path: [...prefix, { order: i }], kind: 'input', label: input.id, scattered: false });
+  }
+  return process.inputs.length;
+}
+
+async function runWorkflow(
+  workflow: Workflow,
+  given: CwlObject,
+  prefix: StepPath,
+  parentScope: RequirementScope,
+  run: RunState,
+): Promise<CwlObject> {
+  const scope = scopeFor(workflow, undefined, parentScope);
+  let inputs = await failAsStep(() => withDefaults(workflow, given), workflow.id);
+  if (prefix.length === 0) {
+    // Top-level workflow inputs: secondaryFiles are discovered next to the files given.
+    const defaults = inputs;
+    const evaluate = evaluatorFor(defaults, {}, expressionOptions(scope, run.runDir, run.controller.signal));
+    inputs = await failAsStep(() => completeInputs(workflow, defaults, scope, evaluate, true, run.policy), workflow.id);
+  }
+  const k = await reportInputs(workflow, prefix, run);
+  const started = new Map<string, Promise<CwlObject>>();
+  const byId = new Map(workflow.steps.map((s, j) => [s.id, { step: s, order: k + j }]));
+  const stepOutputs = (id: string): Promise<CwlObject> => {
+    let promise = started.get(id);
+    if (promise === undefined) {
+      const entry = byId.get(id);
+      if (entry === undefined) throw new InvalidWorkflowError([`${workflow.id}: unknown step ${id}`]);
+      promise = runStep(entry.step, [...prefix, { order: entry.order }], scope, sourceValue, run).catch((error: unknown) => {
+        recordFailure(run, error);
+        throw error;
+      });
+      started.set(id, promise);
+    }
+    return promise;
+  };
+  const sourceValue = async (source: string): Promise<CwlValue> => {
+    if (source in inputs) return inputs[source];
+    const slash = source.lastIndexOf('/');
+    const outputs = await stepOutputs(source.slice(0, slash));
+    return outputs[source.slice(slash + 1)] ?? null;
+  };
+  const settled = await Promise.allSettled(workflow.steps.map((s) => stepOutputs(s.id)));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed !== undefined) throw run.firstError ?? failed.reason;
+  const outputs: CwlObject = {};
+  for (const output of workflow.outputs) {
+    const values = await Promise.all(output.outputSource.map(sourceValue));
+    outputs[output.id] = await failAsStep(() => {
+      const value = mergeSources(values, output.linkMerge, output.pickValue, `output ${output.id}`);
+      checkOutput(output.id, value, output.type);
+      return value;
+    }, workflow.id);
+  }
+  return outputs;
+}
+
+async function runStep(
+  step: WorkflowStep,
+  path: StepPath,
+  workflowScope: RequirementScope,
+  sourceValue: (source: string) => Promise<CwlValue>,
+  run: RunState,
+): Promise<CwlObject> {
+  const gathered: CwlObject = {};
+  for (const input of step.in) {
+    const values = await Promise.all(input.source.map(sourceValue));
+    const merge = (): CwlValue => mergeSources(values, input.linkMerge, input.pickValue, `${step.id}/${input.id}`);
+    let value = input.source.length === 0 ? null : await failAsStep(merge, step.id);
+    if (value === null && input.default !== undefined) value = resolveFileValues(input.default, step.run.documentUrl);
+    if (input.loadContents && isFileLike(value) && typeof value.location === 'string') {
+      const file = localPath(value.location);
+      const what = `${step.id}/${input.id}`;
+      if (file !== undefined) value = { ...value, contents: await failAsStep(() => readContents(run.policy, file, what), step.id) };
+    }
+    gathered[input.id] = value;
+  }
+  if (run.controller.signal.aborted) throw new CancelledError();
+  await run.host.stepStarted(stepInfo(step, path));
+  const stepScope = scopeFor(step.run, step, workflowScope);
+  const options = expressionOptions({
+    overrides: workflowScope.overrides,
+    requirements: [...step.requirements, ...workflowScope.requirements],
+    hints: [...step.hints, ...workflowScope.hints],
+  }, run.runDir, run.controller.signal);
+  const runElement = async (values: CwlObject, element: number | undefined): Promise<CwlObject> => {
+    const ready: CwlObject = { ...values };
+    for (const input of step.in) {
+      if (input.valueFrom !== undefined) {
+        const valueFrom = input.valueFrom;
+        ready[input.id] = await failAsStep(() => evaluatorFor(values, {}, options)(valueFrom, values[input.id] ?? null), step.id);
+      }
+    }
+    if (step.when !== undefined) {
+      const when = step.when;
+      const condition = await failAsStep(() => evaluatorFor(ready, {}, options)(when, null), step.id);
+      if (typeof condition !== 'boolean') {
+        throw new CommandFailedError(`step ${step.id}: when must evaluate to a boolean, got ${stringifyJson(condition)}`);
+      }
+      if (!condition) {
+        await run.host.jobEnded(path, element, { state: 'skipped' }, new Date());
+        return Object.fromEntries(step.out.map((o) => [o, null]));
+      }
+    }
+    const runInputs: CwlObject = {};
+    for (const input of step.run.inputs) runInputs[input.id] = ready[input.id] ?? null;
+    if (step.run.class === 'Workflow') {
+      const innerPrefix = element === undefined ? path : [...path.slice(0, -1), { order: path[path.length - 1].order, element }];
+      const outputs = await runWorkflow(step.run, runInputs, innerPrefix, stepScope, run);
+      return pickOutputs(outputs, step.out);
+    }
+    return pickOutputs(await runJob(step.run, runInputs, path, element, stepScope, step.id, run), step.out);
+  };
+  if (step.scatter.length === 0) return runElement(gathered, undefined);
+  const plan = await failAsStep(() => planScatter(gathered, step.scatter, step.scatterMethod), step.id);
+  const count = plan.elements.length;
+  // A scattered subworkflow's elements are inner steps, not jobs of this step: nothing to plan.
+  const jobs = step.run.class !== 'Workflow';
+  if (jobs) await run.host.scatterSized(path, count);
+  const window = await runWindowed(count, ELEMENT_WINDOW, run.controller.signal, (e) => runElement(plan.elements[e], e));
+  if (jobs && window.notStarted < count) await run.host.elementsNotRun(path, window.notStarted, count);
+  if (window.failure !== undefined) throw window.failure.error;
+  if (run.controller.signal.aborted) throw new CancelledError();
+  return gatherScatter(plan, window.values.map((v) => v ?? {}), step.out);
+}
+
+function pickOutputs(outputs: CwlObject, names: readonly string[]): CwlObject {
+  return Object.fromEntries(names.map((n) => [n, outputs[n] ?? null]));
+}
+
+function stepInfo(step: WorkflowStep, path: StepPath): StepInfo {
+  return {
+    path,
+    kind: step.run.class === 'Workflow' ? 'subworkflow' : 'tool',
+    label: step.id,
+    toolId: toolIdOf(step.run),
+    scattered: step.scatter.length > 0,
+  };
+}
+
+function toolIdOf(process: Process): string {
+  const hash = process.id.indexOf('#');
+  if (hash >= 0 && !/^[0-9a-f-]{36}$/.test(process.id.slice(hash + 1))) return process.id.slice(hash + 1);
+  return basename(new URL(process.documentUrl).pathname);
+}
+
+function shortLabel(process: Process): string {
+  return process.label ?? toolIdOf(process);
+}
