@@ -5,6 +5,10 @@ import type {
   ImplicitCollectionJobsJobAssociationTable,
   ImplicitCollectionJobsTable,
   JobTable,
+  TaskFailureCountTable,
+  TaskFailureGroupTable,
+  TaskStateCountTable,
+  TaskStepUsageTable,
 } from './tables/job.table.js';
 
 export interface Database {
@@ -19,4 +23,8 @@ export interface Database {
   job: JobTable;
   implicit_collection_jobs: ImplicitCollectionJobsTable;
   implicit_collection_jobs_job_association: ImplicitCollectionJobsJobAssociationTable;
+  task_state_count: TaskStateCountTable;
+  task_failure_group: TaskFailureGroupTable;
+  task_failure_count: TaskFailureCountTable;
+  task_step_usage: TaskStepUsageTable;
 }

@@ -5,6 +5,7 @@ import { initialMigration } from './0001-initial.js';
 import { operatorMigration } from './0002-operator.js';
 import { runFiltersMigration } from './0004-run-filters.js';
 import { executorJobIdMigration } from './0003-executor-job-id.js';
+import { taskStatesMigration } from './0006-task-states.js';
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
@@ -14,6 +15,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         '0002-operator': operatorMigration(),
         '0003-executor-job-id': executorJobIdMigration(),
         '0004-run-filters': runFiltersMigration(dialect),
+        '0006-task-states': taskStatesMigration(dialect),
       };
     },
   };
