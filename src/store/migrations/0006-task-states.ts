@@ -68,6 +68,8 @@ async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     .addColumn('stderr_tail', 'text', (c) => c.notNull())
     .addUniqueConstraint('task_failure_group_uq', ['workflow_invocation_id', 'workflow_step_id', 'exit_code', 'stderr_tail'])
     .execute();
+  // A run's failure groups in the order they first appeared, a page at a time.
+  await db.schema.createIndex('task_failure_group_run_idx').on('task_failure_group').columns(['workflow_invocation_id', 'id']).execute();
   await db.schema
     .createTable('task_failure_count')
     .addColumn('failure_group_id', 'bigint', (c) => c.notNull().references('task_failure_group.id').onDelete('cascade'))
