@@ -226,6 +226,8 @@ async function decorateTasks<R extends PageRow>(
   direction: 'asc' | 'desc',
 ): Promise<(TaskRow & Omit<R, keyof PageRow>)[]> {
   const order = direction === 'asc' ? [] : ['sort_value'];
+  // The page's own columns, without the step id and job id only used to join.
+  const pageColumns = [...order, 'sort_key', 'job_index'].map((column) => sql.ref(`p.${column}`).as(column));
   if (isPostgres(db)) {
     // LATERAL … LIMIT 1 keeps these per-row primary-key probes: as plain joins PostgreSQL may
     // hash or merge a whole step or job table instead, which costs more as the store grows.
@@ -255,7 +257,7 @@ async function decorateTasks<R extends PageRow>(
         (eb) => eb.selectFrom('job as j').select(JOB_COLUMNS).whereRef('j.id', '=', 'p.job_id').limit(1).as('job'),
         (join) => join.onTrue(),
       )
-      .selectAll('p')
+      .select(pageColumns)
       .select(STEP_COLUMNS)
       .selectAll('job');
     for (const column of [...order, 'sort_key', 'job_index']) query = query.orderBy(sql.ref(`p.${column}`), direction);
@@ -267,7 +269,7 @@ async function decorateTasks<R extends PageRow>(
     .innerJoin('workflow_invocation_step as s', 's.id', 'p.step_id')
     .innerJoin('workflow_step as ws', 'ws.id', 's.workflow_step_id')
     .leftJoin('job as j', 'j.id', 'p.job_id')
-    .selectAll('p')
+    .select(pageColumns)
     .select([...STEP_COLUMNS, ...JOB_COLUMNS]);
   for (const column of [...order, 'sort_key', 'job_index']) query = query.orderBy(sql.ref(`p.${column}`), direction);
   return (await query.execute()) as unknown as (TaskRow & Omit<R, keyof PageRow>)[];
