@@ -80,24 +80,8 @@ export async function listTasksPage(
 ): Promise<TaskRow[]> {
   const from = after ?? START;
   const branches = filterRanges(filter).flatMap((range) => {
-    let stepLevel = db
-      .selectFrom('workflow_invocation_step as s')
-      .select([
-        's.id as step_id',
-        's.sort_key as sort_key',
-        sql<number>`${sql.lit(STEP_LEVEL_JOB_INDEX)}`.as('job_index'),
-        's.job_id as job_id',
-      ])
-      .where('s.workflow_invocation_id', '=', invocationId);
-    let collectionJobs = db
-      .selectFrom('implicit_collection_jobs_job_association as a')
-      .select([
-        'a.workflow_invocation_step_id as step_id',
-        'a.step_sort_key as sort_key',
-        'a.order_index as job_index',
-        'a.job_id as job_id',
-      ])
-      .where('a.workflow_invocation_id', '=', invocationId);
+    let stepLevel = stepLevelTasks(db, invocationId);
+    let collectionJobs = collectionJobTasks(db, invocationId);
     if (range !== undefined && 'state' in range) {
       stepLevel = stepLevel.where('s.task_state', '=', range.state);
       collectionJobs = collectionJobs.where('a.task_state', '=', range.state);
@@ -150,28 +134,12 @@ export async function listTasksByUsagePage(
   after: UsageCursor | undefined,
   limit: number,
 ): Promise<UsageTaskRow[]> {
-  let stepLevel = db
-    .selectFrom('workflow_invocation_step as s')
-    .select([
-      's.id as step_id',
-      's.sort_key as sort_key',
-      sql<number>`${sql.lit(STEP_LEVEL_JOB_INDEX)}`.as('job_index'),
-      's.job_id as job_id',
-      `s.${column} as sort_value`,
-    ])
-    .where('s.workflow_invocation_id', '=', invocationId)
+  let stepLevel = stepLevelTasks(db, invocationId)
+    .select(`s.${column} as sort_value`)
     .where('s.collection_job_count', '=', 0)
     .where(`s.${column}`, 'is not', null);
-  let collectionJobs = db
-    .selectFrom('implicit_collection_jobs_job_association as a')
-    .select([
-      'a.workflow_invocation_step_id as step_id',
-      'a.step_sort_key as sort_key',
-      'a.order_index as job_index',
-      'a.job_id as job_id',
-      `a.${column} as sort_value`,
-    ])
-    .where('a.workflow_invocation_id', '=', invocationId)
+  let collectionJobs = collectionJobTasks(db, invocationId)
+    .select(`a.${column} as sort_value`)
     .where(`a.${column}`, 'is not', null);
   if (after !== undefined) {
     // Row values compare as the index orders, so each stays one index range.
@@ -205,6 +173,22 @@ export async function listTasksByUsagePage(
     .orderBy('t.job_index', 'desc')
     .limit(limit);
   return (await decorateTasks(db, ordered, 'desc')) as UsageTaskRow[];
+}
+
+/** A run's step instances as page rows (step-level tasks once narrowed to collection_job_count = 0). */
+function stepLevelTasks(db: Kysely<Database>, invocationId: number) {
+  return db
+    .selectFrom('workflow_invocation_step as s')
+    .select(['s.id as step_id', 's.sort_key as sort_key', sql<number>`${sql.lit(STEP_LEVEL_JOB_INDEX)}`.as('job_index'), 's.job_id as job_id'])
+    .where('s.workflow_invocation_id', '=', invocationId);
+}
+
+/** A run's collection jobs as page rows. */
+function collectionJobTasks(db: Kysely<Database>, invocationId: number) {
+  return db
+    .selectFrom('implicit_collection_jobs_job_association as a')
+    .select(['a.workflow_invocation_step_id as step_id', 'a.step_sort_key as sort_key', 'a.order_index as job_index', 'a.job_id as job_id'])
+    .where('a.workflow_invocation_id', '=', invocationId);
 }
 
 /** A page of (step_id, sort_key, job_index, job_id[, sort_value]) rows, ordered and limited. */
