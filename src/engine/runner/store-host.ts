@@ -23,6 +23,7 @@ import {
   setJobExecutorId,
 } from '../../store/queries/jobs.js';
 import { findTask } from '../../store/queries/tasks.js';
+import { readStderrTail } from './stderr-tail.js';
 import type { JobState } from '../../store/tables/job.table.js';
 import { formatStepPath, sortKeyOf } from '../../store/task-path.js';
 import type { CwlObject } from '../cwl-value.js';
@@ -84,6 +85,8 @@ export class StoreEngineHost implements EngineHost {
         exitCode: 'exitCode' in end ? end.exitCode : undefined,
         outputs: end.state === 'ok' ? stringifyJson(end.outputs) : undefined,
         message: end.state === 'failed' ? end.message : undefined,
+        usage: 'usage' in end ? end.usage : undefined,
+        stderrTail: end.state === 'failed' ? await readStderrTail(this.#db, this.#invocationId, jobId) : undefined,
       },
       endedAt.toISOString(),
     );

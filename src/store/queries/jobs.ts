@@ -157,10 +157,22 @@ export async function markJobStarted(db: Db, jobId: number, startTime: string): 
   await db.updateTable('job').set({ state: 'running', start_time: startTime }).where('id', '=', jobId).execute();
 }
 
+/**
+ * The job's end, with what it used and the last line of its stderr when known. Triggers
+ * (migration 0006) update its task row's copies, the state counters, its failure group and
+ * its step's usage in the same statement.
+ */
 export async function markJobEnded(
   db: Db,
   jobId: number,
-  end: { state: JobState; exitCode?: number; outputs?: string; message?: string },
+  end: {
+    state: JobState;
+    exitCode?: number;
+    outputs?: string;
+    message?: string;
+    usage?: { cpuSeconds: number; maxRssBytes: number };
+    stderrTail?: string;
+  },
   endTime: string,
 ): Promise<void> {
   await db
@@ -171,6 +183,9 @@ export async function markJobEnded(
       outputs: end.outputs ?? null,
       message: end.message ?? null,
       end_time: endTime,
+      cpu_seconds: end.usage?.cpuSeconds ?? null,
+      max_rss_bytes: end.usage?.maxRssBytes ?? null,
+      stderr_tail: end.stderrTail ?? null,
     })
     .where('id', '=', jobId)
     .execute();
