@@ -10,7 +10,8 @@
  * and the job gets `cpu_seconds`, `max_rss_bytes` and `stderr_tail` (the last line of its
  * stderr, written with its end).
  *
- * The copies and the counters are kept by TRIGGERS, so every writer of `job` or of the task
+ * The copies and the counters are kept by TRIGGERS (row-level here for SQLite, statement-level
+ * over transition tables for PostgreSQL in 0006-task-states-postgres.ts), so every writer of `job` or of the task
  * rows (the runner, a batched job writer, `wes seed`) keeps them exact without knowing of them,
  * in the same transaction as the change:
  *   job changes ─▶ its task row(s) refreshed ─▶ task_state_count / task_failure_count ±1
@@ -26,6 +27,7 @@
  */
 import { sql, type Kysely, type Migration } from 'kysely';
 import type { Dialect } from '../dialect.js';
+import { createPostgresTriggers } from './0006-task-states-postgres.js';
 
 export function taskStatesMigration(dialect: Dialect): Migration {
   return { up: (db) => up(db, dialect) };
@@ -112,8 +114,12 @@ async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   }
 
   await backfill(db, dialect);
-  for (const trigger of triggers(dialect)) await createTrigger(db, dialect, trigger);
-  if (pg) await run('analyze');
+  if (pg) {
+    await createPostgresTriggers(db);
+    await run('analyze');
+  } else {
+    for (const trigger of sqliteTriggers()) await createSqliteTrigger(db, trigger);
+  }
 }
 
 interface Trigger {
@@ -124,18 +130,11 @@ interface Trigger {
   readonly body: readonly string[];
 }
 
-async function createTrigger(db: Kysely<unknown>, dialect: Dialect, trigger: Trigger): Promise<void> {
+async function createSqliteTrigger(db: Kysely<unknown>, trigger: Trigger): Promise<void> {
   const when = trigger.when === undefined ? '' : ` when (${trigger.when})`;
-  if (dialect === 'sqlite') {
-    await sql
-      .raw(`create trigger ${trigger.name} ${trigger.event} for each row${when} begin ${trigger.body.map((s) => `${s};`).join(' ')} end`)
-      .execute(db);
-    return;
-  }
   await sql
-    .raw(`create function ${trigger.name}() returns trigger language plpgsql as $fn$ begin ${trigger.body.map((s) => `${s};`).join(' ')} return null; end $fn$`)
+    .raw(`create trigger ${trigger.name} ${trigger.event} for each row${when} begin ${trigger.body.map((s) => `${s};`).join(' ')} end`)
     .execute(db);
-  await sql.raw(`create trigger ${trigger.name} ${trigger.event} for each row${when} execute function ${trigger.name}()`).execute(db);
 }
 
 /** What a task row copies from its job, each value an SQL expression over `job(column)`. */
@@ -147,26 +146,19 @@ interface JobValues {
   readonly maxRss: string;
 }
 
-function dialectSql(dialect: Dialect) {
-  const pg = dialect === 'postgres';
-  return {
-    stripe: pg ? 'pg_backend_pid()' : '0',
-    greatest: pg ? 'greatest' : 'max',
-    wallMs: (start: string, end: string) =>
-      pg
-        ? `(extract(epoch from ((${end})::timestamptz - (${start})::timestamptz)) * 1000)::bigint`
-        : `cast(round((julianday(${end}) - julianday(${start})) * 86400000) as integer)`,
-    changed: (a: string, b: string) => `${a} is distinct from ${b}`,
-  };
+/** Milliseconds between two ISO 8601 texts. */
+function wallMsSql(dialect: Dialect, start: string, end: string): string {
+  return dialect === 'postgres'
+    ? `(extract(epoch from ((${end})::timestamptz - (${start})::timestamptz)) * 1000)::bigint`
+    : `cast(round((julianday(${end}) - julianday(${start})) * 86400000) as integer)`;
 }
 
 function jobValues(dialect: Dialect, job: (column: string) => string): JobValues {
-  const d = dialectSql(dialect);
   return {
     state: `coalesce(${job('state')}, 'none')`,
     exitCode: `coalesce(${job('exit_code')}, ${NO_EXIT_CODE})`,
     stderrTail: `coalesce(${job('stderr_tail')}, '')`,
-    wallMs: d.wallMs(job('start_time'), job('end_time')),
+    wallMs: wallMsSql(dialect, job('start_time'), job('end_time')),
     maxRss: job('max_rss_bytes'),
   };
 }
@@ -205,11 +197,13 @@ function refreshStatements(job: JobValues, stepRows: RowCondition | undefined, j
 /** A condition selecting task rows, over the given table alias. */
 type RowCondition = (alias: string) => string;
 
-function triggers(dialect: Dialect): Trigger[] {
-  const d = dialectSql(dialect);
-  const changed = (...columns: string[]) => columns.map((c) => d.changed(`old.${c}`, `new.${c}`)).join(' or ');
-  const fromNewJob = jobValues(dialect, (column) => `new.${column}`);
-  const fromLinkedJob = jobValues(dialect, (column) => `(select j.${column} from job j where j.id = new.job_id)`);
+/** SQLite's row-level triggers (it has no statement-level ones); PostgreSQL's are in 0006-task-states-postgres.ts. */
+function sqliteTriggers(): Trigger[] {
+  // One writer at a time: a single stripe.
+  const d = { stripe: '0' };
+  const changed = (...columns: string[]) => columns.map((c) => `old.${c} is distinct from new.${c}`).join(' or ');
+  const fromNewJob = jobValues('sqlite', (column) => `new.${column}`);
+  const fromLinkedJob = jobValues('sqlite', (column) => `(select j.${column} from job j where j.id = new.job_id)`);
   const count = (run: string, step: string, state: string, delta: number, where: string) =>
     `insert into task_state_count (workflow_invocation_id, workflow_step_id, task_state, stripe, n) ` +
     `select ${run}, ${step}, ${state}, ${d.stripe}, ${delta} where ${where} ` +
@@ -224,7 +218,7 @@ function triggers(dialect: Dialect): Trigger[] {
     `insert into task_step_usage (workflow_invocation_id, workflow_step_id, stripe, jobs, cpu_seconds, wall_ms, max_rss_bytes) ${select} ` +
     `on conflict (workflow_invocation_id, workflow_step_id, stripe) do update set jobs = task_step_usage.jobs + 1, ` +
     `cpu_seconds = task_step_usage.cpu_seconds + excluded.cpu_seconds, wall_ms = task_step_usage.wall_ms + excluded.wall_ms, ` +
-    `max_rss_bytes = ${d.greatest}(coalesce(task_step_usage.max_rss_bytes, 0), coalesce(excluded.max_rss_bytes, 0))`;
+    `max_rss_bytes = max(coalesce(task_step_usage.max_rss_bytes, 0), coalesce(excluded.max_rss_bytes, 0))`;
   const usageValues = `${d.stripe}, 1, new.cpu_seconds, coalesce(${fromNewJob.wallMs}, 0), new.max_rss_bytes`;
   return [
     {
