@@ -6,7 +6,6 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../store/database.js';
 import {
   BEFORE_STEP,
-  countTasksByState,
   findTask,
   listTasksByUsagePage,
   listTasksPage,
@@ -17,13 +16,14 @@ import {
   type UsageCursor,
 } from '../store/queries/tasks.js';
 import { decodeFailureGroup } from './failure-group-handle.js';
-import { parseStateFilter } from './task-states.js';
+import { parseStateFilter, taskWordOf } from './task-states.js';
+import { listStepStateCounts } from '../store/queries/task-summary.js';
 import { parseTaskId } from '../store/task-path.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import type { PageTokenCodec } from './page-token.js';
 import { presentToken, resolvePageSize, splitLookAhead, type PageRequest } from './paging.js';
 import { getOwnedRun, type Caller } from './run-service.js';
-import { taskStateOf, toTaskLog } from './to-wes.js';
+import { toTaskLog } from './to-wes.js';
 import type { TaskCounts, TaskListResponse, TaskLog } from './wes-types.js';
 import type { RunFile } from '../run-files.js';
 
@@ -97,13 +97,13 @@ export class TaskService {
     return { kind: 'order', filter: undefined, scope: base };
   }
 
-  /** 2 queries: the run, then one pass over its tasks (for progress, not per page). */
+  /** 2 queries: the run, then its state counters (rows per workflow step and state, never per task). */
   async countTasks(caller: Caller, runId: string): Promise<TaskCounts> {
     const run = await getOwnedRun(this.#db, caller, runId);
     const states: Record<string, number> = {};
     let total = 0;
-    for (const [jobState, n] of await countTasksByState(this.#db, run.id)) {
-      const state = taskStateOf(jobState);
+    for (const { task_state, n } of await listStepStateCounts(this.#db, run.id)) {
+      const state = taskWordOf(task_state);
       states[state] = (states[state] ?? 0) + n;
       total += n;
     }

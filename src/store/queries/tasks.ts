@@ -308,29 +308,3 @@ const JOB_COLUMNS = [
   'j.cpu_seconds',
   'j.max_rss_bytes',
 ] as const;
-
-/**
- * How many of a run's tasks are in each job state (`null`: a task without a job, e.g. an
- * input). 1 query: the step-level range of wis_step_task_order_idx and the run's range of
- * icjja_task_order_idx, each joined to its jobs by primary key. Reads every task of the run
- * once, so callers poll it, not page it.
- */
-export async function countTasksByState(db: Kysely<Database>, invocationId: number): Promise<Map<JobState | null, number>> {
-  const stepLevel = db
-    .selectFrom('workflow_invocation_step as s')
-    .leftJoin('job as j', 'j.id', 's.job_id')
-    .select(['j.state as state', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('s.workflow_invocation_id', '=', invocationId)
-    .where('s.collection_job_count', '=', 0)
-    .groupBy('j.state');
-  const collectionJobs = db
-    .selectFrom('implicit_collection_jobs_job_association as a')
-    .innerJoin('job as j', 'j.id', 'a.job_id')
-    .select(['j.state as state', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('a.workflow_invocation_id', '=', invocationId)
-    .groupBy('j.state');
-  const rows = await stepLevel.unionAll(collectionJobs).execute();
-  const counts = new Map<JobState | null, number>();
-  for (const row of rows) counts.set(row.state, (counts.get(row.state) ?? 0) + Number(row.n));
-  return counts;
-}
