@@ -22,7 +22,7 @@ import {
   listStepStateCounts,
   listStepUsage,
 } from '../../src/store/queries/task-summary.js';
-import { insertCollectionJobs, insertJobs, markJobEnded, markJobStarted } from '../../src/store/queries/jobs.js';
+import { attachSingleJob, insertCollectionJobs, insertJobs, markJobEnded, markJobStarted, replaceCollectionJob } from '../../src/store/queries/jobs.js';
 import { insertUser } from '../../src/store/queries/users.js';
 import { seedRun, seedShape, type SeedStep } from '../../src/wes/seed.js';
 import { taskIdOf } from '../../src/wes/to-wes.js';
@@ -188,6 +188,11 @@ test('filtered walks equal the filtered task order and counters equal a full cou
         // A step that had no jobs yet gets some: its step-level task leaves the list and the counts.
         const empty = steps.findIndex((s) => s.kind === 'collection' && s.jobs === 0);
         if (empty >= 0) await addJobsToEmptyCollection(store.db, run.invocationId, empty);
+        // A resumed run points an element, and a single-job step, at a new job.
+        const collectionJob = jobTasks.find((row) => row.job_index >= 0);
+        if (collectionJob !== undefined) await replaceElementJob(store.db, run.invocationId, collectionJob.task_path, collectionJob.job_index);
+        const singleJob = jobTasks.find((row) => row.job_index < 0);
+        if (singleJob !== undefined) await replaceSingleJob(store.db, run.invocationId, singleJob.task_path);
 
         const all = await walk(store.db, run.invocationId, 1000);
         assert.deepEqual(await countersByState(store.db, run.invocationId), await fullCountByState(store.db, run.invocationId));
@@ -209,18 +214,42 @@ test('filtered walks equal the filtered task order and counters equal a full cou
   );
 });
 
-/** Gives the collection of top-level step `order` (which has none yet) two queued jobs. */
-async function addJobsToEmptyCollection(db: Kysely<Database>, invocationId: number, order: number): Promise<void> {
-  const step = await db
+function queuedJob(now: string) {
+  return { state: 'queued' as const, argv: '[]', exit_code: null, work_dir: null, stdout_path: null, stderr_path: null, outputs: null, message: null, create_time: now, start_time: null, end_time: null };
+}
+
+async function stepOf(db: Kysely<Database>, invocationId: number, taskPath: string) {
+  return db
     .selectFrom('workflow_invocation_step')
     .select(['id', 'implicit_collection_jobs_id', 'sort_key'])
     .where('workflow_invocation_id', '=', invocationId)
-    .where('task_path', '=', String(order))
+    .where('task_path', '=', taskPath)
     .executeTakeFirstOrThrow();
+}
+
+async function replaceElementJob(db: Kysely<Database>, invocationId: number, taskPath: string, element: number): Promise<void> {
+  const step = await stepOf(db, invocationId, taskPath);
+  await db.transaction().execute(async (trx) => {
+    const [jobId] = await insertJobs(trx, [queuedJob(new Date().toISOString())]);
+    await replaceCollectionJob(trx, step.implicit_collection_jobs_id as number, element, jobId);
+  });
+}
+
+async function replaceSingleJob(db: Kysely<Database>, invocationId: number, taskPath: string): Promise<void> {
+  const step = await stepOf(db, invocationId, taskPath);
   const now = new Date().toISOString();
   await db.transaction().execute(async (trx) => {
-    const job = { state: 'queued' as const, argv: '[]', exit_code: null, work_dir: null, stdout_path: null, stderr_path: null, outputs: null, message: null, create_time: now, start_time: null, end_time: null };
-    const jobIds = await insertJobs(trx, [job, job]);
+    const [jobId] = await insertJobs(trx, [queuedJob(now)]);
+    await attachSingleJob(trx, step.id, jobId, now);
+  });
+}
+
+/** Gives the collection of top-level step `order` (which has none yet) two queued jobs. */
+async function addJobsToEmptyCollection(db: Kysely<Database>, invocationId: number, order: number): Promise<void> {
+  const step = await stepOf(db, invocationId, String(order));
+  const now = new Date().toISOString();
+  await db.transaction().execute(async (trx) => {
+    const jobIds = await insertJobs(trx, [queuedJob(now), queuedJob(now)]);
     await insertCollectionJobs(
       trx,
       { stepId: step.id, collectionId: step.implicit_collection_jobs_id as number, invocationId, sortKey: step.sort_key },

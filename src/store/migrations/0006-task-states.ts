@@ -35,6 +35,8 @@ export function taskStatesMigration(dialect: Dialect): Migration {
 
 const WIS = 'workflow_invocation_step';
 const ICJJA = 'implicit_collection_jobs_job_association';
+/** SQLite has one writer at a time: a single counter stripe. */
+const SQLITE_STRIPE = '0';
 /** Group key of a failed job whose exit code is unknown. */
 const NO_EXIT_CODE = -1;
 
@@ -199,17 +201,15 @@ type RowCondition = (alias: string) => string;
 
 /** SQLite's row-level triggers (it has no statement-level ones); PostgreSQL's are in 0006-task-states-postgres.ts. */
 function sqliteTriggers(): Trigger[] {
-  // One writer at a time: a single stripe.
-  const d = { stripe: '0' };
   const changed = (...columns: string[]) => columns.map((c) => `old.${c} is distinct from new.${c}`).join(' or ');
   const fromNewJob = jobValues('sqlite', (column) => `new.${column}`);
   const fromLinkedJob = jobValues('sqlite', (column) => `(select j.${column} from job j where j.id = new.job_id)`);
   const count = (run: string, step: string, state: string, delta: number, where: string) =>
     `insert into task_state_count (workflow_invocation_id, workflow_step_id, task_state, stripe, n) ` +
-    `select ${run}, ${step}, ${state}, ${d.stripe}, ${delta} where ${where} ` +
+    `select ${run}, ${step}, ${state}, ${SQLITE_STRIPE}, ${delta} where ${where} ` +
     `on conflict (workflow_invocation_id, workflow_step_id, task_state, stripe) do update set n = task_state_count.n + excluded.n`;
   const countFailure = (group: string, delta: number, where: string) =>
-    `insert into task_failure_count (failure_group_id, stripe, n) select ${group}, ${d.stripe}, ${delta} where ${where} and ${group} is not null ` +
+    `insert into task_failure_count (failure_group_id, stripe, n) select ${group}, ${SQLITE_STRIPE}, ${delta} where ${where} and ${group} is not null ` +
     `on conflict (failure_group_id, stripe) do update set n = task_failure_count.n + excluded.n`;
   const stepOfNewJob = `(select s.workflow_step_id from ${WIS} s where s.id = new.workflow_invocation_step_id)`;
   const stepOfOldJob = `(select s.workflow_step_id from ${WIS} s where s.id = old.workflow_invocation_step_id)`;
@@ -219,7 +219,7 @@ function sqliteTriggers(): Trigger[] {
     `on conflict (workflow_invocation_id, workflow_step_id, stripe) do update set jobs = task_step_usage.jobs + 1, ` +
     `cpu_seconds = task_step_usage.cpu_seconds + excluded.cpu_seconds, wall_ms = task_step_usage.wall_ms + excluded.wall_ms, ` +
     `max_rss_bytes = max(coalesce(task_step_usage.max_rss_bytes, 0), coalesce(excluded.max_rss_bytes, 0))`;
-  const usageValues = `${d.stripe}, 1, new.cpu_seconds, coalesce(${fromNewJob.wallMs}, 0), new.max_rss_bytes`;
+  const usageValues = `${SQLITE_STRIPE}, 1, new.cpu_seconds, coalesce(${fromNewJob.wallMs}, 0), new.max_rss_bytes`;
   return [
     {
       name: 'job_refresh_tasks',
