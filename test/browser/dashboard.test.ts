@@ -201,7 +201,7 @@ test('dashboard: sign in, submit a folder, watch a scatter, read a log, page a 1
   await waitForText('.pager span', 'Page 1: tasks 11\\.40\\d{3} to ');
   // Failure groups with their stderr tail; a group's link lists its tasks.
   await waitForText('.failure-groups', 'exit code 1');
-  await page.screenshot({ path: path.join(SCREENSHOTS, 'run-failures.png'), fullPage: true });
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'run-failures.png') });
   await page.locator('.failure-groups a').first().click();
   await waitForText('#task-filter', 'failure group');
   await waitForText('#task-rows', 'failed');
