@@ -47,9 +47,11 @@ export interface StateRow {
   queries: number;
   medianMs: number;
   reps: number;
+  /** At the largest size, the EXPLAIN verdict over every query of the call (see tasks-page.bench.ts planOf). */
+  plan?: 'index-only' | 'index-only*' | 'SCAN';
 }
 
-type Timer = (call: () => Promise<unknown>) => Promise<{ medianMs: number; reps: number; queries: number }>;
+type Timer = (call: () => Promise<unknown>) => Promise<{ medianMs: number; reps: number; queries: number; plan?: StateRow['plan'] }>;
 
 /** The cursor just before the task at 0-based `index` of the filtered task order (setup, not timed). */
 async function filteredCursorAt(db: Kysely<Database>, run: number, states: readonly TaskRowState[], index: number): Promise<TaskCursor> {
@@ -98,7 +100,7 @@ export async function measureStateRows(
 ): Promise<StateRow[]> {
   const rows: StateRow[] = [];
   const { run } = context;
-  const row = (query: string, page: string, matching: number, m: { medianMs: number; reps: number; queries: number }) =>
+  const row = (query: string, page: string, matching: number, m: Awaited<ReturnType<Timer>>) =>
     rows.push({ ...context, query, page, matching, ...m });
 
   for (const [label, states] of Object.entries(STATE_FILTERS)) {

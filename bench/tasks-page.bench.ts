@@ -166,15 +166,16 @@ interface BenchDatabase {
   readonly dialect: Dialect;
   readonly dataDir: string;
   /** Counts queries and keeps the last one seen. */
-  readonly counter: { count: number; last: CapturedQuery | undefined };
+  readonly counter: { count: number; last: CapturedQuery | undefined; record?: (query: CapturedQuery) => void };
   drop(): Promise<void>;
 }
 
 async function openBenchDatabase(dialect: Dialect): Promise<BenchDatabase | undefined> {
-  const counter: { count: number; last: CapturedQuery | undefined } = { count: 0, last: undefined };
+  const counter: BenchDatabase['counter'] = { count: 0, last: undefined };
   const onQuery = (text: string, parameters: readonly unknown[]): void => {
     counter.count++;
     counter.last = { sql: text, parameters };
+    counter.record?.(counter.last);
   };
   let database: TestDatabase;
   try {
@@ -399,6 +400,41 @@ async function explainOurs(
   };
 }
 
+/**
+ * Runs `call` once more and EXPLAINs every query it issued: 'index-only' with the planner's
+ * defaults; on PostgreSQL 'index-only*' when that holds only with enable_seqscan and
+ * enable_bitmapscan off, as in the store tests (the planner reads a small table such as
+ * workflow_step whole, or bitmap-scans and sorts the few dozen step-level rows of a state
+ * instead of walking their index); else 'SCAN'.
+ */
+async function planOf(bench: BenchDatabase, call: () => Promise<unknown>): Promise<StateRow['plan']> {
+  const issued: CapturedQuery[] = [];
+  bench.counter.record = (query) => issued.push(query);
+  try {
+    await call();
+  } finally {
+    bench.counter.record = undefined;
+  }
+  let plan: StateRow['plan'] = 'index-only';
+  for (const query of issued) {
+    if ((await explainQuery(bench.store.db, bench.dialect, query)).indexOnly) continue;
+    const withoutSeqScan =
+      bench.dialect === 'postgres'
+        ? await bench.store.db.transaction().execute(async (trx) => {
+            await sql`set local enable_seqscan = off`.execute(trx);
+            await sql`set local enable_bitmapscan = off`.execute(trx);
+            return explainQuery(trx, bench.dialect, query);
+          })
+        : undefined;
+    if (withoutSeqScan?.indexOnly !== true) {
+      console.log(`[${bench.dialect}] not index-only:\n${(withoutSeqScan ?? (await explainQuery(bench.store.db, bench.dialect, query))).text}`);
+      return 'SCAN';
+    }
+    plan = 'index-only*';
+  }
+  return plan;
+}
+
 function describeVerdict(verdict: PlanVerdict): string {
   return `${verdict.indexOnly ? 'index-only: no table scan, sorting only over LIMITed branches' : 'NOT index-only'}${verdict.fullScans.length > 0 ? `; full scans: ${verdict.fullScans.join(', ')}` : ''}${verdict.unboundedSorts.length > 0 ? `; unbounded sorts: ${verdict.unboundedSorts.join(', ')}` : ''}`;
 }
@@ -434,12 +470,12 @@ function printTable(rows: readonly Measurement[]): void {
 }
 
 function printStateTable(rows: readonly StateRow[]): void {
-  const header = `${pad('dialect', 9)}${pad('size', 6)}${pad('tasks', 10, true)}  ${pad('query', 20)}${pad('page', 7)}${pad('matching', 10, true)}${pad('queries', 8, true)}${pad('median ms', 11, true)}${pad('reps', 6, true)}`;
+  const header = `${pad('dialect', 9)}${pad('size', 6)}${pad('tasks', 10, true)}  ${pad('query', 20)}${pad('page', 7)}${pad('matching', 10, true)}${pad('queries', 8, true)}${pad('median ms', 11, true)}${pad('reps', 6, true)}${pad('plan', 12, true)}`;
   console.log(header);
   console.log('-'.repeat(header.length));
   for (const r of rows) {
     console.log(
-      `${pad(r.dialect, 9)}${pad(r.size, 6)}${pad(r.tasks.toLocaleString('en-US'), 10, true)}  ${pad(r.query, 20)}${pad(r.page, 7)}${pad(r.matching.toLocaleString('en-US'), 10, true)}${pad(String(r.queries), 8, true)}${pad(formatMs(r.medianMs), 11, true)}${pad(String(r.reps), 6, true)}`,
+      `${pad(r.dialect, 9)}${pad(r.size, 6)}${pad(r.tasks.toLocaleString('en-US'), 10, true)}  ${pad(r.query, 20)}${pad(r.page, 7)}${pad(r.matching.toLocaleString('en-US'), 10, true)}${pad(String(r.queries), 8, true)}${pad(formatMs(r.medianMs), 11, true)}${pad(String(r.reps), 6, true)}${pad(r.plan ?? '', 12, true)}`,
     );
   }
 }
@@ -540,9 +576,11 @@ async function main(): Promise<void> {
           });
           console.log(`[${dialect}] seeded ${size} for the state rows: ${seeded.tasks.toLocaleString('en-US')} tasks in ${round((performance.now() - t0) / 1000, 1)} s`);
           if (dialect === 'postgres') await sql`analyze`.execute(db);
+          const largest = size === options.sizes[options.sizes.length - 1];
           const rows = await measureStateRows(db, { dialect, size, tasks: seeded.tasks, run: seeded.invocationId }, async (call) => {
             const { queries, times } = await timeCall(bench, call, options.repeat);
-            return { queries, medianMs: round(median(times), 3), reps: times.length };
+            const timing = { queries, medianMs: round(median(times), 3), reps: times.length };
+            return largest ? { ...timing, plan: await planOf(bench, call) } : timing;
           });
           for (const r of rows) console.log(`[${dialect}] ${size} ${r.query} ${r.page}: ${formatMs(r.medianMs)} ms median (${r.reps} reps), ${r.queries} queries, ${r.matching} matching`);
           stateRows.push(...rows);
@@ -634,6 +672,10 @@ async function main(): Promise<void> {
       for (const r of states.largestOverSmallest) console.log(`  ${pad(r.dialect, 9)}${pad(r.query, 20)}${pad(r.page, 7)}${r.ratio.toFixed(2)}×`);
     }
     goals.push({ goal: 'issue 10 rows: last page <= 1.5x first page', pass: states.lastOverFirst.every((r) => r.ratio <= 1.5) });
+    goals.push({
+      goal: 'issue 10 rows: every query index-only at the largest size (* = PG with seq and bitmap scans off)',
+      pass: stateRows.every((r) => r.plan !== 'SCAN'),
+    });
     if (states.largestOverSmallest.length > 0) {
       goals.push({ goal: 'issue 10 rows: largest run <= 1.5x smallest run', pass: states.largestOverSmallest.every((r) => r.ratio <= 1.5) });
     }
