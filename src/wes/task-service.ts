@@ -55,7 +55,7 @@ export class TaskService {
     const run = await getOwnedRun(this.#db, caller, runId);
     const listing = this.#listing(run.uuid, filter);
     if (listing.kind === 'usage') {
-      if (filter.from !== undefined) throw new BadRequestError('from cannot be combined with sort');
+      if (filter.from !== undefined && filter.from !== '') throw new BadRequestError('from cannot be combined with sort');
       const after = token === undefined ? undefined : decodeUsageCursor(this.#tokens.decode(token, listing.scope));
       const rows = await listTasksByUsagePage(this.#db, run.id, listing.column, after, pageSize + 1);
       const { items, continueAfter: last } = splitLookAhead(rows, pageSize);
