@@ -125,13 +125,21 @@ function statementTriggers(): StatementTrigger[] {
       table: 'job',
       event: 'update',
       body: [
-        ifAny(changedJobs, [...refresh(WIS, rowsOfJobs(WIS, changedJobs)), ...refresh(ICJJA, rowsOfJobs(ICJJA, changedJobs))]),
-        ...[WIS, ICJJA].map(
-          (table) =>
-            `insert into task_step_usage (workflow_invocation_id, workflow_step_id, stripe, jobs, cpu_seconds, wall_ms, max_rss_bytes) ${measured(table as TaskTable)} ` +
-            `on conflict (workflow_invocation_id, workflow_step_id, stripe) do update set jobs = task_step_usage.jobs + excluded.jobs, ` +
-            `cpu_seconds = task_step_usage.cpu_seconds + excluded.cpu_seconds, wall_ms = task_step_usage.wall_ms + excluded.wall_ms, ` +
-            `max_rss_bytes = greatest(task_step_usage.max_rss_bytes, excluded.max_rss_bytes)`,
+        // Each guarded, so that a statement touching only collection jobs (or only single jobs)
+        // does not run an empty UPDATE of the other table, which would fire its trigger.
+        ifAny(changedJobs, [
+          ifAny(rowsOfJobs(WIS, changedJobs), refresh(WIS, rowsOfJobs(WIS, changedJobs))),
+          ifAny(rowsOfJobs(ICJJA, changedJobs), refresh(ICJJA, rowsOfJobs(ICJJA, changedJobs))),
+        ]),
+        ifAny(
+          newlyMeasured,
+          [WIS, ICJJA].map(
+            (table) =>
+              `insert into task_step_usage (workflow_invocation_id, workflow_step_id, stripe, jobs, cpu_seconds, wall_ms, max_rss_bytes) ${measured(table as TaskTable)} ` +
+              `on conflict (workflow_invocation_id, workflow_step_id, stripe) do update set jobs = task_step_usage.jobs + excluded.jobs, ` +
+              `cpu_seconds = task_step_usage.cpu_seconds + excluded.cpu_seconds, wall_ms = task_step_usage.wall_ms + excluded.wall_ms, ` +
+              `max_rss_bytes = greatest(task_step_usage.max_rss_bytes, excluded.max_rss_bytes)`,
+          ),
         ),
       ],
     },
