@@ -3,13 +3,14 @@
  * (UNION ALL + LIMIT/OFFSET, the same UNION ALL under a plain keyset WHERE) and against
  * loading the whole run, on runs of ~10k, ~100k and ~1M tasks, SQLite and PostgreSQL.
  *
- *   npm run bench:tasks -- [--sizes 10k,100k,1m] [--dialects sqlite,postgres] [--repeat N]
+ *   npm run bench:tasks -- [--sizes 10k,100k,1m] [--dialects sqlite,postgres] [--repeat N] [--rows pages,states]
  *
  * Per (dialect, size, implementation, page position: first, middle, last; page_size 100):
  * queries per page, median time over N repetitions, peak live heap (the heap after a full GC
  * at each stage where a query result or built structure is live, minus the heap before).
  * For the largest run of each dialect, the EXPLAIN of our page query and whether it stays on
  * indexes. Prints a table, ratios and goals, and last one JSON line with every figure.
+ * `--rows states` adds (or, alone, runs only) issue 10's rows: bench/task-states-rows.ts.
  */
 import path from 'node:path';
 import v8 from 'node:v8';
@@ -33,6 +34,7 @@ import {
 } from './baselines.js';
 import { explainQuery, type CapturedQuery, type PlanVerdict } from '../test/helpers/plan-verdict.js';
 import { createTestDatabase, type TestDatabase } from '../test/helpers/dialects.js';
+import { benchJobSeconds, benchJobState, measureStateRows, stateRatios, type StateRow } from './task-states-rows.js';
 
 const PG_ADMIN_URL = process.env.WES_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const PAGE_SIZE = 100;
@@ -49,10 +51,14 @@ type Impl = (typeof IMPLEMENTATIONS)[number];
 const POSITIONS = ['first', 'middle', 'last'] as const;
 type Position = (typeof POSITIONS)[number];
 
+const ROW_SETS = ['pages', 'states'] as const;
+type RowSet = (typeof ROW_SETS)[number];
+
 interface Options {
   readonly sizes: SizeName[];
   readonly dialects: Dialect[];
   readonly repeat: number;
+  readonly rows: RowSet[];
 }
 
 interface Measurement {
@@ -93,6 +99,7 @@ function parseOptions(argv: readonly string[]): Options {
   let sizes: SizeName[] = ['10k', '100k', '1m'];
   let dialects: Dialect[] = ['sqlite', 'postgres'];
   let repeat = 5;
+  let rows: RowSet[] = [...ROW_SETS];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -119,14 +126,22 @@ function parseOptions(argv: readonly string[]): Options {
     } else if (arg === '--repeat') {
       repeat = Number(value());
       if (!Number.isInteger(repeat) || repeat < 1) throw new Error('--repeat takes a positive integer');
+    } else if (arg === '--rows') {
+      rows = value()
+        .split(',')
+        .map((r) => {
+          const name = r.trim().toLowerCase();
+          if (!(ROW_SETS as readonly string[]).includes(name)) throw new Error(`unknown rows ${r} (${ROW_SETS.join(', ')})`);
+          return name as RowSet;
+        });
     } else if (arg === '--help' || arg === '-h') {
-      console.log('usage: npm run bench:tasks -- [--sizes 10k,100k,1m] [--dialects sqlite,postgres] [--repeat N]');
+      console.log('usage: npm run bench:tasks -- [--sizes 10k,100k,1m] [--dialects sqlite,postgres] [--repeat N] [--rows pages,states]');
       process.exit(0);
     } else {
       throw new Error(`unknown option ${arg}`);
     }
   }
-  return { sizes, dialects, repeat };
+  return { sizes, dialects, repeat, rows };
 }
 
 /** A full-GC function without --expose-gc on the command line. */
@@ -151,15 +166,16 @@ interface BenchDatabase {
   readonly dialect: Dialect;
   readonly dataDir: string;
   /** Counts queries and keeps the last one seen. */
-  readonly counter: { count: number; last: CapturedQuery | undefined };
+  readonly counter: { count: number; last: CapturedQuery | undefined; record?: (query: CapturedQuery) => void };
   drop(): Promise<void>;
 }
 
 async function openBenchDatabase(dialect: Dialect): Promise<BenchDatabase | undefined> {
-  const counter: { count: number; last: CapturedQuery | undefined } = { count: 0, last: undefined };
+  const counter: BenchDatabase['counter'] = { count: 0, last: undefined };
   const onQuery = (text: string, parameters: readonly unknown[]): void => {
     counter.count++;
     counter.last = { sql: text, parameters };
+    counter.record?.(counter.last);
   };
   let database: TestDatabase;
   try {
@@ -290,11 +306,10 @@ async function verify(bench: BenchDatabase, run: RunUnderTest, page: PageUnderTe
 const SLOW_BUDGET_MS = 20_000;
 const FAST_BUDGET_MS = 1_000;
 
-async function measure(bench: BenchDatabase, run: RunUnderTest, impl: Impl, page: PageUnderTest, repeat: number): Promise<Measurement> {
-  const db = bench.store.db;
-  // Queries per page.
+/** Queries and times of one call: queries counted once, then its median over repetitions. */
+async function timeCall(bench: BenchDatabase, call: () => Promise<unknown>, repeat: number): Promise<{ queries: number; times: number[] }> {
   bench.counter.count = 0;
-  await runImpl(db, impl, run, page);
+  await call();
   const queries = bench.counter.count;
   // Time: at least `repeat` repetitions (3 when slow: past SLOW_BUDGET_MS), more for fast pages
   // until FAST_BUDGET_MS is spent (at most 40 × repeat) so millisecond medians are stable.
@@ -302,13 +317,19 @@ async function measure(bench: BenchDatabase, run: RunUnderTest, impl: Impl, page
   let spent = 0;
   for (let i = 0; i < 40 * repeat; i++) {
     const t0 = performance.now();
-    await runImpl(db, impl, run, page);
+    await call();
     const ms = performance.now() - t0;
     times.push(ms);
     spent += ms;
     if (i + 1 >= repeat && spent >= FAST_BUDGET_MS) break;
     if (i >= 2 && spent > SLOW_BUDGET_MS) break;
   }
+  return { queries, times };
+}
+
+async function measure(bench: BenchDatabase, run: RunUnderTest, impl: Impl, page: PageUnderTest, repeat: number): Promise<Measurement> {
+  const db = bench.store.db;
+  const { queries, times } = await timeCall(bench, () => runImpl(db, impl, run, page), repeat);
   // Peak live heap: full GC at every stage where results are live, measured against the heap
   // after a full GC before the call. The heap moves by some KiB on its own, so fast pages take
   // the median of 3 such calls.
@@ -379,6 +400,41 @@ async function explainOurs(
   };
 }
 
+/**
+ * Runs `call` once more and EXPLAINs every query it issued: 'index-only' with the planner's
+ * defaults; on PostgreSQL 'index-only*' when that holds only with enable_seqscan and
+ * enable_bitmapscan off, as in the store tests (the planner reads a small table such as
+ * workflow_step whole, or bitmap-scans and sorts the few dozen step-level rows of a state
+ * instead of walking their index); else 'SCAN'.
+ */
+async function planOf(bench: BenchDatabase, call: () => Promise<unknown>): Promise<StateRow['plan']> {
+  const issued: CapturedQuery[] = [];
+  bench.counter.record = (query) => issued.push(query);
+  try {
+    await call();
+  } finally {
+    bench.counter.record = undefined;
+  }
+  let plan: StateRow['plan'] = 'index-only';
+  for (const query of issued) {
+    if ((await explainQuery(bench.store.db, bench.dialect, query)).indexOnly) continue;
+    const withoutSeqScan =
+      bench.dialect === 'postgres'
+        ? await bench.store.db.transaction().execute(async (trx) => {
+            await sql`set local enable_seqscan = off`.execute(trx);
+            await sql`set local enable_bitmapscan = off`.execute(trx);
+            return explainQuery(trx, bench.dialect, query);
+          })
+        : undefined;
+    if (withoutSeqScan?.indexOnly !== true) {
+      console.log(`[${bench.dialect}] not index-only:\n${(withoutSeqScan ?? (await explainQuery(bench.store.db, bench.dialect, query))).text}`);
+      return 'SCAN';
+    }
+    plan = 'index-only*';
+  }
+  return plan;
+}
+
 function describeVerdict(verdict: PlanVerdict): string {
   return `${verdict.indexOnly ? 'index-only: no table scan, sorting only over LIMITed branches' : 'NOT index-only'}${verdict.fullScans.length > 0 ? `; full scans: ${verdict.fullScans.join(', ')}` : ''}${verdict.unboundedSorts.length > 0 ? `; unbounded sorts: ${verdict.unboundedSorts.join(', ')}` : ''}`;
 }
@@ -409,6 +465,17 @@ function printTable(rows: readonly Measurement[]): void {
     previous = group;
     console.log(
       `${pad(m.dialect, 9)}${pad(m.size, 6)}${pad(m.tasks.toLocaleString('en-US'), 10, true)}  ${pad(m.impl, 16)}${pad(m.page, 7)}${pad(String(m.queries), 8, true)}${pad(formatMs(m.medianMs), 11, true)}${pad(String(m.reps), 6, true)}${pad(m.peakHeapKiB.toLocaleString('en-US'), 15, true)}`,
+    );
+  }
+}
+
+function printStateTable(rows: readonly StateRow[]): void {
+  const header = `${pad('dialect', 9)}${pad('size', 6)}${pad('tasks', 10, true)}  ${pad('query', 20)}${pad('page', 7)}${pad('matching', 10, true)}${pad('queries', 8, true)}${pad('median ms', 11, true)}${pad('reps', 6, true)}${pad('plan', 12, true)}`;
+  console.log(header);
+  console.log('-'.repeat(header.length));
+  for (const r of rows) {
+    console.log(
+      `${pad(r.dialect, 9)}${pad(r.size, 6)}${pad(r.tasks.toLocaleString('en-US'), 10, true)}  ${pad(r.query, 20)}${pad(r.page, 7)}${pad(r.matching.toLocaleString('en-US'), 10, true)}${pad(String(r.queries), 8, true)}${pad(formatMs(r.medianMs), 11, true)}${pad(String(r.reps), 6, true)}${pad(r.plan ?? '', 12, true)}`,
     );
   }
 }
@@ -468,6 +535,7 @@ async function main(): Promise<void> {
   const explains: ExplainResult[] = [];
   const skipped: string[] = [];
   const dialectsRun: Dialect[] = [];
+  const stateRows: StateRow[] = [];
 
   for (const dialect of options.dialects) {
     const bench = await openBenchDatabase(dialect);
@@ -480,7 +548,7 @@ async function main(): Promise<void> {
       const db = bench.store.db;
       const user = await insertUser(db, `bench-${dialect}`, false, new Date().toISOString());
       const runs: RunUnderTest[] = [];
-      for (const size of options.sizes) {
+      for (const size of options.rows.includes('pages') ? options.sizes : []) {
         const steps = seedShape(SHAPES[size]);
         const t0 = performance.now();
         const seeded = await seedRun(db, { userId: user.id, runsDir: path.join(bench.dataDir, 'runs'), steps, logs: false });
@@ -494,6 +562,29 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         await sql`analyze`.execute(db);
         console.log(`[${dialect}] analyze: ${round((performance.now() - t0) / 1000, 1)} s`);
+      }
+      if (options.rows.includes('states')) {
+        for (const size of options.sizes) {
+          const t0 = performance.now();
+          const seeded = await seedRun(db, {
+            userId: user.id,
+            runsDir: path.join(bench.dataDir, 'runs'),
+            steps: seedShape(SHAPES[size]),
+            logs: false,
+            jobState: benchJobState,
+            jobSeconds: benchJobSeconds,
+          });
+          console.log(`[${dialect}] seeded ${size} for the state rows: ${seeded.tasks.toLocaleString('en-US')} tasks in ${round((performance.now() - t0) / 1000, 1)} s`);
+          if (dialect === 'postgres') await sql`analyze`.execute(db);
+          const largest = size === options.sizes[options.sizes.length - 1];
+          const rows = await measureStateRows(db, { dialect, size, tasks: seeded.tasks, run: seeded.invocationId }, async (call) => {
+            const { queries, times } = await timeCall(bench, call, options.repeat);
+            const timing = { queries, medianMs: round(median(times), 3), reps: times.length };
+            return largest ? { ...timing, plan: await planOf(bench, call) } : timing;
+          });
+          for (const r of rows) console.log(`[${dialect}] ${size} ${r.query} ${r.page}: ${formatMs(r.medianMs)} ms median (${r.reps} reps), ${r.queries} queries, ${r.matching} matching`);
+          stateRows.push(...rows);
+        }
       }
       for (const run of runs) {
         const pages = await pagesOf(db, run);
@@ -570,6 +661,25 @@ async function main(): Promise<void> {
       });
     }
   }
+  const states = stateRatios(stateRows);
+  if (stateRows.length > 0) {
+    console.log('\nissue 10 rows (store calls as the service makes them, page_size 100):');
+    printStateTable(stateRows);
+    console.log('\nlast page / first page:');
+    for (const r of states.lastOverFirst) console.log(`  ${pad(r.dialect, 9)}${pad(r.size, 6)}${pad(r.query, 20)}${r.ratio.toFixed(2)}×`);
+    if (states.largestOverSmallest.length > 0) {
+      console.log(`\n${options.sizes[options.sizes.length - 1]} run / ${options.sizes[0]} run, same query and page:`);
+      for (const r of states.largestOverSmallest) console.log(`  ${pad(r.dialect, 9)}${pad(r.query, 20)}${pad(r.page, 7)}${r.ratio.toFixed(2)}×`);
+    }
+    goals.push({ goal: 'issue 10 rows: last page <= 1.5x first page', pass: states.lastOverFirst.every((r) => r.ratio <= 1.5) });
+    goals.push({
+      goal: 'issue 10 rows: every query index-only at the largest size (* = PG with seq and bitmap scans off)',
+      pass: stateRows.every((r) => r.plan !== 'SCAN'),
+    });
+    if (states.largestOverSmallest.length > 0) {
+      goals.push({ goal: 'issue 10 rows: largest run <= 1.5x smallest run', pass: states.largestOverSmallest.every((r) => r.ratio <= 1.5) });
+    }
+  }
   console.log('\ngoals:');
   for (const g of goals) console.log(`  [${g.pass ? 'PASS' : 'FAIL'}] ${g.goal}`);
   if (skipped.length > 0) console.log(`\nskipped: ${skipped.join(', ')}`);
@@ -588,6 +698,8 @@ async function main(): Promise<void> {
       seeds,
       measurements,
       ratios,
+      stateRows,
+      stateRatios: states,
       explains,
       goals,
       totalSeconds,

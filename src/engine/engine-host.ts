@@ -13,6 +13,7 @@
  * scatter index (0-based, in output order) for one element of a scattered step.
  */
 import type { CwlObject } from './values/cwl-value.js';
+import type { JobUsage } from '../executors/executor.js';
 
 export interface StepCoordinate {
   readonly order: number;
@@ -41,8 +42,8 @@ export interface JobRecord {
 }
 
 export type JobEnd =
-  | { readonly state: 'ok'; readonly exitCode?: number; readonly outputs: CwlObject }
-  | { readonly state: 'failed'; readonly exitCode?: number; readonly message: string }
+  | { readonly state: 'ok'; readonly exitCode?: number; readonly outputs: CwlObject; readonly usage?: JobUsage }
+  | { readonly state: 'failed'; readonly exitCode?: number; readonly message: string; readonly usage?: JobUsage }
   | { readonly state: 'skipped' }
   | { readonly state: 'canceled' };
 

@@ -84,6 +84,14 @@ export interface JobResult {
   /** When the process really started (after waiting for a slot), undefined if it never did. */
   readonly startedAt?: Date;
   readonly endedAt: Date;
+  /** What the job used, when the executor could measure it (per-job cgroups); else absent. */
+  readonly usage?: JobUsage;
+}
+
+/** CPU time (user + system) and peak resident memory of a job, all its processes together. */
+export interface JobUsage {
+  readonly cpuSeconds: number;
+  readonly maxRssBytes: number;
 }
 
 export interface JobHandle {
@@ -144,6 +152,8 @@ export interface WrappedCommand {
   readonly env: Readonly<Record<string, string>>;
   /** On cancel or time limit: extra step to stop the job beyond killing its process group (e.g. `podman rm -f`). */
   stop?(): Promise<void>;
+  /** After the job ended and before cleanup: what it used, if the wrapper measured it (its cgroups). */
+  usage?(): Promise<JobUsage | undefined>;
   /** Runs once after the job ended, however it ended (e.g. remove a container, a cgroup). */
   cleanup?(): Promise<void>;
 }

@@ -1,9 +1,10 @@
 /** JobResults as every executor reports them, ended now. */
-import type { JobOutcome, JobResult } from './executor.js';
+import type { JobOutcome, JobResult, JobUsage } from './executor.js';
 
-export function ended(outcome: JobOutcome, startedAt?: Date): JobResult {
+export function ended(outcome: JobOutcome, startedAt?: Date, usage?: JobUsage): JobResult {
   const endedAt = new Date();
-  return startedAt === undefined ? { outcome, endedAt } : { outcome, startedAt, endedAt };
+  const result: JobResult = startedAt === undefined ? { outcome, endedAt } : { outcome, startedAt, endedAt };
+  return usage === undefined ? result : { ...result, usage };
 }
 
 export function errorMessage(err: unknown): string {

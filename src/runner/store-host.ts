@@ -27,6 +27,7 @@ import type { CwlObject } from '../engine/values/cwl-value.js';
 import type { EngineHost, JobEnd, JobRecord, StepInfo, StepPath } from '../engine/engine-host.js';
 import { parseJson, stringifyJson } from '../exact-json.js';
 import { JobWriter } from './job-writer.js';
+import { readStderrTail } from './stderr-tail.js';
 
 interface StepInstance {
   readonly id: number;
@@ -142,6 +143,7 @@ export class StoreEngineHost implements EngineHost {
 
   async jobEnded(path: StepPath, element: number | undefined, end: JobEnd, endedAt: Date): Promise<void> {
     const jobId = (await this.#jobId(path, element)) ?? (await this.#createSingleJob(path, JOB_STATES[end.state]));
+    const usage = 'usage' in end ? end.usage : undefined;
     await this.#writer.write({
       jobId,
       state: JOB_STATES[end.state],
@@ -149,6 +151,9 @@ export class StoreEngineHost implements EngineHost {
       outputs: end.state === 'ok' ? stringifyJson(end.outputs) : undefined,
       message: end.state === 'failed' ? end.message : undefined,
       endTime: endedAt.toISOString(),
+      cpuSeconds: usage?.cpuSeconds,
+      maxRssBytes: usage?.maxRssBytes,
+      stderrTail: end.state === 'failed' ? await readStderrTail(this.#db, this.#invocationId, jobId) : undefined,
     });
   }
 

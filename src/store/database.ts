@@ -6,6 +6,10 @@ import type {
   ImplicitCollectionJobsJobAssociationTable,
   ImplicitCollectionJobsTable,
   JobTable,
+  TaskFailureCountTable,
+  TaskFailureGroupTable,
+  TaskStateCountTable,
+  TaskStepUsageTable,
 } from './tables/job.table.js';
 
 export interface Database {
@@ -21,4 +25,8 @@ export interface Database {
   implicit_collection_jobs: ImplicitCollectionJobsTable;
   implicit_collection_jobs_job_association: ImplicitCollectionJobsJobAssociationTable;
   wes_server: WesServerTable;
+  task_state_count: TaskStateCountTable;
+  task_failure_group: TaskFailureGroupTable;
+  task_failure_count: TaskFailureCountTable;
+  task_step_usage: TaskStepUsageTable;
 }

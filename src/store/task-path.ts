@@ -47,6 +47,8 @@ export interface ParsedTaskId {
   readonly stepPath: string;
   /** Index of the job in the step's collection; undefined for a step-level task. */
   readonly jobIndex?: number;
+  /** The step instance's sort key (see sortKeyOf). */
+  readonly sortKey: string;
 }
 
 /** Parses a canonical task id; undefined for anything else (no leading zeros, no blanks). */
@@ -63,8 +65,8 @@ export function parseTaskId(taskId: string): ParsedTaskId | undefined {
   }
   const last = coordinates[coordinates.length - 1];
   if (last.element !== undefined && last.element > MAX_JOB_INDEX) return undefined;
-  const stepPath = formatStepPath([...coordinates.slice(0, -1), { order: last.order }]);
-  return { stepPath, jobIndex: last.element };
+  const step = [...coordinates.slice(0, -1), { order: last.order }];
+  return { stepPath: formatStepPath(step), jobIndex: last.element, sortKey: sortKeyOf(step) };
 }
 
 function isIndex(n: number): boolean {

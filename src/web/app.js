@@ -1,4 +1,4 @@
-// The dashboard's router: #/runs, #/submit, #/runs/<id>, #/runs/<id>/tasks/<task>. Each view
+// The dashboard's router: #/runs, #/submit, #/runs/<id>[?state=…|failure_group=…|sort=…|from=…], #/runs/<id>/tasks/<task>. Each view
 // renders into <main> and may return a stop() that the next navigation calls (live refresh).
 import { ApiError, getJson, session } from './api.js';
 import { h, show } from './dom.js';
@@ -43,11 +43,14 @@ async function route() {
   stopCurrent = () => {};
   document.getElementById('sign-out').hidden = !authNeeded || !session.key;
   if (authNeeded && !session.key) return signInView();
-  const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  const hash = location.hash.replace(/^#\/?/, '');
+  const queryAt = hash.indexOf('?');
+  const parts = (queryAt < 0 ? hash : hash.slice(0, queryAt)).split('/').map(decodeURIComponent);
+  const params = new URLSearchParams(queryAt < 0 ? '' : hash.slice(queryAt + 1));
   try {
     if (parts[0] === 'submit') stopCurrent = (await submitView()) ?? stopCurrent;
     else if (parts[0] === 'runs' && parts[1] && parts[2] === 'tasks' && parts[3]) stopCurrent = (await taskView(parts[1], parts.slice(3).join('/'))) ?? stopCurrent;
-    else if (parts[0] === 'runs' && parts[1]) stopCurrent = (await runView(parts[1])) ?? stopCurrent;
+    else if (parts[0] === 'runs' && parts[1]) stopCurrent = (await runView(parts[1], params)) ?? stopCurrent;
     else stopCurrent = (await runsView()) ?? stopCurrent;
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {

@@ -35,6 +35,10 @@ export interface SeedOptions {
   readonly runningJobs?: number;
   /** Write log files (one stdout/stderr per step instance); off for large benchmarks. */
   readonly logs?: boolean;
+  /** The state of each finished job by its number (default: ok, every 97th failed). */
+  readonly jobState?: (jobNumber: number) => 'ok' | 'error' | 'skipped';
+  /** How long each finished job ran, in seconds (default 0). */
+  readonly jobSeconds?: (jobNumber: number) => number;
 }
 
 export interface SeedResult {
@@ -115,7 +119,7 @@ export async function seedRun(db: Kysely<Database>, options: SeedOptions): Promi
       const logs = options.logs === false ? undefined : await writeStepLogs(runDir, i);
       const count = step.kind === 'single' ? 1 : step.jobs;
       const jobs: NewJob[] = [];
-      for (let e = 0; e < count; e++) jobs.push(seededJob(jobNumber++, firstRunning, i, e, logs, now));
+      for (let e = 0; e < count; e++) jobs.push(seededJob(jobNumber++, firstRunning, { step: i, element: e }, options, logs, now));
       if (step.kind === 'single') {
         const [jobId] = await insertJobs(trx, jobs);
         await attachSingleJob(trx, instanceIds[i], jobId, now);
@@ -148,24 +152,26 @@ async function insertMappedJobs(
 function seededJob(
   n: number,
   firstRunning: number,
-  step: number,
-  element: number,
+  at: { step: number; element: number },
+  options: Pick<SeedOptions, 'jobState' | 'jobSeconds'>,
   logs: { stdout: string; stderr: string } | undefined,
   now: string,
 ): NewJob {
   const running = n >= firstRunning;
-  const failed = !running && n % 97 === 96;
+  const state = running ? 'running' : (options.jobState?.(n) ?? (n % 97 === 96 ? 'error' : 'ok'));
+  const failed = state === 'error';
+  const seconds = running ? 0 : (options.jobSeconds?.(n) ?? 0);
   return {
-    state: running ? 'running' : failed ? 'error' : 'ok',
-    argv: JSON.stringify(['tool', `--step=${step}`, `--element=${element}`]),
-    exit_code: running ? null : failed ? 1 : 0,
+    state,
+    argv: JSON.stringify(['tool', `--step=${at.step}`, `--element=${at.element}`]),
+    exit_code: running || state === 'skipped' ? null : failed ? 1 : 0,
     work_dir: null,
     stdout_path: logs?.stdout ?? null,
     stderr_path: logs?.stderr ?? null,
     outputs: null,
     message: failed ? 'exit code 1' : null,
     create_time: now,
-    start_time: now,
+    start_time: seconds === 0 ? now : new Date(Date.parse(now) - seconds * 1000).toISOString(),
     end_time: running ? null : now,
   };
 }

@@ -6,6 +6,7 @@ import { PageTokenCodec } from './page-token.js';
 import { RunService } from './run-service.js';
 import type { RunLauncher } from '../run-launcher.js';
 import { TaskService } from './task-service.js';
+import { TaskSummaryService } from './task-summary-service.js';
 import { UserService } from './user-service.js';
 import { SERVER_VERSION, serviceInfo } from './service-info.js';
 import { storeGauges } from './store-gauges.js';
@@ -13,6 +14,7 @@ import { storeGauges } from './store-gauges.js';
 export interface Services {
   readonly runs: RunService;
   readonly tasks: TaskService;
+  readonly taskSummary: TaskSummaryService;
   readonly users: UserService;
   serviceInfo(baseUrl: string): Promise<Record<string, unknown>>;
   /** The store's part of /metrics, in Prometheus text format. */
@@ -48,6 +50,7 @@ export async function createServices(store: Store, options: ServicesOptions): Pr
   return {
     runs: new RunService({ db: store.db, tokens, dataDir: options.dataDir, launcher: options.launcher }),
     tasks: new TaskService({ db: store.db, tokens }),
+    taskSummary: new TaskSummaryService({ db: store.db, tokens }),
     users: new UserService(store.db, { refuseNewUsers: options.refuseNewUsers }),
     serviceInfo: (baseUrl) =>
       serviceInfo(store.db, {

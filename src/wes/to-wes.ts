@@ -5,7 +5,7 @@ import type { RunSummaryRow } from '../store/queries/runs.js';
 import type { WorkflowInvocationRow } from '../store/tables/invocation.table.js';
 import { STEP_LEVEL_JOB_INDEX } from '../store/queries/tasks.js';
 import { formatTaskId } from '../store/task-path.js';
-import type { RunLog, RunRequest, RunSummary, TaskLog } from './wes-types.js';
+import type { RunLog, RunRequest, RunSummary, TaskLog, TaskResources } from './wes-types.js';
 import { linkOutputs } from './output-links.js';
 import { parseJson } from '../exact-json.js';
 import { ENGINE_NAME } from './run-request.js';
@@ -63,7 +63,20 @@ export function toTaskLog(row: TaskRow, baseUrl: string, runId: string): TaskLog
   if (row.stderr_path !== null) log.stderr = `${taskUrl}/stderr`;
   const systemLogs = jobSystemLogs(row);
   if (systemLogs.length > 0) log.system_logs = systemLogs;
+  const resources = resourcesOf(row);
+  if (resources !== undefined) log.resources = resources;
   return log;
+}
+
+/** Wall time once the job ended; CPU and peak memory when its executor measured them. */
+function resourcesOf(row: TaskRow): TaskResources | undefined {
+  const resources: TaskResources = {};
+  if (row.start_time !== null && row.end_time !== null) {
+    resources.wall_seconds = Math.max(0, Date.parse(row.end_time) - Date.parse(row.start_time)) / 1000;
+  }
+  if (row.cpu_seconds !== null) resources.cpu_seconds = row.cpu_seconds;
+  if (row.max_rss_bytes !== null) resources.max_rss_bytes = row.max_rss_bytes;
+  return Object.keys(resources).length === 0 ? undefined : resources;
 }
 
 /** What a client cannot read from the other fields: why a job did not run or failed. */

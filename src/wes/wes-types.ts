@@ -28,6 +28,59 @@ export interface TaskLog extends Log {
   name: string;
   /** Extension: see to-wes.ts taskStateOf. */
   state: string;
+  /** Extension: what the job used, the parts the executor measured (issue 10). */
+  resources?: TaskResources;
+}
+
+export interface TaskResources {
+  wall_seconds?: number;
+  cpu_seconds?: number;
+  max_rss_bytes?: number;
+}
+
+/** Counts by TaskLog.state word or by WES state. */
+export type StateCounts = Record<string, number>;
+
+/** Extension: a workflow step's part of GET /runs/{id}/task-summary. */
+export interface StepSummary {
+  step: string;
+  total: number;
+  states: StateCounts;
+  wes_states: StateCounts;
+  /** Jobs whose usage the executor measured; the sums below are over those. */
+  jobs_measured: number;
+  cpu_seconds: number;
+  wall_seconds: number;
+  max_rss_bytes?: number;
+}
+
+/** Extension: GET /runs/{id}/task-summary, from counters (never a count over tasks). */
+export interface TaskSummary {
+  run_id: string;
+  total: number;
+  states: StateCounts;
+  wes_states: StateCounts;
+  jobs_measured: number;
+  cpu_seconds: number;
+  max_rss_bytes?: number;
+  steps: StepSummary[];
+}
+
+/** Extension: one group of GET /runs/{id}/task-failures. */
+export interface FailureGroup {
+  /** Opaque handle: `tasks?failure_group=<id>` lists the group's tasks. */
+  id: string;
+  step: string;
+  exit_code: number | null;
+  stderr_tail: string;
+  count: number;
+  first_task_ids: string[];
+  tasks_url: string;
+}
+
+export interface FailureGroupsResponse {
+  failure_groups: FailureGroup[];
+  next_page_token: string;
 }
 
 /** Extension: GET /runs/{id}/task-counts, the run's tasks per TaskLog.state. */

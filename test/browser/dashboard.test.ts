@@ -2,7 +2,8 @@
  * The dashboard in a real browser: playwright-core driving Debian's chromium against a real
  * server with the engine, under a strict Content-Security-Policy. Signs in, submits a folder
  * (tools in a sub-folder), watches a scatter complete, reads a task's log, pages and jumps in
- * the tasks of a seeded 100,000-task run, cancels a run, and checks the phone-width layout.
+ * the tasks of a seeded 100,000-task run, filters them by state (counts are links) and by
+ * failure group, sorts them by memory, cancels a run, and checks the phone-width layout.
  * Screenshots go to docs/screenshots/ (shown in README).
  *
  * Skipped, saying why, when /usr/bin/chromium (CHROMIUM_PATH) or playwright-core is missing.
@@ -78,6 +79,9 @@ test('dashboard: sign in, submit a folder, watch a scatter, read a log, page a 1
     logs: false,
   });
   assert.equal(seeded.tasks, 100_010);
+  // Some measured jobs, for the slowest steps and the largest tasks (the seed records no usage).
+  await app.store.db.updateTable('job').set((eb) => ({ cpu_seconds: 1.5, max_rss_bytes: eb('id', '*', 1024) })).where((eb) => eb(eb('id', '%', 1000), '=', 0)).execute();
+  const failedTasks = Number((await app.store.db.selectFrom('job').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '=', 'error').executeTakeFirstOrThrow()).n);
   const base = await app.app.listen({ port: 0, host: '127.0.0.1' });
   // The page is served under a strict policy (no inline script or style); the browser reports any violation below.
   const policy = (await fetch(`${base}/`)).headers.get('content-security-policy') ?? '';
@@ -160,13 +164,13 @@ test('dashboard: sign in, submit a folder, watch a scatter, read a log, page a 1
   await waitForText('.facts', 'COMPLETE', 300_000);
   await waitForText('.count-list', 'complete 3');
   await waitForText('.outputs', 'number.txt');
-  await waitForText('tbody', '1\\.2');
+  await waitForText('#task-rows', '1\\.2');
   await waitForText('.graph', 'numbers');
   assert.equal(await page.locator('.graph a[aria-label="step echo"]').first().textContent(), 'step echo (scatter)echo');
   await page.screenshot({ path: path.join(SCREENSHOTS, 'run.png'), fullPage: true });
 
   // Read a task's log.
-  await page.locator('tbody a').filter({ hasText: '1.1' }).first().click();
+  await page.locator('#task-rows a').filter({ hasText: '1.1' }).first().click();
   await waitForText('main h1', 'Task 1\\.1');
   await waitForText('#log-stdout', '^2\\n$');
   assert.match(await text('.command'), /^echo 2$/);
@@ -186,6 +190,29 @@ test('dashboard: sign in, submit a folder, watch a scatter, read a log, page a 1
   await page.fill('#jump-task', '11.49999');
   await page.click('#jump-task ~ button');
   await waitForText('main h1', 'Task 11\\.49999');
+
+  // Counts are links: "failed" narrows the table to the failed tasks, in a URL that can be shared.
+  await page.goto(`${base}/#/runs/${seeded.runId}`);
+  await waitForText('.count-list', `failed ${failedTasks}`);
+  await page.locator('.count-list a').filter({ hasText: 'failed' }).first().click();
+  await waitForText('#task-filter', 'state failed');
+  await waitForText('.pager span', 'Page 1: tasks 6\\.92 to ');
+  await page.goto(`${base}/#/runs/${seeded.runId}?state=failed&from=11.40000`);
+  await waitForText('.pager span', 'Page 1: tasks 11\\.40\\d{3} to ');
+  // Failure groups with their stderr tail; a group's link lists its tasks.
+  await waitForText('.failure-groups', 'exit code 1');
+  await page.screenshot({ path: path.join(SCREENSHOTS, 'run-failures.png') });
+  await page.locator('.failure-groups a').first().click();
+  await waitForText('#task-filter', 'failure group');
+  await waitForText('#task-rows', 'failed');
+  // Slowest steps from the usage counters; the largest tasks first; a table started at a task.
+  await waitForText('#slowest-steps', 'MiB');
+  await page.locator('a').filter({ hasText: 'Largest tasks' }).first().click();
+  await waitForText('#task-filter', 'most memory');
+  await waitForText('#task-rows', 'MiB');
+  await page.fill('#jump-task', '6.100');
+  await page.click('#list-from-task');
+  await waitForText('.pager span', 'Page 1: tasks 6\\.100 to ');
 
   // Cancel a running run from its page.
   const body = await multipartBody(

@@ -2,7 +2,7 @@
  * The client commands as users run them: the real bin/wes.js against a real listening server
  * with the engine. Submit finds a workflow's tools in a sub-folder and its input files by
  * itself, --wait exits 0 only on COMPLETE and prints (or downloads) the outputs, logs -f
- * follows a running job, tasks and runs filter.
+ * follows a running job, tasks and runs filter, failures groups failed tasks.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -85,6 +85,15 @@ test('submit attaches tools from a sub-folder and input files; --wait prints out
   assert.equal(lines.length, 1);
   assert.equal(lines[0].exit_code, 3);
   assert.equal((await wes(['tasks', failedId, '--state', 'running'], env)).stdout, '');
+  assert.equal((await wes(['tasks', failedId, '--state', 'EXECUTOR_ERROR'], env)).stdout, failedTasks.stdout);
+  const groups = (await wes(['failures', failedId], env)).stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: string; exit_code: number; stderr_tail: string; count: number });
+  assert.deepEqual(groups.map((g) => [g.exit_code, g.stderr_tail, g.count]), [[3, 'about to fail', 1]]);
+  assert.equal((await wes(['tasks', failedId, '--failure-group', groups[0].id], env)).stdout, failedTasks.stdout);
+  const summary = JSON.parse((await wes(['summary', failedId], env)).stdout) as { states: Record<string, number> };
+  assert.deepEqual(summary.states, { failed: 1 });
+  const bad = await wes(['tasks', failedId, '--state', 'BROKEN'], env);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /state "BROKEN"/);
 
   const complete = JSON.parse((await wes(['runs', '--state', 'COMPLETE', '--tag', 'suite=cli'], env)).stdout) as { runs: { run_id: string }[] };
   assert.deepEqual(complete.runs.map((r) => r.run_id), [runId]);

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import type { JobSpec } from '../../src/executors/executor.js';
 import { batchScript, shellQuote, unscriptable } from '../../src/executors/slurm/batch-script.js';
 
@@ -40,7 +41,8 @@ test('hostile argv and environment run as data; the status file has the exit cod
     stdoutPath: join(dir, 'out'),
     stderrPath: join(dir, 'err'),
   }));
-  assert.match(status, /^exited 7 \d+\n$/);
+  // With GNU time on the node: user and system seconds and the peak resident set in KiB.
+  assert.match(status, /^exited 7 \d+( \d+\.\d+ \d+\.\d+ \d+)?\n$/);
   assert.equal(await readFile(spec.stdoutPath, 'utf8'), hostile.map((arg) => `[${arg}]`).join('') + `$(touch pwned)'`);
   await assert.rejects(access(join(dir, 'pwned')));
 });
@@ -57,4 +59,19 @@ test('a NUL byte or an invalid variable name makes no script', () => {
   assert.match(unscriptable({ ...base, argv: ['echo', 'a\0b'] }) ?? '', /NUL/);
   assert.match(unscriptable({ ...base, argv: ['true'], env: { 'A=B': 'x' } }) ?? '', /variable name/);
   assert.equal(unscriptable({ ...base, argv: ['true'] }), undefined);
+});
+
+test('the status carries the job\'s CPU time and peak memory when GNU time is on the node', { skip: !existsSync('/usr/bin/time') && 'no /usr/bin/time here' }, async (t) => {
+  const { status } = await runScript(t, (dir) => ({
+    id: 'job',
+    argv: ['sh', '-c', 'head -c 40000000 /dev/zero | od >/dev/null; exit 5'],
+    cwd: dir,
+    env: { PATH },
+    stdoutPath: join(dir, 'out'),
+    stderrPath: join(dir, 'err'),
+  }));
+  const match = /^exited 5 \d+ (\d+\.\d+) (\d+\.\d+) (\d+)\n$/.exec(status);
+  assert.ok(match, status);
+  assert.ok(Number(match[1]) + Number(match[2]) > 0, status);
+  assert.ok(Number(match[3]) > 0, status);
 });

@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { access, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,6 +108,12 @@ test('exit codes, stdin, stdout and stderr files as the local executor gives the
   ]);
   assert.deepEqual(okResult.outcome, { kind: 'exited', exitCode: 0 });
   assert.deepEqual(failResult.outcome, { kind: 'exited', exitCode: 3 });
+  // The node has GNU time (the test cluster runs on this machine): CPU time and peak memory come back.
+  if (existsSync('/usr/bin/time')) {
+    for (const result of [okResult, failResult]) {
+      assert.ok(result.usage !== undefined && result.usage.cpuSeconds >= 0 && result.usage.maxRssBytes > 0, JSON.stringify(result.usage));
+    }
+  }
   assert.equal(await readFile(ok.stdoutPath, 'utf8'), 'from stdin\nout\n');
   assert.equal(await readFile(ok.stderrPath, 'utf8'), 'err\n');
   assert.equal(await readFile(failing.stderrPath, 'utf8'), 'failing\n');

@@ -12,8 +12,9 @@ const path = fc.array(coordinate, { minLength: 1, maxLength: 4 });
 test('task ids round-trip through parseTaskId', () => {
   fc.assert(
     fc.property(path, fc.option(fc.nat({ max: 10_000 }), { nil: undefined }), (p, jobIndex) => {
-      const stepPath = formatStepPath([...p.slice(0, -1), { order: p[p.length - 1].order }]);
-      assert.deepEqual(parseTaskId(formatTaskId(stepPath, jobIndex)), { stepPath, jobIndex });
+      const step = [...p.slice(0, -1), { order: p[p.length - 1].order }];
+      const stepPath = formatStepPath(step);
+      assert.deepEqual(parseTaskId(formatTaskId(stepPath, jobIndex)), { stepPath, jobIndex, sortKey: sortKeyOf(step) });
     }),
   );
 });
@@ -42,6 +43,6 @@ test('non-canonical or malformed task ids do not parse', () => {
   for (const id of ['', '01', '1.', '.1', '1..2', '1/', '/1', 'a', '1.2.3', '-1', ' 1', '1e3', '99999999999']) {
     assert.equal(parseTaskId(id), undefined, id);
   }
-  assert.deepEqual(parseTaskId('3.2/1.4'), { stepPath: '3.2/1', jobIndex: 4 });
-  assert.deepEqual(parseTaskId('7'), { stepPath: '7', jobIndex: undefined });
+  assert.deepEqual(parseTaskId('3.2/1.4'), { stepPath: '3.2/1', jobIndex: 4, sortKey: sortKeyOf([{ order: 3, element: 2 }, { order: 1 }]) });
+  assert.deepEqual(parseTaskId('7'), { stepPath: '7', jobIndex: undefined, sortKey: sortKeyOf([{ order: 7 }]) });
 });

@@ -16,3 +16,13 @@ export const RunListQuery = Type.Object({
   state: Type.Optional(Type.String()),
   tags: Type.Optional(Type.Array(Type.String())),
 });
+
+/** ListTasks also narrows by state or failure group, orders by resource use, or starts at a task (issue 10). */
+export const TaskListQuery = Type.Object({
+  page_size: Type.Optional(Type.Integer()),
+  page_token: Type.Optional(Type.String()),
+  state: Type.Optional(Type.Array(Type.String())),
+  failure_group: Type.Optional(Type.String()),
+  sort: Type.Optional(Type.String()),
+  from: Type.Optional(Type.String()),
+});

@@ -1,6 +1,6 @@
 /**
  * The client commands of `wes`: submit (finding the files a workflow uses), wait, runs,
- * status, get, outputs, tasks, logs, cancel. Data goes to stdout (a run id, JSON, log text);
+ * status, get, outputs, tasks, failures, summary, logs, cancel. Data goes to stdout (a run id, JSON, log text);
  * progress to stderr; an error is one line (main.ts) and a non-zero exit.
  */
 import path from 'node:path';
@@ -41,6 +41,38 @@ function keyValue(value: string, previous: string[]): string[] {
 
 function keyValues(pairs: readonly string[]): Record<string, string> {
   return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+interface TaskListOptions {
+  state: string[];
+  failureGroup?: string;
+  sort?: string;
+  from?: string;
+  limit?: string;
+  pageSize: string;
+}
+
+/** Prints the items of every page of a listing (at most `limit`), one JSON line each. */
+async function printPages(wes: WesClient, path: string, query: URLSearchParams, pageSize: string, field: string, limit?: number): Promise<void> {
+  let token = '';
+  let printed = 0;
+  do {
+    const pageQuery = new URLSearchParams(query);
+    pageQuery.set('page_size', pageSize);
+    if (token) pageQuery.set('page_token', token);
+    const page = await wes.get<Record<string, unknown> & { next_page_token?: string }>(`${path}?${pageQuery}`);
+    const items = page[field];
+    for (const item of Array.isArray(items) ? items : []) {
+      if (limit !== undefined && printed >= limit) return;
+      print(item);
+      printed++;
+    }
+    token = page.next_page_token ?? '';
+  } while (token !== '');
 }
 
 function runPath(run: string, rest = ''): string {
@@ -162,18 +194,31 @@ export function addClientCommands(program: Command): void {
 
   withConnection(program.command('tasks <run>'))
     .description("print a run's tasks, one JSON line per task, following every page")
-    .option('--state <state>', 'only tasks in this state: queued, running, complete, failed, skipped, canceled, none')
+    .option('--state <state>', 'only tasks in this state (repeatable): queued, running, complete, failed, skipped, canceled, none, or a WES state', collect, [])
+    .option('--failure-group <id>', 'only the tasks of this failure group (an id from `wes failures`)')
+    .option('--sort <order>', '-duration or -max_rss: the slowest or largest first')
+    .option('--from <task>', 'start at this task id')
+    .option('--limit <n>', 'print at most this many tasks')
     .option('--page-size <n>', 'tasks per request', '500')
-    .action(async (run: string, o: ConnectionOptions & { pageSize: string; state?: string }) => {
-      const wes = client(o);
-      let token = '';
-      do {
-        const query = new URLSearchParams({ page_size: o.pageSize, ...(token ? { page_token: token } : {}) });
-        const page = await wes.get<{ task_logs?: { state?: string }[]; next_page_token?: string }>(runPath(run, `/tasks?${query}`));
-        for (const task of page.task_logs ?? []) if (o.state === undefined || task.state === o.state) print(task);
-        token = page.next_page_token ?? '';
-      } while (token !== '');
+    .action(async (run: string, o: ConnectionOptions & TaskListOptions) => {
+      const query = new URLSearchParams();
+      for (const state of o.state) query.append('state', state);
+      if (o.failureGroup) query.set('failure_group', o.failureGroup);
+      if (o.sort) query.set('sort', o.sort);
+      if (o.from) query.set('from', o.from);
+      await printPages(client(o), runPath(run, '/tasks'), query, o.pageSize, 'task_logs', o.limit === undefined ? undefined : Number(o.limit));
     });
+
+  withConnection(program.command('failures <run>'))
+    .description("print a run's failed tasks grouped by step, exit code and last stderr line, one JSON line per group")
+    .option('--page-size <n>', 'groups per request', '100')
+    .action(async (run: string, o: ConnectionOptions & { pageSize: string }) =>
+      printPages(client(o), runPath(run, '/task-failures'), new URLSearchParams(), o.pageSize, 'failure_groups'),
+    );
+
+  withConnection(program.command('summary <run>'))
+    .description("print a run's task counts per state (run and steps), CPU time and peak memory")
+    .action(async (run: string, o: ConnectionOptions) => print(await client(o).get(runPath(run, '/task-summary'))));
 
   withConnection(program.command('logs <run> [task]'))
     .description("print the run's engine log, or a task's stdout (to stdout) and stderr (to stderr); -f follows until it ends")

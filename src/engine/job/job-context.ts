@@ -5,7 +5,7 @@
  */
 import type { JobRecord } from '../engine-host.js';
 import type { CwlValue } from '../values/cwl-value.js';
-import type { Executor, JobHandle } from '../../executors/executor.js';
+import type { Executor, JobHandle, JobUsage } from '../../executors/executor.js';
 import type { PathPolicy } from '../values/path-policy.js';
 import {
   evaluateExpression,
@@ -41,6 +41,8 @@ export interface JobContext {
   readonly attach: () => Promise<JobHandle | undefined>;
   /** Executor.submit's onSubmitted: the job's id in an executor that outlives the server. */
   readonly submitted: (externalId: string) => void;
+  /** The job's process ended and the executor measured what it used (JobResult.usage). */
+  readonly measured?: (usage: JobUsage) => void;
 }
 
 export interface JobResultValue {

@@ -131,7 +131,8 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
     ctx.started,
     ctx.submitted,
   );
-  const { outcome } = await handle.result;
+  const { outcome, usage } = await handle.result;
+  if (usage !== undefined) ctx.measured?.(usage);
   if (outcome.kind === 'canceled' || ctx.signal.aborted) throw new CancelledError();
   if (outcome.kind === 'timed-out') throw new JobFailedError(`${ctx.label}: exceeded its time limit of ${seconds}s`);
   if (outcome.kind === 'failed-to-start') throw new JobFailedError(`${ctx.label}: could not start: ${outcome.message}`);

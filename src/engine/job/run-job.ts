@@ -10,6 +10,7 @@ import { publicText } from '../../run-layout.js';
 import type { CwlObject } from '../values/cwl-value.js';
 import type { Process, Workflow } from '../cwl/model.js';
 import type { StepPath } from '../engine-host.js';
+import type { JobUsage } from '../../executors/executor.js';
 import { JobFailedError, type JobContext } from './job-context.js';
 import type { RequirementScope } from '../cwl/requirements.js';
 import { runCommandLineTool } from './run-command-line-tool.js';
@@ -37,6 +38,7 @@ export async function runJob(
     startedReport = startedReport.then(write);
   };
   const reattachment = new Reattachment(run.host, path, element);
+  let usage: JobUsage | undefined;
   const ctx: JobContext = {
     runDir: run.runDir,
     logsDir: join(run.logsDir, jobName(path, element, label)),
@@ -55,11 +57,12 @@ export async function runJob(
     started: (at) => report(() => run.host.jobStarted(path, element, at)),
     attach: () => reattachment.attach(run.executor, run.controller.signal),
     submitted: (externalId) => report(() => run.host.jobSubmitted?.(path, element, externalId)),
+    measured: (measuredUsage) => (usage = measuredUsage),
   };
   try {
     const result = process.class === 'CommandLineTool' ? await runCommandLineTool(process, inputs, ctx) : await runExpressionTool(process, inputs, ctx);
     await startedReport;
-    await run.host.jobEnded(path, element, { state: 'ok', exitCode: result.exitCode, outputs: result.outputs }, new Date());
+    await run.host.jobEnded(path, element, { state: 'ok', exitCode: result.exitCode, outputs: result.outputs, usage }, new Date());
     return result.outputs;
   } catch (error) {
     await startedReport.catch(() => undefined);
@@ -70,7 +73,7 @@ export async function runJob(
     // Messages are shown to the user: no server paths.
     const message = publicText(error instanceof Error ? error.message : String(error), run.policy.runDir);
     const exitCode = error instanceof JobFailedError ? error.exitCode : undefined;
-    await run.host.jobEnded(path, element, { state: 'failed', exitCode, message }, new Date());
+    await run.host.jobEnded(path, element, { state: 'failed', exitCode, message, usage }, new Date());
     const failure = isJobFailure(error)
       ? new CommandFailedError(message.startsWith('step ') ? message : `${ctx.label}: ${message}`, { cause: error })
       : error;

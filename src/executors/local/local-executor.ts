@@ -311,7 +311,9 @@ export class LocalExecutor implements Executor {
 
   async #execute(job: Job): Promise<JobResult> {
     try {
-      return await this.#spawnAndWait(job);
+      const result = await this.#spawnAndWait(job);
+      const usage = await job.wrapped?.usage?.().catch(() => undefined);
+      return usage === undefined ? result : { ...result, usage };
     } finally {
       await job.wrapped?.cleanup?.().catch(() => undefined);
     }

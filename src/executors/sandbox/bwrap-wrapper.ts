@@ -143,6 +143,7 @@ export class BwrapWrapper implements CommandWrapper {
     const cleanup = async (): Promise<void> => {
       for (const step of undo.reverse()) await step();
     };
+    let usage: WrappedCommand['usage'];
     try {
       let argv = bwrap;
       if (confinement.network && this.#networks !== undefined) {
@@ -157,9 +158,10 @@ export class BwrapWrapper implements CommandWrapper {
           maxProcesses: this.#maxProcesses,
         });
         undo.push(() => cgroup.remove());
+        usage = () => cgroup.usage();
         argv = ['/bin/sh', '-c', ENTER_CGROUPS, 'wes-job', ...cgroup.procsFiles, '--', ...argv];
       }
-      return { argv, env: { PATH: WRAPPER_PATH }, cleanup };
+      return { argv, env: { PATH: WRAPPER_PATH }, cleanup, usage };
     } catch (err) {
       await cleanup();
       throw err;

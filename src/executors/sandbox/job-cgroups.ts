@@ -2,7 +2,8 @@
  * Per-job control groups (cgroup v1, one directory per controller) that make a job's
  * ResourceRequirement and process count hold: memory.limit_in_bytes (the kernel's OOM killer
  * stops the job's largest process beyond it), cpu.cfs_quota_us (cores), pids.max (a fork
- * bomb stops at the limit). Each job's groups are created below the server's own group in
+ * bomb stops at the limit), and cpuacct (no limit) to measure its CPU time; the memory group's
+ * max_usage_in_bytes is its peak. Each job's groups are created below the server's own group in
  * each hierarchy, so jobs stay inside whatever limits the server itself runs under, and are
  * named `<prefix>-<n>` so a later server with the same prefix can remove what a crash left.
  * Removing a job's groups first kills every process still in them: a process cannot leave
@@ -11,9 +12,10 @@
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isStaleName } from './stale-name.js';
+import type { JobUsage } from '../executor.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
-const CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
+const CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids'] as const;
 type Controller = (typeof CONTROLLERS)[number];
 const CFS_PERIOD_US = 100_000;
 /** The sandbox's last processes are usually gone within a few ms of the job's exit: poll fast, then back off. */
@@ -31,6 +33,8 @@ export interface CgroupLimits {
 export interface JobCgroup {
   /** The cgroup.procs files the job's first process writes its pid into before exec. */
   readonly procsFiles: readonly string[];
+  /** What the job used so far; undefined unless both the memory and cpuacct groups exist. */
+  usage(): Promise<JobUsage | undefined>;
   /** Kills whatever is left in the groups and removes them; never rejects. */
   remove(): Promise<void>;
 }
@@ -130,7 +134,12 @@ export class JobCgroups {
       await killAndRemove(dirs);
       throw new Error(`cannot set up the job's control groups: ${err instanceof Error ? err.message : String(err)}`);
     }
-    return { procsFiles: dirs.map((dir) => path.join(dir, 'cgroup.procs')), remove: () => killAndRemove(dirs) };
+    const dirOf = (controller: Controller) => (this.#parents.has(controller) ? path.join(this.#parents.get(controller) as string, name) : undefined);
+    return {
+      procsFiles: dirs.map((dir) => path.join(dir, 'cgroup.procs')),
+      usage: () => readUsage(dirOf('memory'), dirOf('cpuacct') ?? dirOf('cpu')),
+      remove: () => killAndRemove(dirs),
+    };
   }
 
   /** Kills and removes the job groups servers with this prefix left behind when they died. */
@@ -143,6 +152,15 @@ export class JobCgroups {
     await killAndRemove(stale);
     return stale.length;
   }
+}
+
+/** cpuacct.usage is in nanoseconds; a co-mounted "cpu,cpuacct" hierarchy has it in the cpu group. */
+async function readUsage(memoryDir: string | undefined, cpuacctDir: string | undefined): Promise<JobUsage | undefined> {
+  if (memoryDir === undefined || cpuacctDir === undefined) return undefined;
+  const read = (file: string) => readFile(file, 'utf8').then((text) => Number(text.trim()), () => NaN);
+  const [nanoseconds, peak] = await Promise.all([read(path.join(cpuacctDir, 'cpuacct.usage')), read(path.join(memoryDir, 'memory.max_usage_in_bytes'))]);
+  if (!Number.isFinite(nanoseconds) || !Number.isFinite(peak)) return undefined;
+  return { cpuSeconds: nanoseconds / 1e9, maxRssBytes: peak };
 }
 
 async function setLimits(controller: Controller, dir: string, limits: CgroupLimits): Promise<void> {
@@ -160,6 +178,8 @@ async function setLimits(controller: Controller, dir: string, limits: CgroupLimi
         await writeFile(path.join(dir, 'cpu.cfs_period_us'), String(CFS_PERIOD_US));
         await writeFile(path.join(dir, 'cpu.cfs_quota_us'), String(Math.max(1000, Math.round(limits.cores * CFS_PERIOD_US))));
       }
+      return;
+    case 'cpuacct':
       return;
     case 'pids':
       await writeFile(path.join(dir, 'pids.max'), String(limits.maxProcesses));

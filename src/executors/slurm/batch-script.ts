@@ -6,8 +6,12 @@
  * Its last act is to write a status file (`<statusDir>/<SLURM_JOB_ID>.status`, written to a
  * temporary name and renamed, so a reader never sees half of it):
  *
- *   exited <exit code> <start epoch ms>
+ *   exited <exit code> <start epoch ms> [<user s> <system s> <max RSS KiB>]
  *   failed-to-start <start epoch ms> <message…>
+ *
+ * The usage numbers come from GNU time (`/usr/bin/time`, the job's rusage: CPU of every
+ * process it waited for, the largest resident set among them) when the node has it; without
+ * it, or without accounting storage for `sacct`, a Slurm job's usage is unknown.
  *
  * Every user-controlled string (argv, env, paths) enters the script only inside single quotes
  * (`shellQuote`), where the shell interprets nothing: quotes, `$()`, backquotes and newlines
@@ -16,6 +20,8 @@
 import type { JobSpec } from '../executor.js';
 
 export const STATUS_SUFFIX = '.status';
+/** GNU time's format: user and system CPU seconds, maximum resident set in KiB. */
+const USAGE_FORMAT = 'usage:%U:%S:%M';
 
 /** POSIX single-quoting: the only character to escape inside '…' is ' itself. */
 export function shellQuote(value: string): string {
@@ -58,8 +64,12 @@ export function batchScript(spec: JobSpec, statusDir: string): string {
     `found ${q(command)} ${q(spec.env.PATH ?? '')} || fail ${q(notFound)}`,
     // `sh -c exec` rather than env's own exec so that an argv[0] containing '=' is not taken
     // for an assignment; sh exports PWD itself, which the job's environment does not have.
-    `/usr/bin/env -i -- ${envArgs.join(' ')} /bin/sh -c ${q(`${'PWD' in spec.env ? '' : 'unset PWD; '}exec "$@"`)} sh ${spec.argv.map(q).join(' ')} <${q(stdin)} >${q(spec.stdoutPath)} ${stderrRedirect}`,
-    'report "exited $? $started"',
+    'measured() { "$@"; }',
+    `[ -x /usr/bin/time ] && measured() { /usr/bin/time -o "$status.usage" -f ${q(USAGE_FORMAT)} "$@"; }`,
+    `measured /usr/bin/env -i -- ${envArgs.join(' ')} /bin/sh -c ${q(`${'PWD' in spec.env ? '' : 'unset PWD; '}exec "$@"`)} sh ${spec.argv.map(q).join(' ')} <${q(stdin)} >${q(spec.stdoutPath)} ${stderrRedirect}`,
+    // GNU time puts "Command exited with non-zero status …" lines before its own.
+    `code=$?; usage=$(tail -n 1 "$status.usage" 2>/dev/null | sed -n 's/^usage://p' | tr ':' ' '); rm -f "$status.usage"`,
+    'report "exited $code $started${usage:+ $usage}"',
     '',
   ].join('\n');
 }

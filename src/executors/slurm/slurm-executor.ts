@@ -16,7 +16,7 @@
  */
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Executor, JobHandle, JobOutcome, JobResult, JobSpec } from '../executor.js';
+import type { Executor, JobHandle, JobOutcome, JobResult, JobSpec, JobUsage } from '../executor.js';
 import { ended, errorMessage } from '../job-result.js';
 import { batchScript, STATUS_SUFFIX, unscriptable } from './batch-script.js';
 import { DEFAULT_COMMANDS, hasStarted, isActive, SlurmCommands, type SlurmCommandPaths, type SlurmJobState } from './slurm-commands.js';
@@ -101,11 +101,16 @@ function outcomeOfState(id: string, state: string | undefined): JobOutcome {
 interface Status {
   readonly outcome: JobOutcome;
   readonly startedAt?: Date;
+  readonly usage?: JobUsage;
 }
 
 function parseStatus(text: string): Status | undefined {
-  const exited = /^exited (\d+) (\d+)/.exec(text);
-  if (exited !== null) return { outcome: { kind: 'exited', exitCode: Number(exited[1]) }, startedAt: new Date(Number(exited[2])) };
+  const exited = /^exited (\d+) (\d+)(?: (\d+(?:\.\d+)?) (\d+(?:\.\d+)?) (\d+))?/.exec(text);
+  if (exited !== null) {
+    const [, code, start, user, system, maxRssKiB] = exited;
+    const status: Status = { outcome: { kind: 'exited', exitCode: Number(code) }, startedAt: new Date(Number(start)) };
+    return maxRssKiB === undefined ? status : { ...status, usage: { cpuSeconds: Number(user) + Number(system), maxRssBytes: Number(maxRssKiB) * 1024 } };
+  }
   const failed = /^failed-to-start \d+ ([\s\S]*)$/.exec(text);
   if (failed !== null) return { outcome: { kind: 'failed-to-start', message: failed[1].trim() } };
   return undefined;
@@ -402,7 +407,7 @@ export class SlurmExecutor implements Executor {
     if (status?.startedAt !== undefined) this.#noteStart(job, status.startedAt);
     const outcome = job.stopReason !== undefined ? { kind: job.stopReason } : status?.outcome ?? outcomeOfState(id, slurm?.state);
     await this.#forget(id);
-    this.#finish(job, ended(outcome, outcome.kind === 'failed-to-start' ? undefined : job.startedAt));
+    this.#finish(job, ended(outcome, outcome.kind === 'failed-to-start' ? undefined : job.startedAt, status?.usage));
   }
 
   #noteStart(job: Job, at: Date): void {
@@ -431,7 +436,7 @@ export class SlurmExecutor implements Executor {
       } else if (status !== undefined) {
         const job = this.#newJob(undefined, request.signal, request.onStart, undefined, 'tracked');
         if (status.startedAt !== undefined) this.#noteStart(job, status.startedAt);
-        this.#finish(job, ended(status.outcome, status.startedAt));
+        this.#finish(job, ended(status.outcome, status.startedAt, status.usage));
         request.resolve({ result: job.result });
       } else {
         // Nothing of it is left (never ran, killed without a status, or long forgotten).

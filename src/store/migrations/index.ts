@@ -6,6 +6,7 @@ import { operatorMigration } from './0002-operator.js';
 import { runFiltersMigration } from './0004-run-filters.js';
 import { executorJobIdMigration } from './0003-executor-job-id.js';
 import { runLeasesMigration } from './0005-run-leases.js';
+import { taskStatesMigration } from './0006-task-states.js';
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
@@ -16,6 +17,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         '0003-executor-job-id': executorJobIdMigration(),
         '0004-run-filters': runFiltersMigration(dialect),
         '0005-run-leases': runLeasesMigration(dialect),
+        '0006-task-states': taskStatesMigration(dialect),
       };
     },
   };

@@ -170,9 +170,14 @@ export interface JobChange {
   readonly outputs?: string;
   readonly message?: string;
   readonly executorJobId?: string;
+  /** What the job used, when the executor measured it. */
+  readonly cpuSeconds?: number;
+  readonly maxRssBytes?: number;
+  /** The last line of a failed job's stderr (its failure group). */
+  readonly stderrTail?: string;
 }
 
-/** 13 parameters a row; both databases take this many rows in one statement. */
+/** 15 parameters a row; both databases take this many rows in one statement. */
 const CHANGE_BATCH = 1000;
 
 /**
@@ -184,10 +189,11 @@ export async function applyJobChanges(db: Db, changes: readonly JobChange[]): Pr
   for (let i = 0; i < changes.length; i += CHANGE_BATCH) {
     const rows = changes.slice(i, i + CHANGE_BATCH).map(
       (c) =>
-        sql`(${c.jobId}, ${c.state ?? null}, ${c.argv ?? null}, ${c.workDir ?? null}, ${c.stdoutPath ?? null}, ${c.stderrPath ?? null}, ${c.startTime ?? null}, ${c.endTime ?? null}, ${c.exitCode ?? null}, ${c.outputs ?? null}, ${c.message ?? null}, ${c.executorJobId ?? null})`,
+        sql`(${c.jobId}, ${c.state ?? null}, ${c.argv ?? null}, ${c.workDir ?? null}, ${c.stdoutPath ?? null}, ${c.stderrPath ?? null}, ${c.startTime ?? null}, ${c.endTime ?? null}, ${c.exitCode ?? null}, ${c.outputs ?? null}, ${c.message ?? null}, ${c.executorJobId ?? null}, ${c.cpuSeconds ?? null}, ${c.maxRssBytes ?? null}, ${c.stderrTail ?? null})`,
     );
-    // VALUES parameters are untyped text to PostgreSQL, hence the casts; SQLite ignores them.
-    await sql`with v(id, state, argv, work_dir, stdout_path, stderr_path, start_time, end_time, exit_code, outputs, message, executor_job_id) as (values ${sql.join(rows)})
+    // VALUES parameters are untyped text to PostgreSQL, hence the casts; SQLite ignores them. The
+    // triggers of migration 0006 keep task rows, counters and failure groups in step.
+    await sql`with v(id, state, argv, work_dir, stdout_path, stderr_path, start_time, end_time, exit_code, outputs, message, executor_job_id, cpu_seconds, max_rss_bytes, stderr_tail) as (values ${sql.join(rows)})
       update job set
         state = coalesce(v.state, job.state),
         argv = coalesce(v.argv, job.argv),
@@ -199,7 +205,10 @@ export async function applyJobChanges(db: Db, changes: readonly JobChange[]): Pr
         exit_code = coalesce(cast(v.exit_code as integer), job.exit_code),
         outputs = coalesce(v.outputs, job.outputs),
         message = coalesce(v.message, job.message),
-        executor_job_id = coalesce(v.executor_job_id, job.executor_job_id)
+        executor_job_id = coalesce(v.executor_job_id, job.executor_job_id),
+        cpu_seconds = coalesce(cast(v.cpu_seconds as double precision), job.cpu_seconds),
+        max_rss_bytes = coalesce(cast(v.max_rss_bytes as bigint), job.max_rss_bytes),
+        stderr_tail = coalesce(v.stderr_tail, job.stderr_tail)
       from v where job.id = cast(v.id as bigint)`.execute(db);
   }
 }
@@ -208,7 +217,18 @@ export async function applyJobChanges(db: Db, changes: readonly JobChange[]): Pr
 export async function markJobRerun(db: Db, jobId: number): Promise<void> {
   await db
     .updateTable('job')
-    .set({ state: 'queued', exit_code: null, outputs: null, message: null, start_time: null, end_time: null, executor_job_id: null })
+    .set({
+      state: 'queued',
+      exit_code: null,
+      outputs: null,
+      message: null,
+      start_time: null,
+      end_time: null,
+      executor_job_id: null,
+      cpu_seconds: null,
+      max_rss_bytes: null,
+      stderr_tail: null,
+    })
     .where('id', '=', jobId)
     .execute();
 }

@@ -1,5 +1,6 @@
 import type { Generated, Insertable, Selectable } from 'kysely';
 import type { RunState } from '../../run-state.js';
+import type { TaskRowState } from './job.table.js';
 
 /** One WES run (Galaxy: a workflow invocation). `uuid` is the public run id. */
 export interface WorkflowInvocationTable {
@@ -56,6 +57,11 @@ export interface WorkflowInvocationStepTable {
   collection_job_count: Generated<number>;
   create_time: string;
   update_time: string;
+  /** Copies of the single job's state, failure group, wall time and peak memory, kept by triggers (0006). */
+  task_state: Generated<TaskRowState>;
+  failure_group_id: Generated<number | null>;
+  wall_ms: Generated<number | null>;
+  max_rss_bytes: Generated<number | null>;
 }
 export type WorkflowInvocationStepRow = Selectable<WorkflowInvocationStepTable>;
 export type NewWorkflowInvocationStep = Insertable<WorkflowInvocationStepTable>;

@@ -19,6 +19,11 @@ export interface JobTable {
   end_time: string | null;
   /** The executor's id of the job when it outlives the server (a Slurm job id); see 0003. */
   executor_job_id: string | null;
+  /** CPU time (user + system) and peak resident memory, when the executor measured them (0006). */
+  cpu_seconds: Generated<number | null>;
+  max_rss_bytes: Generated<number | null>;
+  /** The last line of the job's stderr, read when it ended; groups failures (0006). */
+  stderr_tail: Generated<string | null>;
 }
 export type JobRow = Selectable<JobTable>;
 export type NewJob = Insertable<JobTable>;
@@ -40,5 +45,48 @@ export interface ImplicitCollectionJobsJobAssociationTable {
   workflow_invocation_id: number;
   workflow_invocation_step_id: number;
   step_sort_key: string;
+  /** Copies of the job's state, failure group, wall time and peak memory, kept by triggers (0006). */
+  task_state: Generated<TaskRowState>;
+  failure_group_id: Generated<number | null>;
+  wall_ms: Generated<number | null>;
+  max_rss_bytes: Generated<number | null>;
+}
+
+/** A listed task's state: its job's, or 'none' for a task without a job. */
+export type TaskRowState = JobState | 'none';
+
+/** Per (run, workflow step, state, stripe): how many listed tasks are in that state (0006). */
+export interface TaskStateCountTable {
+  workflow_invocation_id: number;
+  workflow_step_id: number;
+  task_state: TaskRowState;
+  stripe: number;
+  n: number;
+}
+
+/** Failed tasks of a run that share step, exit code (-1: none) and last stderr line (0006). */
+export interface TaskFailureGroupTable {
+  id: Generated<number>;
+  workflow_invocation_id: number;
+  workflow_step_id: number;
+  exit_code: number;
+  stderr_tail: string;
+}
+
+export interface TaskFailureCountTable {
+  failure_group_id: number;
+  stripe: number;
+  n: number;
+}
+
+/** Resource use of a workflow step's measured jobs in a run, summed per stripe (0006). */
+export interface TaskStepUsageTable {
+  workflow_invocation_id: number;
+  workflow_step_id: number;
+  stripe: number;
+  jobs: number;
+  cpu_seconds: number;
+  wall_ms: number;
+  max_rss_bytes: number | null;
 }
 export type NewCollectionJobAssociation = Insertable<ImplicitCollectionJobsJobAssociationTable>;
