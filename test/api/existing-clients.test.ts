@@ -180,6 +180,7 @@ test('workflow_engine_parameters: unknown ones are a 400 naming each, bad values
     );
   assertErrorResponse(await post({ '--parallel': 'true', outdir: '/x', max_jobs: '2' }), 400, /unknown parameters "--parallel", "outdir"/);
   assertErrorResponse(await post({ max_jobs: 'many' }), 400, /max_jobs must be a non-negative integer/);
+  assertErrorResponse(await post({ on_error: 'ignore' }), 400, /on_error must be "stop" or "continue", got "ignore"/);
   const limited = await post({ job_time_limit: '1' }, SLEEPING_TOOL, { marker: `limit-${process.pid}` } as never);
   assert.equal(limited.statusCode, 200, limited.body);
   const runId = (limited.json() as { run_id: string }).run_id;
@@ -198,7 +199,7 @@ test('service-info fills every optional field and lists the engine parameters', 
   assert.ok(!Number.isNaN(Date.parse(String(body.createdAt))));
   assert.deepEqual(
     (body.default_workflow_engine_parameters as { name: string }[]).map((p) => p.name),
-    ['max_jobs', 'job_time_limit'],
+    ['max_jobs', 'job_time_limit', 'on_error'],
   );
   // Kept in the store: the same on the next request.
   const again = (await app.app.inject({ url: `${API}/service-info` })).json() as Record<string, unknown>;

@@ -12,9 +12,16 @@ export async function submitWorkflow(
   workflowUrl: string,
   params: Record<string, unknown>,
   files: readonly FormFile[],
+  engineParameters?: Record<string, string>,
 ): Promise<string> {
   const { payload, headers } = await multipartBody(
-    { workflow_type: 'CWL', workflow_type_version: 'v1.2', workflow_url: workflowUrl, workflow_params: JSON.stringify(params) },
+    {
+      workflow_type: 'CWL',
+      workflow_type_version: 'v1.2',
+      workflow_url: workflowUrl,
+      workflow_params: JSON.stringify(params),
+      ...(engineParameters === undefined ? {} : { workflow_engine_parameters: JSON.stringify(engineParameters) }),
+    },
     files,
   );
   const response = await app.app.inject({ method: 'POST', url: '/ga4gh/wes/v1/runs', payload, headers: { ...headers, authorization: auth } });

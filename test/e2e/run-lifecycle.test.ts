@@ -13,7 +13,7 @@ import { assertErrorResponse, assertMatchesSpec } from '../helpers/spec.js';
 import { multipartBody } from '../helpers/multipart.js';
 import { processesMentioning } from '../helpers/processes.js';
 import { allTasks, getJson, submitWorkflow, waitForState } from './helpers.js';
-import { FAILING_TOOL, GATED_WORKFLOW, LINES_WORKFLOW, NESTED_WORKFLOW, SCATTER_WORKFLOW, SLEEPING_TOOL, WC_TOOL } from './workflows.js';
+import { FAILING_TOOL, GATED_WORKFLOW, LINES_WORKFLOW, NESTED_WORKFLOW, SCATTER_WORKFLOW, SH_SCATTER_WORKFLOW, SLEEPING_TOOL, WC_TOOL } from './workflows.js';
 
 interface RunLog {
   state: string;
@@ -180,6 +180,23 @@ test('a scatter of 1,000 elements lists all 1,000 planned jobs while the run run
   assert.equal(outs.length, 1000);
   const last = await app.app.inject({ url: new URL(outs[999].location).pathname, headers: { authorization: auth } });
   assert.equal(last.body, '999\n');
+});
+
+test('on_error continue: one failed element leaves the others to complete; the run ends EXECUTOR_ERROR naming the count', async (t) => {
+  const app = await buildTestApp(t, { engine: true });
+  const { auth } = await app.addUser('alice');
+  const scripts = ['echo a', 'exit 3', 'echo c', 'exit 4', 'echo e'];
+  const runId = await submitWorkflow(app, auth, 'sh.cwl', { scripts }, [{ name: 'sh.cwl', content: SH_SCATTER_WORKFLOW }], {
+    on_error: 'continue',
+  });
+  assert.equal(await waitForState(app, auth, runId), 'EXECUTOR_ERROR');
+  const tasks = await allTasks(app, auth, runId, 100);
+  assert.deepEqual(
+    tasks.slice(1).map((task) => [task.id, task.state, task.exit_code]),
+    [['1.0', 'complete', 0], ['1.1', 'failed', 3], ['1.2', 'complete', 0], ['1.3', 'failed', 4], ['1.4', 'complete', 0]],
+  );
+  const log = await getJson<{ run_log: { system_logs: string[] } }>(app, auth, `/runs/${runId}`);
+  assert.match(log.run_log.system_logs.join('\n'), /2 jobs failed; the first: /);
 });
 
 test('subworkflow steps are tasks of the run, listed after their parent and found by id', async (t) => {

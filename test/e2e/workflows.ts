@@ -171,3 +171,22 @@ steps:
       outputs: {o: int}
       expression: "$({o: inputs.n})"
 `;
+
+/** A scatter of `sh -c` over `scripts`, the tool inline. */
+export const SH_SCATTER_WORKFLOW = `cwlVersion: v1.2
+class: Workflow
+requirements: {ScatterFeatureRequirement: {}}
+inputs:
+  scripts: string[]
+outputs: []
+steps:
+  each:
+    run:
+      class: CommandLineTool
+      baseCommand: [sh, -c]
+      inputs: {script: {type: string, inputBinding: {position: 1}}}
+      outputs: []
+    scatter: script
+    in: {script: scripts}
+    out: []
+`;
