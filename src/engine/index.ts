@@ -7,7 +7,8 @@ export type { EngineHost, JobEnd, JobRecord, StepInfo, StepKind, StepPath } from
 export type { Process as LoadedProcess } from './cwl/model.js';
 export { loadProcess, type LoadOptions } from './cwl/load-process.js';
 export { prepareInputs } from './cwl/prepare-inputs.js';
-export { describeTopLevelSteps, executeProcess, type ExecuteOptions } from './scheduler/run-workflow.js';
+export { describeTopLevelSteps, executeProcess } from './scheduler/run-workflow.js';
+export type { ExecuteOptions } from './scheduler/run-state.js';
 export { parseYaml } from './cwl/parse-yaml.js';
 export { closeSandbox, configureSandbox, type SandboxLimits } from './expressions/sandbox.js';
 export { describeWorkflowGraph, type GraphNode, type WorkflowGraph } from './cwl/workflow-graph.js';

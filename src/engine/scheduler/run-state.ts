@@ -4,17 +4,28 @@
  * aborts.
  */
 import type { Executor } from '../../executors/executor.js';
+import type { OnError } from '../../engine-parameters.js';
 import type { EngineHost } from '../engine-host.js';
 import type { PathPolicy } from '../values/path-policy.js';
 
-export interface RunState {
+/** What the caller of executeProcess gives. */
+export interface ExecuteOptions {
+  /** Each job works in runDir/jobs/<job>/ (out/, tmp/, stage/). */
   readonly runDir: string;
+  /** Each job's stdout/stderr go to logsDir/<job>/, where no job may write. */
   readonly logsDir: string;
+  /** What the engine may read and write for this run (the run's directory, allowed input directories). */
   readonly policy: PathPolicy;
   readonly executor: Executor;
   /** The executor runs container images (DockerRequirement); absent means no engine. */
   readonly containers?: boolean;
   readonly host: EngineHost;
+  readonly signal: AbortSignal;
+  /** stop (the default): the first failure cancels the rest; continue: only what depends on it. */
+  readonly onError?: OnError;
+}
+
+export interface RunState extends Omit<ExecuteOptions, 'signal' | 'onError'> {
   /** Aborted by the caller's signal or, when the run stops on errors, by its first failure. */
   readonly controller: AbortController;
   /** on_error continue: a failure stops only what depends on it. */

@@ -9,18 +9,15 @@
 import { setMaxListeners } from 'node:events';
 import { basename } from 'node:path';
 import { CancelledError, CommandFailedError, InvalidWorkflowError } from '../../errors.js';
-import type { Executor } from '../../executors/executor.js';
-import type { OnError } from '../../engine-parameters.js';
 import type { CwlObject, CwlValue } from '../values/cwl-value.js';
 import type { Process, Requirement, Workflow, WorkflowStep } from '../cwl/model.js';
-import type { EngineHost, StepInfo, StepPath } from '../engine-host.js';
+import type { StepInfo, StepPath } from '../engine-host.js';
 import { evaluatorFor, expressionOptions } from '../job/job-context.js';
-import type { PathPolicy } from '../values/path-policy.js';
 import { readContents, resolveFileValues, localPath } from '../values/file-values.js';
 import { checkOutput } from '../job/outputs.js';
 import { rootScope, scopeFor, type RequirementScope } from '../cwl/requirements.js';
 import { runJob } from '../job/run-job.js';
-import { recordFailure, type RunState } from './run-state.js';
+import { recordFailure, type ExecuteOptions, type RunState } from './run-state.js';
 import { mergeSources } from './merge-sources.js';
 import { gatherScatter, planScatter } from './scatter.js';
 import { runWindowed } from './element-window.js';
@@ -36,21 +33,6 @@ import { stringifyJson } from '../../exact-json.js';
  */
 const ELEMENT_WINDOW = 256;
 
-export interface ExecuteOptions {
-  /** Each job works in runDir/jobs/<job>/ (out/, tmp/, stage/). */
-  readonly runDir: string;
-  /** Each job's stdout/stderr go to logsDir/<job>/, where no job may write. */
-  readonly logsDir: string;
-  /** What the engine may read and write for this run (the run's directory, allowed input directories). */
-  readonly policy: PathPolicy;
-  readonly executor: Executor;
-  /** The executor runs container images (DockerRequirement); absent means no engine. */
-  readonly containers?: boolean;
-  readonly host: EngineHost;
-  readonly signal: AbortSignal;
-  /** stop (the default): the first failure cancels the rest; continue: only what depends on it. */
-  readonly onError?: OnError;
-}
 
 /** Runs the process to completion and returns its CWL output object. */
 export async function executeProcess(process: Process, inputs: CwlObject, options: ExecuteOptions): Promise<CwlObject> {
