@@ -4,6 +4,7 @@
  * questions from the store. One instance per run attempt; its caches are rebuilt from the
  * store (step instances by task path) after a restart.
  */
+import { setImmediate } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/database.js';
 import {
@@ -100,6 +101,9 @@ export class StoreEngineHost implements EngineHost {
       for (let e = from; e < Math.min(from + PLAN_BATCH, elements); e++) if (ids[e] === undefined) missing.push(e);
       previous = previous.then(async () => {
         if (missing.length === 0 || planned.stopped) return;
+        // SQLite answers synchronously, so without this the whole chain would run as one task
+        // and hold every request until the last batch is in.
+        await setImmediate();
         const written = await this.#db.transaction().execute((trx) => planCollectionJobs(trx, collection, missing, now()));
         missing.forEach((e, i) => (ids[e] = written[i]));
       });

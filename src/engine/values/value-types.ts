@@ -42,38 +42,40 @@ export function problemsOf(value: CwlValue, type: CwlType, where: string): strin
     if (type.some((t) => problemsOf(value, t, where).length === 0)) return [];
     return [`${where}: expected ${describeType(type)}, got ${preview(value)}`];
   }
-  const mismatch = [`${where}: expected ${describeType(type)}, got ${preview(value)}`];
+  // Built only when needed: a preview serialises the value, and a 100,000-element output checks
+  // every element.
+  const mismatch = (): string[] => [`${where}: expected ${describeType(type)}, got ${preview(value)}`];
   if (typeof type === 'string') {
     switch (type) {
       case 'null':
-        return value === null ? [] : mismatch;
+        return value === null ? [] : mismatch();
       case 'Any':
-        return value === null ? mismatch : [];
+        return value === null ? mismatch() : [];
       case 'boolean':
-        return typeof value === 'boolean' ? [] : mismatch;
+        return typeof value === 'boolean' ? [] : mismatch();
       case 'int':
       case 'long':
-        return (typeof value === 'number' && Number.isInteger(value)) || typeof value === 'bigint' ? [] : mismatch;
+        return (typeof value === 'number' && Number.isInteger(value)) || typeof value === 'bigint' ? [] : mismatch();
       case 'float':
       case 'double':
-        return typeof value === 'number' || typeof value === 'bigint' ? [] : mismatch;
+        return typeof value === 'number' || typeof value === 'bigint' ? [] : mismatch();
       case 'string':
-        return typeof value === 'string' ? [] : mismatch;
+        return typeof value === 'string' ? [] : mismatch();
       case 'File':
       case 'Directory':
-        return isObject(value) && value.class === type ? [] : mismatch;
+        return isObject(value) && value.class === type ? [] : mismatch();
       default:
         return [`${where}: unknown type ${type}`];
     }
   }
   if (type.type === 'enum') {
-    return typeof value === 'string' && type.symbols.includes(value) ? [] : mismatch;
+    return typeof value === 'string' && type.symbols.includes(value) ? [] : mismatch();
   }
   if (type.type === 'array') {
-    if (!Array.isArray(value)) return mismatch;
+    if (!Array.isArray(value)) return mismatch();
     return value.flatMap((v, i) => problemsOf(v, type.items, `${where}[${i}]`));
   }
-  if (!isObject(value) || isFileLike(value)) return mismatch;
+  if (!isObject(value) || isFileLike(value)) return mismatch();
   return type.fields.flatMap((f) => problemsOf(value[f.name] ?? null, f.type, `${where}.${f.name}`));
 }
 
