@@ -22,7 +22,7 @@ import {
   listStepStateCounts,
   listStepUsage,
 } from '../../src/store/queries/task-summary.js';
-import { applyJobChanges, attachSingleJob, insertCollectionJobs, insertJobs, replaceCollectionJob } from '../../src/store/queries/jobs.js';
+import { applyJobChanges, attachSingleJob, insertCollectionJobs, insertJobs } from '../../src/store/queries/jobs.js';
 import { insertUser } from '../../src/store/queries/users.js';
 import { seedRun, seedShape, type SeedStep } from '../../src/wes/seed.js';
 import { taskIdOf } from '../../src/wes/to-wes.js';
@@ -189,7 +189,8 @@ test('filtered walks equal the filtered task order and counters equal a full cou
         // A step that had no jobs yet gets some: its step-level task leaves the list and the counts.
         const empty = steps.findIndex((s) => s.kind === 'collection' && s.jobs === 0);
         if (empty >= 0) await addJobsToEmptyCollection(store.db, run.invocationId, empty);
-        // A resumed run points an element, and a single-job step, at a new job.
+        // An element re-linked to a new job (the runner no longer does this, but the triggers must
+        // stay right for any writer), and a single-job step given a new job, as a resumed run does.
         const collectionJob = jobTasks.find((row) => row.job_index >= 0);
         if (collectionJob !== undefined) await replaceElementJob(store.db, run.invocationId, collectionJob.task_path, collectionJob.job_index);
         const singleJob = jobTasks.find((row) => row.job_index < 0);
@@ -232,7 +233,12 @@ async function replaceElementJob(db: Kysely<Database>, invocationId: number, tas
   const step = await stepOf(db, invocationId, taskPath);
   await db.transaction().execute(async (trx) => {
     const [jobId] = await insertJobs(trx, [queuedJob(new Date().toISOString())]);
-    await replaceCollectionJob(trx, step.implicit_collection_jobs_id as number, element, jobId);
+    await trx
+      .updateTable('implicit_collection_jobs_job_association')
+      .set({ job_id: jobId })
+      .where('implicit_collection_jobs_id', '=', step.implicit_collection_jobs_id as number)
+      .where('order_index', '=', element)
+      .execute();
   });
 }
 

@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
-import type { LaunchReply, LaunchRequest } from './spawn-protocol.js';
+import type { LaunchReply, LaunchRequest, Redirection } from './launch-protocol.js';
 
 const reply = (message: LaunchReply): void => {
   process.send?.(message);
@@ -20,7 +20,7 @@ process.on('message', (request: LaunchRequest) => launch(request));
 
 function launch(request: LaunchRequest): void {
   const fds: number[] = [];
-  const open = (role: 'stdin' | 'stdout' | 'stderr', path: string, flags: number): number => {
+  const open = (role: Redirection, path: string, flags: number): number => {
     try {
       const fd = openSync(path, flags);
       fds.push(fd);
@@ -66,7 +66,7 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function describe(error: unknown): { code?: string; opening?: 'stdin' | 'stdout' | 'stderr'; message: string } {
-  const { code, opening } = error as { code?: unknown; opening?: 'stdin' | 'stdout' | 'stderr' };
+function describe(error: unknown): { code?: string; opening?: Redirection; message: string } {
+  const { code, opening } = error as { code?: unknown; opening?: Redirection };
   return { message: messageOf(error), ...(typeof code === 'string' ? { code } : {}), ...(opening === undefined ? {} : { opening }) };
 }

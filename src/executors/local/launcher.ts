@@ -10,7 +10,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { LaunchReply, LaunchRequest } from './spawn-protocol.js';
+import type { LaunchReply, LaunchRequest, Redirection } from './launch-protocol.js';
 
 export interface ProcessExit {
   readonly code: number | null;
@@ -29,8 +29,8 @@ export interface StartedProcess {
  */
 export class LaunchError extends Error {
   readonly code: string | undefined;
-  readonly opening: 'stdin' | 'stdout' | 'stderr' | undefined;
-  constructor(message: string, code?: string, opening?: 'stdin' | 'stdout' | 'stderr') {
+  readonly opening: Redirection | undefined;
+  constructor(message: string, code?: string, opening?: Redirection) {
     super(message);
     this.name = 'LaunchError';
     this.code = code;

@@ -11,7 +11,7 @@ import { constants as osConstants, availableParallelism, totalmem } from 'node:o
 import { statSync } from 'node:fs';
 import type { CommandWrapper, Executor, JobHandle, JobResult, JobSpec, WrappedCommand } from '../executor.js';
 import { ended, errorMessage } from '../job-result.js';
-import { terminateGroup } from './process-group.js';
+import { errnoCode, terminateGroup } from './process-group.js';
 import { GroupRegistry, type LiveServers } from './group-registry.js';
 import { FairQueue, type QueueEntry } from './fair-queue.js';
 import { Launcher, LaunchError, type StartedProcess } from './launcher.js';
@@ -63,14 +63,6 @@ interface Job {
   wrapped?: WrappedCommand;
   /** The one terminateGroup in flight, shared by every path that wants the group dead. */
   killing?: Promise<void>;
-}
-
-function errnoCode(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err) {
-    const code = (err as { code: unknown }).code;
-    return typeof code === 'string' ? code : undefined;
-  }
-  return undefined;
 }
 
 function failedToStart(message: string): JobResult {

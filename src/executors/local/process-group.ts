@@ -8,7 +8,8 @@ import { readdir, readFile } from 'node:fs/promises';
 
 const POLL_MS = 50;
 
-function errnoCode(err: unknown): string | undefined {
+/** The errno name (ENOENT, ESRCH…) of a system call's error, if it has one. */
+export function errnoCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err) {
     const code = (err as { code: unknown }).code;
     return typeof code === 'string' ? code : undefined;

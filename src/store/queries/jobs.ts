@@ -149,10 +149,6 @@ export async function insertCollectionJobs(
     .execute();
 }
 
-export async function markCollectionPopulated(trx: Db, collectionId: number, state: 'ok' | 'failed'): Promise<void> {
-  await trx.updateTable('implicit_collection_jobs').set({ populated_state: state }).where('id', '=', collectionId).execute();
-}
-
 /**
  * What one flush knows of a job: every field is optional and only the given ones change
  * (`null` is never written through a change; a re-run's reset is markJobRerun).
@@ -306,11 +302,6 @@ export async function cancelPlannedJobs(db: Db, collectionId: number, from: numb
     .execute();
 }
 
-/** The executor's own id of the job (a Slurm job id), for reattaching after a restart. */
-export async function setJobExecutorId(db: Db, jobId: number, executorJobId: string): Promise<void> {
-  await db.updateTable('job').set({ executor_job_id: executorJobId }).where('id', '=', jobId).execute();
-}
-
 /**
  * Executor ids of a run's jobs not known to have ended (queued, running, or canceled by a
  * server shutdown that left them to the cluster): what to cancel when the run was canceled
@@ -350,27 +341,6 @@ function ascendingIds(rows: readonly { id: number }[]): number[] {
 // workflow_step_order_uq range (workflow_id = ?); 1 query.
 export async function listWorkflowSteps(db: Db, workflowId: number): Promise<{ id: number; order_index: number }[]> {
   return db.selectFrom('workflow_step').select(['id', 'order_index']).where('workflow_id', '=', workflowId).orderBy('order_index').execute();
-}
-
-/** The job at one element of a collection; icjja_collection_order_uq; 1 query. */
-export async function findCollectionJobId(db: Db, collectionId: number, orderIndex: number): Promise<number | undefined> {
-  const row = await db
-    .selectFrom('implicit_collection_jobs_job_association')
-    .select('job_id')
-    .where('implicit_collection_jobs_id', '=', collectionId)
-    .where('order_index', '=', orderIndex)
-    .executeTakeFirst();
-  return row?.job_id;
-}
-
-/** Points an existing element of a collection at a new job (a retried element after a restart). */
-export async function replaceCollectionJob(trx: Db, collectionId: number, orderIndex: number, jobId: number): Promise<void> {
-  await trx
-    .updateTable('implicit_collection_jobs_job_association')
-    .set({ job_id: jobId })
-    .where('implicit_collection_jobs_id', '=', collectionId)
-    .where('order_index', '=', orderIndex)
-    .execute();
 }
 
 export async function insertWorkflowStep(db: Db, step: NewWorkflowStep): Promise<number> {

@@ -1,5 +1,8 @@
 /** Messages between the executor and its launcher process (launcher.ts, launcher-process.ts). */
 
+/** A job's standard stream, as a launch failure names the one it could not open. */
+export type Redirection = 'stdin' | 'stdout' | 'stderr';
+
 export interface LaunchRequest {
   readonly id: number;
   readonly command: string;
@@ -15,5 +18,5 @@ export interface LaunchRequest {
 export type LaunchReply =
   | { readonly id: number; readonly kind: 'started'; readonly pid: number }
   /** `opening` names the redirection that could not be opened; otherwise the spawn failed (`code`: ENOENT, EACCES). */
-  | { readonly id: number; readonly kind: 'failed'; readonly code?: string; readonly opening?: 'stdin' | 'stdout' | 'stderr'; readonly message: string }
+  | { readonly id: number; readonly kind: 'failed'; readonly code?: string; readonly opening?: Redirection; readonly message: string }
   | { readonly id: number; readonly kind: 'exited'; readonly code: number | null; readonly signal: NodeJS.Signals | null };
