@@ -409,8 +409,9 @@ export class Runner implements RunLauncher {
       // Logged first: a client that sees COMPLETE and reads the log finds it there.
       await log('run complete');
       if (!(await markRunState(this.#db, run.id, ['RUNNING'], 'COMPLETE', end, { end_time: end, outputs: outputsJson, exit_code: 0 }, heldBy))) {
-        await markRunState(this.#db, run.id, ['CANCELING'], 'CANCELED', end, { end_time: end }, heldBy);
-        await log('run canceled: the cancel came before the completion was recorded');
+        if (await markRunState(this.#db, run.id, ['CANCELING'], 'CANCELED', end, { end_time: end }, heldBy)) {
+          await log('run canceled: the cancel came before the completion was recorded');
+        }
       }
     } catch (error) {
       if (this.#stopping || attempt.abandoned) {
