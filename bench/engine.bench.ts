@@ -96,10 +96,12 @@ interface Server {
 async function startServer(database: TestDatabase, sandbox: Sandbox, maxJobs: number): Promise<Server> {
   // WES_BENCH_PROFILE_DIR: the server writes a CPU profile there (node --cpu-prof) when it stops.
   const profile = process.env.WES_BENCH_PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.WES_BENCH_PROFILE_DIR];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(ROOT, 'src/main.ts'), 'serve', '--no-auth', '--port', '0'], {
+  // The compiled server, as `npm start` runs it (built once in main()).
+  const child = spawn(process.execPath, [...profile, join(ROOT, 'dist/main.js'), 'serve', '--no-auth', '--port', '0'], {
     cwd: ROOT,
     env: {
       ...process.env,
+      NODE_OPTIONS: '',
       WES_DATA_DIR: database.dataDir,
       WES_MAX_JOBS: String(maxJobs),
       WES_JOB_SANDBOX: sandbox,
@@ -253,6 +255,8 @@ function table(rows: Row[]): string {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  const build = spawnSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], { stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('npm run build failed');
   const rows: Row[] = [];
   for (const sandbox of options.sandboxes) {
     for (const n of options.sizes) {

@@ -11,12 +11,15 @@ export interface Server {
   readonly output: string[];
 }
 
-/** Starts `wes serve --no-auth` on a free port; resolves once it listens. `env` adds variables. */
-export async function startServer(database: TestDatabase, env: NodeJS.ProcessEnv = {}): Promise<Server> {
+/**
+ * Starts `wes serve --no-auth` on a free port; resolves once it listens. `env` adds variables;
+ * `entry` is the program to run instead of bin/wes.js (the compiled dist/main.js).
+ */
+export async function startServer(database: TestDatabase, env: NodeJS.ProcessEnv = {}, entry: string = WES): Promise<Server> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, WES_DATA_DIR: database.dataDir, WES_MAX_JOBS: '2', ...env };
   if (database.databaseUrl !== undefined) childEnv.DATABASE_URL = database.databaseUrl;
   else delete childEnv.DATABASE_URL;
-  const child = spawn(process.execPath, [WES, 'serve', '--no-auth', '--port', '0'], { env: childEnv, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [entry, 'serve', '--no-auth', '--port', '0'], { env: childEnv, stdio: ['ignore', 'pipe', 'inherit'] });
   const output: string[] = [];
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout?.setEncoding('utf8');

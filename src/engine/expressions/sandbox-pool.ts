@@ -13,6 +13,7 @@
 import { Worker } from 'node:worker_threads';
 import type { SandboxReply, SandboxRequest } from './sandbox-protocol.js';
 import type { SandboxWorkerData } from './sandbox-worker.js';
+import { siblingModule } from '../../sibling-module.js';
 
 export interface SandboxPoolOptions {
   readonly size: number;
@@ -39,8 +40,8 @@ interface Pending {
   readonly onAbort: () => void;
 }
 
-const ENTRY = new URL('../../typescript-entry.mjs', import.meta.url);
-const MODULE = new URL('./sandbox-worker.ts', import.meta.url).href;
+const ENTRY = new URL('../../module-entry.mjs', import.meta.url);
+const MODULE = siblingModule(import.meta.url, './sandbox-worker');
 /** JS heap of a worker: the request's JSON and the result's JSON text live there. */
 const WORKER_HEAP_MB = 256;
 const MiB = 1024 * 1024;

@@ -11,6 +11,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LaunchReply, LaunchRequest, Redirection } from './launch-protocol.js';
+import { siblingModule } from '../../sibling-module.js';
 
 export interface ProcessExit {
   readonly code: number | null;
@@ -38,8 +39,8 @@ export class LaunchError extends Error {
   }
 }
 
-const ENTRY = fileURLToPath(new URL('../../typescript-entry.mjs', import.meta.url));
-const MODULE = new URL('./launcher-process.ts', import.meta.url).href;
+const ENTRY = fileURLToPath(new URL('../../module-entry.mjs', import.meta.url));
+const MODULE = siblingModule(import.meta.url, './launcher-process');
 
 interface Pending {
   started?: { resolve: (process: StartedProcess) => void; reject: (error: Error) => void };
