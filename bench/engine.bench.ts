@@ -1,13 +1,16 @@
 /**
  * Engine throughput, end to end through the API: a real `wes serve` (SQLite, or PostgreSQL with
  * --dialect postgres) runs a scatter of `echo` over N strings; the time from POST /runs to
- * COMPLETE, ms per job, the server's peak RSS (VmHWM), and the worst latency of GET
- * /service-info and of a task page while the run goes on. Beside it, the floor: the same N
+ * COMPLETE, ms per job, the server's peak RSS (VmHWM), the worst latency of GET
+ * /service-info, of the first task page and of a middle one (`?from=` the job of element N/2)
+ * while the run goes on, and the middle page once the run is over. With --cancel, a second run
+ * of each size is canceled once a tenth of its jobs are done: the time from the cancel request
+ * to CANCELED, and the jobs still running at that moment (the task summary). Beside it, the floor: the same N
  * `echo` processes spawned bare from Node as many at a time as the server runs (the job slots),
  * and cwltool's time on the same workflow where it is installed and N ≤ 10,000.
  *
  *   npm run bench:engine -- [--sizes 1000,10000,100000] [--sandbox none,bwrap] [--no-cwltool]
- *                           [--dialect sqlite|postgres] [--max-jobs 2]
+ *                           [--dialect sqlite|postgres] [--max-jobs 2] [--cancel]
  *
  * Prints a table, then one JSON line with every figure.
  */
@@ -55,6 +58,7 @@ interface Options {
   readonly cwltool: boolean;
   readonly dialect: Dialect;
   readonly maxJobs: number;
+  readonly cancel: boolean;
 }
 
 interface Row {
@@ -67,9 +71,13 @@ interface Row {
   peakRssMiB: number;
   worstServiceInfoMs: number;
   worstTaskPageMs: number;
+  worstMiddlePageMs: number;
+  middlePageAfterMs: number;
   floorSeconds: number;
   ratioToFloor: number;
   cwltoolSeconds?: number;
+  cancelSeconds?: number;
+  runningAfterCancel?: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -84,7 +92,7 @@ function parseOptions(argv: string[]): Options {
   const dialect = (value('--dialect') ?? 'sqlite') as Dialect;
   if (dialect !== 'sqlite' && dialect !== 'postgres') throw new Error('--dialect takes sqlite or postgres');
   const maxJobs = Number(value('--max-jobs') ?? 2);
-  return { sizes, sandboxes, cwltool: !argv.includes('--no-cwltool'), dialect, maxJobs };
+  return { sizes, sandboxes, cwltool: !argv.includes('--no-cwltool'), dialect, maxJobs, cancel: argv.includes('--cancel') };
 }
 
 interface Server {
@@ -138,35 +146,95 @@ function peakRssMiB(pid: number): number {
   return kib / 1024;
 }
 
+const FINAL = ['COMPLETE', 'EXECUTOR_ERROR', 'SYSTEM_ERROR', 'CANCELED'];
+
+interface TaskPage {
+  readonly task_logs?: readonly { readonly id: string }[];
+}
+
+async function submitScatter(api: string, n: number): Promise<string> {
+  const form = new FormData();
+  form.set('workflow_type', 'CWL');
+  form.set('workflow_type_version', 'v1.2');
+  form.set('workflow_url', 'wf.cwl');
+  form.set('workflow_params', JSON.stringify({ msgs: Array.from({ length: n }, (_, i) => `m${i}`) }));
+  form.append('workflow_attachment', new Blob([SCATTER_WORKFLOW]), 'wf.cwl');
+  form.append('workflow_attachment', new Blob([ECHO_TOOL]), 'echo.cwl');
+  const submitted = await fetch(`${api}/runs`, { method: 'POST', body: form });
+  if (!submitted.ok) throw new Error(`submit: ${submitted.status} ${await submitted.text()}`);
+  return ((await submitted.json()) as { run_id: string }).run_id;
+}
+
+/** The id of element N/2's job, from the first page's first job ("<step>.<element>"), once the jobs are planned. */
+function middleTaskId(page: TaskPage, n: number): string | undefined {
+  const job = page.task_logs?.find((task) => /\.\d+$/.test(task.id));
+  return job === undefined ? undefined : job.id.replace(/\.\d+$/, `.${Math.floor(n / 2)}`);
+}
+
+async function middlePage(api: string, runId: string, from: string): Promise<{ ms: number; value: TaskPage }> {
+  return timed(async () => {
+    const response = await fetch(`${api}/runs/${runId}/tasks?page_size=100&from=${encodeURIComponent(from)}`);
+    if (!response.ok) throw new Error(`middle page: ${response.status} ${await response.text()}`);
+    return (await response.json()) as TaskPage;
+  });
+}
+
+/**
+ * A second run of the same size, canceled once a tenth of its jobs are done: seconds from the
+ * cancel request to CANCELED, and how many jobs the task summary still counts as running then.
+ */
+async function cancelThroughApi(n: number, sandbox: Sandbox, options: Options): Promise<{ cancelSeconds: number; runningAfterCancel: number }> {
+  const database = await createTestDatabase(options.dialect);
+  const server = await startServer(database, sandbox, options.maxJobs);
+  try {
+    const api = `${server.baseUrl}/ga4gh/wes/v1`;
+    const runId = await submitScatter(api, n);
+    const summary = async (): Promise<Record<string, number>> =>
+      ((await (await fetch(`${api}/runs/${runId}/task-summary`)).json()) as { states?: Record<string, number> }).states ?? {};
+    while (((await summary()).complete ?? 0) < n / 10) await new Promise((resolve) => setTimeout(resolve, PROBE_INTERVAL_MS));
+    const canceled = performance.now();
+    const response = await fetch(`${api}/runs/${runId}/cancel`, { method: 'POST' });
+    if (!response.ok) throw new Error(`cancel: ${response.status} ${await response.text()}`);
+    let state = 'CANCELING';
+    while (!FINAL.includes(state)) {
+      state = ((await (await fetch(`${api}/runs/${runId}/status`)).json()) as { state: string }).state;
+      if (!FINAL.includes(state)) await new Promise((resolve) => setTimeout(resolve, PROBE_INTERVAL_MS));
+    }
+    const cancelSeconds = (performance.now() - canceled) / 1000;
+    if (state !== 'CANCELED') throw new Error(`the canceled run ended ${state}`);
+    return { cancelSeconds, runningAfterCancel: (await summary()).running ?? 0 };
+  } finally {
+    await server.stop();
+    await database.drop();
+  }
+}
+
 async function runThroughApi(n: number, sandbox: Sandbox, options: Options): Promise<Omit<Row, 'floorSeconds' | 'ratioToFloor' | 'cwltoolSeconds'>> {
   const database = await createTestDatabase(options.dialect);
   const server = await startServer(database, sandbox, options.maxJobs);
   try {
     const api = `${server.baseUrl}/ga4gh/wes/v1`;
-    const form = new FormData();
-    form.set('workflow_type', 'CWL');
-    form.set('workflow_type_version', 'v1.2');
-    form.set('workflow_url', 'wf.cwl');
-    form.set('workflow_params', JSON.stringify({ msgs: Array.from({ length: n }, (_, i) => `m${i}`) }));
-    form.append('workflow_attachment', new Blob([SCATTER_WORKFLOW]), 'wf.cwl');
-    form.append('workflow_attachment', new Blob([ECHO_TOOL]), 'echo.cwl');
     const started = performance.now();
-    const submitted = await fetch(`${api}/runs`, { method: 'POST', body: form });
-    if (!submitted.ok) throw new Error(`submit: ${submitted.status} ${await submitted.text()}`);
-    const { run_id: runId } = (await submitted.json()) as { run_id: string };
+    const runId = await submitScatter(api, n);
     let worstServiceInfoMs = 0;
     let worstTaskPageMs = 0;
+    let worstMiddlePageMs = 0;
+    let middle: string | undefined;
     let state = 'QUEUED';
-    while (!['COMPLETE', 'EXECUTOR_ERROR', 'SYSTEM_ERROR', 'CANCELED'].includes(state)) {
+    while (!FINAL.includes(state)) {
       const info = await timed(() => fetch(`${api}/service-info`).then((r) => r.arrayBuffer()));
       worstServiceInfoMs = Math.max(worstServiceInfoMs, info.ms);
-      const page = await timed(() => fetch(`${api}/runs/${runId}/tasks?page_size=100`).then((r) => r.arrayBuffer()));
+      const page = await timed(() => fetch(`${api}/runs/${runId}/tasks?page_size=100`).then((r) => r.json() as Promise<TaskPage>));
       worstTaskPageMs = Math.max(worstTaskPageMs, page.ms);
+      middle ??= middleTaskId(page.value, n);
+      if (middle !== undefined) worstMiddlePageMs = Math.max(worstMiddlePageMs, (await middlePage(api, runId, middle)).ms);
       const status = (await (await fetch(`${api}/runs/${runId}/status`)).json()) as { state: string };
       state = status.state;
       await new Promise((resolve) => setTimeout(resolve, PROBE_INTERVAL_MS));
     }
     const wallSeconds = (performance.now() - started) / 1000;
+    const after: number[] = [];
+    for (let i = 0; i < 5 && middle !== undefined; i++) after.push((await middlePage(api, runId, middle)).ms);
     return {
       n,
       sandbox,
@@ -177,6 +245,8 @@ async function runThroughApi(n: number, sandbox: Sandbox, options: Options): Pro
       peakRssMiB: peakRssMiB(server.child.pid!),
       worstServiceInfoMs,
       worstTaskPageMs,
+      worstMiddlePageMs,
+      middlePageAfterMs: after.sort((a, b) => a - b)[Math.floor(after.length / 2)] ?? 0,
     };
   } finally {
     await server.stop();
@@ -233,7 +303,7 @@ function cwltoolSeconds(n: number): number | undefined {
 }
 
 function table(rows: Row[]): string {
-  const header = ['N', 'sandbox', 'db', 'state', 'wall s', 'ms/job', 'peak RSS MiB', 'worst svc-info ms', 'worst page ms', 'floor s', '× floor', 'cwltool s'];
+  const header = ['N', 'sandbox', 'db', 'state', 'wall s', 'ms/job', 'peak RSS MiB', 'worst svc-info ms', 'worst page ms', 'worst mid page ms', 'mid page after ms', 'floor s', '× floor', 'cwltool s', 'cancel s', 'running after cancel'];
   const cells = rows.map((r) => [
     r.n.toLocaleString('en-US'),
     r.sandbox,
@@ -244,9 +314,13 @@ function table(rows: Row[]): string {
     r.peakRssMiB.toFixed(0),
     r.worstServiceInfoMs.toFixed(0),
     r.worstTaskPageMs.toFixed(0),
+    r.worstMiddlePageMs.toFixed(0),
+    r.middlePageAfterMs.toFixed(1),
     r.floorSeconds.toFixed(2),
     r.ratioToFloor.toFixed(2),
     r.cwltoolSeconds === undefined ? '-' : r.cwltoolSeconds.toFixed(1),
+    r.cancelSeconds === undefined ? '-' : r.cancelSeconds.toFixed(2),
+    r.runningAfterCancel === undefined ? '-' : String(r.runningAfterCancel),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((v, i) => v.padStart(widths[i])).join('  ');
@@ -263,7 +337,8 @@ async function main(): Promise<void> {
       const api = await runThroughApi(n, sandbox, options);
       const floor = await floorSeconds(n, sandbox, options.maxJobs);
       const cwltool = options.cwltool && sandbox === 'none' && n <= CWLTOOL_MAX_N ? cwltoolSeconds(n) : undefined;
-      const row: Row = { ...api, floorSeconds: floor, ratioToFloor: api.wallSeconds / floor, cwltoolSeconds: cwltool };
+      const cancel = options.cancel ? await cancelThroughApi(n, sandbox, options) : {};
+      const row: Row = { ...api, floorSeconds: floor, ratioToFloor: api.wallSeconds / floor, cwltoolSeconds: cwltool, ...cancel };
       rows.push(row);
       process.stderr.write(`done: N=${n} sandbox=${sandbox} ${row.wallSeconds.toFixed(2)} s\n`);
     }
