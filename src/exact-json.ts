@@ -62,3 +62,53 @@ export function stringifyJson(value: unknown, space?: number): string {
   );
   return nonce === undefined ? text : text.replace(new RegExp(`"\\\\u0000${nonce}:(-?\\d+)"`, 'g'), '$1');
 }
+
+/** Array elements serialised between two turns of the event loop. */
+const SLICE = 1_000;
+const PAUSE = Symbol('pause');
+
+/**
+ * The text of stringifyJson(value) in pieces, returning to the event loop after every 1,000
+ * array elements, so that serialising a 100,000-element scatter's outputs (tens of MB, hundreds
+ * of ms in one call) neither stalls requests nor holds its whole text in memory at once.
+ */
+export async function* stringifyJsonInPieces(value: unknown): AsyncGenerator<string> {
+  for (const piece of pieces(value, { elements: 0 })) {
+    if (piece === PAUSE) await new Promise((resolve) => setImmediate(resolve));
+    else yield piece;
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+/**
+ * Arrays are taken apart element by element (an array may be long, or hold long ones, as
+ * nested_crossproduct outputs do), objects only when a member is an array or object; anything
+ * else is one stringifyJson call.
+ */
+function* pieces(value: unknown, count: { elements: number }): Generator<string | typeof PAUSE> {
+  if (Array.isArray(value)) {
+    yield '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) yield ',';
+      if (++count.elements % SLICE === 0) yield PAUSE;
+      // As JSON.stringify writes an array's undefined or function elements.
+      yield* pieces(value[i] ?? null, count);
+    }
+    yield ']';
+  } else if (isPlainObject(value) && Object.values(value).some((member) => Array.isArray(member) || isPlainObject(member))) {
+    yield '{';
+    let first = true;
+    for (const [key, member] of Object.entries(value)) {
+      if (member === undefined || typeof member === 'function') continue;
+      yield `${first ? '' : ','}${JSON.stringify(key)}:`;
+      first = false;
+      yield* pieces(member, count);
+    }
+    yield '}';
+  } else {
+    yield stringifyJson(value) ?? 'null';
+  }
+}

@@ -13,6 +13,8 @@ export const RUN_LAYOUT = {
   logs: 'logs',
   /** The engine's own line log of the run (served at /runs/{id}/log). */
   engineLog: 'engine.log',
+  /** The CWL output object of a completed run (run-outputs.ts). */
+  outputs: 'outputs.json',
 } as const;
 
 /**

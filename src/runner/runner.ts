@@ -37,7 +37,8 @@ import { appendRunLog } from '../run-files.js';
 import { PathPolicy } from '../engine/values/path-policy.js';
 import { checkInputLocations, CLOSED_INPUT_POLICY, type InputPolicy } from '../engine/cwl/input-locations.js';
 import { downloadRemoteInputs } from '../engine/cwl/remote-inputs.js';
-import { parseJson, stringifyJson } from '../exact-json.js';
+import { parseJson } from '../exact-json.js';
+import { writeRunOutputs } from '../run-outputs.js';
 import { limitHost } from './limited-host.js';
 import { parseEngineParameters } from '../engine-parameters.js';
 import { RunLimitedExecutor, type JobEndedListener } from '../executors/run-limited-executor.js';
@@ -404,11 +405,11 @@ export class Runner implements RunLauncher {
         signal,
         onError: settings.onError,
       });
+      await writeRunOutputs(run.run_dir, outputs);
       const end = time();
-      const outputsJson = stringifyJson(outputs);
       // Logged first: a client that sees COMPLETE and reads the log finds it there.
       await log('run complete');
-      if (!(await markRunState(this.#db, run.id, ['RUNNING'], 'COMPLETE', end, { end_time: end, outputs: outputsJson, exit_code: 0 }, heldBy))) {
+      if (!(await markRunState(this.#db, run.id, ['RUNNING'], 'COMPLETE', end, { end_time: end, exit_code: 0 }, heldBy))) {
         if (await markRunState(this.#db, run.id, ['CANCELING'], 'CANCELED', end, { end_time: end }, heldBy)) {
           await log('run canceled: the cancel came before the completion was recorded');
         }

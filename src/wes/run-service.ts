@@ -20,7 +20,8 @@ import { parseStoredRequest, toRunLog, toRunSummary } from './to-wes.js';
 import type { RunListResponse, RunLog } from './wes-types.js';
 import type { RunLauncher, WorkflowGraph } from '../run-launcher.js';
 import type { RunFile } from '../run-files.js';
-import { stringifyJson } from '../exact-json.js';
+import { parseJson, stringifyJson } from '../exact-json.js';
+import { readRunOutputs } from '../run-outputs.js';
 
 export interface Caller {
   readonly userId: number;
@@ -94,7 +95,10 @@ export class RunService {
   }
 
   async getRunLog(caller: Caller, runId: string, baseUrl: string): Promise<RunLog> {
-    return toRunLog(await getOwnedRun(this.#db, caller, runId), baseUrl);
+    const row = await getOwnedRun(this.#db, caller, runId);
+    // Runs completed before outputs moved to outputs.json kept them in the row.
+    const outputs = row.outputs !== null ? (parseJson(row.outputs) as Record<string, unknown>) : row.state === 'COMPLETE' ? await readRunOutputs(row.run_dir) : undefined;
+    return toRunLog(row, baseUrl, outputs);
   }
 
   async getRunState(caller: Caller, runId: string): Promise<{ run_id: string; state: RunState }> {

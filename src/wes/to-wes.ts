@@ -105,7 +105,8 @@ export function toRunSummary(row: RunSummaryRow): RunSummary {
  * both lead to the engine's log (progress and failures alike: the engine writes one log), which
  * clients such as wes-client print with `--log`; each job's own streams are in its TaskLog.
  */
-export function toRunLog(row: WorkflowInvocationRow, baseUrl: string): RunLog {
+/** `outputs`: the run's CWL output object, read by the caller (run-outputs.ts); undefined for none. */
+export function toRunLog(row: WorkflowInvocationRow, baseUrl: string, outputs: Record<string, unknown> | undefined): RunLog {
   const url = runUrl(baseUrl, row.uuid);
   const request = parseStoredRequest(row.request);
   const runLog: RunLog['run_log'] = {
@@ -133,6 +134,6 @@ export function toRunLog(row: WorkflowInvocationRow, baseUrl: string): RunLog {
     run_log: runLog,
     task_logs_url: `${url}/tasks`,
     task_logs: null,
-    outputs: row.outputs === null ? {} : linkOutputs(parseJson(row.outputs) as Record<string, unknown>, row.run_dir, url),
+    outputs: outputs === undefined ? {} : linkOutputs(outputs, row.run_dir, url),
   };
 }

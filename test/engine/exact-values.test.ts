@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { parseJson, stringifyJson } from '../../src/exact-json.js';
+import { parseJson, stringifyJson, stringifyJsonInPieces } from '../../src/exact-json.js';
 import { parseYaml } from '../../src/engine/index.js';
 import { checkRemoteHost, RemoteInputError } from '../../src/engine/cwl/remote-inputs.js';
 
@@ -31,6 +31,40 @@ describe('exact JSON', () => {
         assert.equal(stringifyJson(parseJson(text)), text);
       }),
     );
+  });
+
+  it('writes in pieces exactly the text it writes at once, long arrays included', async () => {
+    const big = fc.bigInt({ min: 10n ** 20n, max: 10n ** 30n });
+    const value = fc.letrec((tie) => ({
+      leaf: fc.oneof(fc.string(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null), fc.constant(undefined), big),
+      node: fc.oneof({ depthSize: 'small' }, tie('leaf'), fc.array(tie('node')), fc.dictionary(fc.string(), tie('node'))),
+    })).node;
+    // Longer than a slice (1,000), nested as nested_crossproduct outputs are.
+    const element = fc.oneof(fc.string({ maxLength: 4 }), fc.integer(), fc.constant(undefined), big, fc.dictionary(fc.string({ maxLength: 2 }), fc.oneof(fc.integer(), fc.constant(undefined)), { maxKeys: 2 }));
+    const long = fc.array(element, { minLength: 1001, maxLength: 2500 }).map((elements) => [elements, elements.slice(0, 3)]);
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(value, long, fc.record({ out: long, other: value })), async (v) => {
+        let text = '';
+        for await (const piece of stringifyJsonInPieces(v)) text += piece;
+        assert.equal(text, stringifyJson(v) ?? 'null');
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('returns to the event loop while it writes a long array', async () => {
+    let turns = 0;
+    let writing = true;
+    const tick = (): void => {
+      turns++;
+      if (writing) setImmediate(tick);
+    };
+    setImmediate(tick);
+    let text = '';
+    for await (const piece of stringifyJsonInPieces({ out: Array.from({ length: 5_000 }, (_, i) => ({ class: 'File', path: `/${i}` })) })) text += piece;
+    writing = false;
+    assert.equal(JSON.parse(text).out.length, 5_000);
+    assert.ok(turns >= 4, `${turns} turns of the event loop during 5 slices`);
   });
 
   it('cannot be fooled by a string that looks like its marker', () => {

@@ -1,0 +1,69 @@
+/**
+ * A completed run's CWL output object, kept as `outputs.json` in its run directory rather than
+ * in the database: a 100,000-element scatter's outputs are tens of MB of JSON, which as one
+ * database value had to exist whole in memory (object, text and the driver's copy) and was
+ * written in one synchronous SQLite statement that stalled every request. The file is written
+ * in pieces, under a new name, then renamed into place before the run is marked COMPLETE, so
+ * a reader never sees half of it. A job may have planted something at that path (an unconfined
+ * job can write anywhere in its run): the temporary file is created exclusively without
+ * following links, the rename replaces whatever was there, and the reader opens it like any
+ * file a job could have touched (run-files.openRunFile).
+ */
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { parseJson, stringifyJsonInPieces } from './exact-json.js';
+import { RUN_LAYOUT } from './run-layout.js';
+import { openRunFile, RunFileRefused } from './run-files.js';
+
+/** Bytes gathered before a write: few system calls, little held. */
+const WRITE_CHUNK = 1 << 20;
+
+export async function writeRunOutputs(runDir: string, outputs: Record<string, unknown>): Promise<void> {
+  const target = path.join(runDir, RUN_LAYOUT.outputs);
+  const temporary = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await fsp.open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    let pending: string[] = [];
+    let size = 0;
+    for await (const piece of stringifyJsonInPieces(outputs)) {
+      pending.push(piece);
+      size += piece.length;
+      if (size >= WRITE_CHUNK) {
+        await handle.write(pending.join(''));
+        pending = [];
+        size = 0;
+      }
+    }
+    await handle.write(pending.join(''));
+    await handle.sync();
+    await handle.close();
+    await fsp.rename(temporary, target);
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await fsp.rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** The outputs written by writeRunOutputs, or undefined when there is no such file (or only something a job planted). */
+export async function readRunOutputs(runDir: string): Promise<Record<string, unknown> | undefined> {
+  const opened = await openRunFile({ path: path.join(runDir, RUN_LAYOUT.outputs), runDir, followLinks: false }).catch((error: unknown) => {
+    if (error instanceof RunFileRefused) return undefined;
+    throw error;
+  });
+  if (opened === undefined) return undefined;
+  try {
+    const text = await opened.handle.readFile('utf8');
+    let value: unknown;
+    try {
+      value = parseJson(text);
+    } catch {
+      return undefined;
+    }
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } finally {
+    await opened.handle.close();
+  }
+}
