@@ -15,8 +15,8 @@
  * The usage numbers come from GNU time (`/usr/bin/time`, the job's rusage: CPU of every
  * process it waited for, the largest resident set among them) when the node has it and the
  * caller asks for them; without it, or without accounting storage for `sacct`, a Slurm job's
- * usage is unknown. (A container's processes are not the client's children: measuring
- * `podman run` would report the client alone.)
+ * usage is unknown. (Around a wrapper it would measure the wrapper alone: bubblewrap's PID 1
+ * reaps the job, and a container's processes are not the client's children.)
  *
  * Every user-controlled string (argv, env, paths) enters the script only inside single quotes
  * (`shellQuote`), where the shell interprets nothing: quotes, `$()`, backquotes and newlines

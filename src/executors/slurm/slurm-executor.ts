@@ -334,8 +334,9 @@ export class SlurmExecutor implements Executor {
       const command = job.wrapped ?? spec;
       const invalid = unscriptable(spec, command);
       if (invalid !== undefined) throw new Error(invalid);
-      // GNU time would measure a container's client alone; the wrapper's usage() speaks for it.
-      const script = batchScript(spec, this.#stateDir, { command, measureUsage: spec.confinement?.image === undefined });
+      // Around a wrapper GNU time would measure the wrapper alone (bwrap does not reap the
+      // job, a container's processes are not the client's children); its usage() speaks instead.
+      const script = batchScript(spec, this.#stateDir, { command, measureUsage: job.wrapped === undefined });
       id = await this.#commands.submit(script, this.#sbatchArgs(spec));
     } catch (err) {
       await this.#cleanUp(job);
