@@ -23,7 +23,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandWrapper, Executor, JobHandle, JobOutcome, JobResult, JobSpec, JobUsage, WrappedCommand } from '../executor.js';
 import { ended, errorMessage } from '../job-result.js';
-import { batchScript, STATUS_SUFFIX, unscriptable } from './batch-script.js';
+import { batchScript, measuredSpec, STATUS_SUFFIX, unscriptable } from './batch-script.js';
 import { DEFAULT_COMMANDS, hasStarted, isActive, SlurmCommands, type SlurmCommandPaths, type SlurmJobState } from './slurm-commands.js';
 
 export interface SlurmExecutorOptions {
@@ -330,13 +330,14 @@ export class SlurmExecutor implements Executor {
     try {
       this.#stateDirReady ??= mkdir(this.#stateDir, { recursive: true });
       await this.#stateDirReady;
-      job.wrapped = await this.#wrapper?.wrap(spec);
-      const command = job.wrapped ?? spec;
+      const containerized = spec.confinement?.image !== undefined;
+      // Measured inside the confinement; a container's usage is the wrapper's usage() to tell.
+      const start = containerized ? spec : measuredSpec(spec);
+      job.wrapped = await this.#wrapper?.wrap(start);
+      const command = job.wrapped ?? start;
       const invalid = unscriptable(spec, command);
       if (invalid !== undefined) throw new Error(invalid);
-      // Around a wrapper GNU time would measure the wrapper alone (bwrap does not reap the
-      // job, a container's processes are not the client's children); its usage() speaks instead.
-      const script = batchScript(spec, this.#stateDir, { command, measureUsage: job.wrapped === undefined });
+      const script = batchScript(spec, this.#stateDir, { command, containerized });
       id = await this.#commands.submit(script, this.#sbatchArgs(spec));
     } catch (err) {
       await this.#cleanUp(job);
