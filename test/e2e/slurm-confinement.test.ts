@@ -3,12 +3,15 @@
  * real cluster (CI starts a one-node one with scripts/slurm-test-cluster.sh): a hostile job
  * of a second user, run through Slurm, sees neither the database, nor another user's run, nor
  * the data directory (where the status files of every Slurm job are), and cannot forge a
- * status; a DockerRequirement job runs in its image on the node, and cancel leaves no container.
+ * status, and its usage is measured inside the sandbox; a DockerRequirement job runs in its
+ * image on the node, the server's environment stays out of its batch script, and cancel leaves
+ * no container.
  * Without a cluster every test skips, saying why; the container tests also without podman.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { buildTestApp, type TestApp } from '../helpers/test-app.js';
@@ -16,10 +19,12 @@ import { slurmClusterProblem, slurmJobActive } from '../helpers/slurm.js';
 import { buildTestImages } from '../helpers/test-images.js';
 import { detectContainerEngine, type ContainerEngine } from '../../src/executors/container/container-engine.js';
 import { JOB_LABEL } from '../../src/executors/container/container-wrapper.js';
-import { getJson, submitWorkflow, waitForState } from './helpers.js';
+import { allTasks, getJson, submitWorkflow, waitForState } from './helpers.js';
 
 const noCluster = slurmClusterProblem();
-const detected = noCluster === undefined ? await detectContainerEngine(process.env, 'podman') : undefined;
+/** In the server's environment, as a database password would be: it must not reach a batch script. */
+const SECRET = `server-secret-${process.pid}`;
+const detected = noCluster === undefined ? await detectContainerEngine({ ...process.env, WES_TEST_SECRET: SECRET }, 'podman') : undefined;
 const noPodman = noCluster ?? (detected?.engine === undefined ? `podman is not installed here: ${detected?.problem}` : await buildTestImages('podman'));
 
 /**
@@ -47,6 +52,7 @@ baseCommand:
     if test -e /run/.containerenv; then echo "container yes"; else echo "container no"; fi
     echo "os $(. /etc/os-release; echo $VERSION_CODENAME)"
     echo "pid1 $(cat /proc/1/comm)"
+    python3 -c 'bytearray(64 << 20)' 2>/dev/null || true
   - probe
 outputs:
   report: {type: stdout}
@@ -94,7 +100,7 @@ async function twoUsers(t: TestContext, containers?: ContainerEngine) {
   return { app, bob, dataDir, hostile };
 }
 
-test("a Slurm job runs in the sandbox: it cannot read the database, another user's run or the data directory, nor forge a status", { skip: noCluster ?? false }, async (t) => {
+test("a Slurm job runs in the sandbox: it cannot read the database, another user's run or the data directory, nor forge a status; its usage is measured in there", { skip: noCluster ?? false }, async (t) => {
   const { app, bob, dataDir, hostile } = await twoUsers(t);
   const runId = await submitWorkflow(app, bob.auth, 'probe.cwl', { dataDir, paths: hostile }, [{ name: 'probe.cwl', content: probeTool() }]);
   assert.equal(await waitForState(app, bob.auth, runId), 'COMPLETE');
@@ -107,6 +113,10 @@ test("a Slurm job runs in the sandbox: it cannot read the database, another user
   assert.equal(fs.existsSync(path.join(dataDir, 'executor', 'slurm', '999999.status')), false);
   assert.deepEqual(seen.get('container'), ['no']);
   assert.deepEqual(seen.get('pid1'), ['bwrap'], 'the job is the child of bubblewrap in its own PID namespace');
+  // GNU time ran inside the sandbox: around it, it would have measured bwrap alone (2 MB).
+  const [task] = await allTasks(app, bob.auth, runId);
+  const resources = task.resources as { max_rss_bytes?: number; cpu_seconds?: number } | undefined;
+  assert.ok((resources?.max_rss_bytes ?? 0) >= 64 * 1024 * 1024 && resources?.cpu_seconds !== undefined, JSON.stringify(resources));
 });
 
 test('a sandboxed Slurm job asking for NetworkAccess fails, saying why, instead of running with the node\'s network', { skip: noCluster ?? false }, async (t) => {
@@ -121,7 +131,7 @@ test('a sandboxed Slurm job asking for NetworkAccess fails, saying why, instead 
   assert.deepEqual(await slurmIds(app, runId), [], 'nothing was submitted');
 });
 
-test('a DockerRequirement job on Slurm runs in its image and sees no other run, no database, no data directory', { skip: noPodman ?? false }, async (t) => {
+test('a DockerRequirement job on Slurm runs in its image and sees no other run, no database, no data directory; its batch script holds no server secret', { skip: noPodman ?? false }, async (t) => {
   const engine = detected?.engine;
   assert.ok(engine !== undefined);
   const { app, bob, dataDir, hostile } = await twoUsers(t, engine);
@@ -137,6 +147,12 @@ test('a DockerRequirement job on Slurm runs in its image and sees no other run, 
   // The test images are Debian bookworm under every name; the host may be too, the container marker tells them apart.
   assert.deepEqual(seen.get('os'), ['bookworm']);
   assert.deepEqual(await containersOfRun(engine, runId), []);
+  // The podman client on the node gets what it needs of the server's environment, not its secrets.
+  const [slurmId] = await slurmIds(app, runId);
+  const script = spawnSync('scontrol', ['write', 'batch_script', slurmId, '-'], { encoding: 'utf8' });
+  assert.equal(script.status, 0, script.stderr);
+  assert.match(script.stdout, /podman/);
+  assert.ok(!script.stdout.includes(SECRET), 'the server\'s environment is in the batch script');
 });
 
 test('cancel of a container job on Slurm that ignores SIGTERM leaves neither the Slurm job nor the container', { skip: noPodman ?? false }, async (t) => {
