@@ -82,6 +82,24 @@ async function slurmIds(app: TestApp, runId: string): Promise<string[]> {
   return rows.flatMap((row) => (row.executor_job_id === null ? [] : [row.executor_job_id]));
 }
 
+/**
+ * Bob's probe, run through Slurm with `requirements`, of the database, Alice's run and the
+ * status directory: asserts it saw and forged nothing; returns what else it saw.
+ */
+async function hostileProbe(t: TestContext, containers?: ContainerEngine, requirements?: string) {
+  const { app, bob, dataDir, hostile } = await twoUsers(t, containers);
+  const runId = await submitWorkflow(app, bob.auth, 'probe.cwl', { dataDir, paths: hostile }, [{ name: 'probe.cwl', content: probeTool(requirements) }]);
+  assert.equal(await waitForState(app, bob.auth, runId), 'COMPLETE');
+  assert.match((await slurmIds(app, runId)).join(' '), /^\d+$/, 'the job ran through Slurm');
+  const seen = await report(app, bob.auth, runId);
+  assert.deepEqual(seen.get('path'), hostile.map((p) => `hidden ${p}`));
+  // Of the data directory only the way down to the job's own mounts exists for the job.
+  assert.deepEqual(seen.get('data'), ['runs']);
+  assert.deepEqual(seen.get('forged'), ['nothing']);
+  assert.equal(fs.existsSync(path.join(dataDir, 'executor', 'slurm', '999999.status')), false);
+  return { app, bob, runId, seen };
+}
+
 async function twoUsers(t: TestContext, containers?: ContainerEngine) {
   const app = await buildTestApp(t, { engine: true, executor: 'slurm', containers });
   const alice = await app.addUser('alice');
@@ -101,16 +119,7 @@ async function twoUsers(t: TestContext, containers?: ContainerEngine) {
 }
 
 test("a Slurm job runs in the sandbox: it cannot read the database, another user's run or the data directory, nor forge a status; its usage is measured in there", { skip: noCluster ?? false }, async (t) => {
-  const { app, bob, dataDir, hostile } = await twoUsers(t);
-  const runId = await submitWorkflow(app, bob.auth, 'probe.cwl', { dataDir, paths: hostile }, [{ name: 'probe.cwl', content: probeTool() }]);
-  assert.equal(await waitForState(app, bob.auth, runId), 'COMPLETE');
-  assert.match((await slurmIds(app, runId)).join(' '), /^\d+$/, 'the job ran through Slurm');
-  const seen = await report(app, bob.auth, runId);
-  assert.deepEqual(seen.get('path'), hostile.map((p) => `hidden ${p}`));
-  // Of the data directory only the way down to the job's own mounts exists in the sandbox.
-  assert.deepEqual(seen.get('data'), ['runs']);
-  assert.deepEqual(seen.get('forged'), ['nothing']);
-  assert.equal(fs.existsSync(path.join(dataDir, 'executor', 'slurm', '999999.status')), false);
+  const { app, bob, runId, seen } = await hostileProbe(t);
   assert.deepEqual(seen.get('container'), ['no']);
   assert.deepEqual(seen.get('pid1'), ['bwrap'], 'the job is the child of bubblewrap in its own PID namespace');
   // GNU time ran inside the sandbox: around it, it would have measured bwrap alone (2 MB).
@@ -134,15 +143,7 @@ test('a sandboxed Slurm job asking for NetworkAccess fails, saying why, instead 
 test('a DockerRequirement job on Slurm runs in its image and sees no other run, no database, no data directory; its batch script holds no server secret', { skip: noPodman ?? false }, async (t) => {
   const engine = detected?.engine;
   assert.ok(engine !== undefined);
-  const { app, bob, dataDir, hostile } = await twoUsers(t, engine);
-  const docker = 'DockerRequirement: {dockerPull: docker.io/alpine:latest}';
-  const runId = await submitWorkflow(app, bob.auth, 'probe.cwl', { dataDir, paths: hostile }, [{ name: 'probe.cwl', content: probeTool(docker) }]);
-  assert.equal(await waitForState(app, bob.auth, runId), 'COMPLETE');
-  assert.match((await slurmIds(app, runId)).join(' '), /^\d+$/, 'the job ran through Slurm');
-  const seen = await report(app, bob.auth, runId);
-  assert.deepEqual(seen.get('path'), hostile.map((p) => `hidden ${p}`));
-  assert.deepEqual(seen.get('data'), ['runs']);
-  assert.deepEqual(seen.get('forged'), ['nothing']);
+  const { app, runId, seen } = await hostileProbe(t, engine, 'DockerRequirement: {dockerPull: docker.io/alpine:latest}');
   assert.deepEqual(seen.get('container'), ['yes']);
   // The test images are Debian bookworm under every name; the host may be too, the container marker tells them apart.
   assert.deepEqual(seen.get('os'), ['bookworm']);
