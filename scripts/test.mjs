@@ -51,7 +51,6 @@ if (only.length === 0 && dialects.includes('sqlite')) {
     run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', 'test/e2e/run-lifecycle.test.ts'], {
       WES_TEST_DIALECT: 'sqlite',
       WES_EXECUTOR: 'slurm',
-      WES_JOB_SANDBOX: 'none',
     });
   } else {
     console.log('\n=== e2e lifecycle on Slurm: skipped, no Slurm cluster accepts jobs (scripts/slurm-test-cluster.sh start) ===');

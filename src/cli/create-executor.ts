@@ -3,12 +3,13 @@
  * chooses, for `wes serve` and for tests alike. Local: process groups recorded under
  * <dataDir>/executor, so that orphans of a crashed server can be stopped. Slurm: the commands
  * checked, status files under <dataDir>/executor/slurm (the data directory must be shared with
- * the nodes).
+ * the nodes). Both confine jobs with the same wrapper: the sandbox mode chosen at start holds on
+ * Slurm nodes too (a node that cannot run it fails the job, saying so, never runs it unconfined).
  */
 import path from 'node:path';
 import type { Config } from '../config.js';
-import type { CommandWrapper, Executor } from '../executors/executor.js';
-import type { JobSandboxMode } from '../executors/sandbox/job-sandbox.js';
+import type { Executor } from '../executors/executor.js';
+import type { NodeWrapper } from '../executors/job-wrapper.js';
 import { LocalExecutor } from '../executors/local/local-executor.js';
 import type { LiveServers } from '../executors/local/group-registry.js';
 import { SlurmExecutor } from '../executors/slurm/slurm-executor.js';
@@ -23,20 +24,15 @@ export interface ConfiguredExecutor {
   readonly reapOrphans: (liveServers?: LiveServers) => Promise<number>;
 }
 
-/** How local jobs are started: the sandbox mode chosen at start and the wrapper that applies it. */
+/** How jobs are started: the wrapper that applies the sandbox mode chosen at start, and containers. */
 export interface JobStart {
-  readonly sandbox: JobSandboxMode;
-  readonly wrapper: CommandWrapper;
+  readonly wrapper: NodeWrapper;
 }
 
 export async function createExecutor(config: Config, start: JobStart): Promise<ConfiguredExecutor> {
   const stateDir = path.join(config.dataDir, 'executor');
   if (config.executor === 'slurm') {
-    // Batch jobs do not go through the sandbox or container wrapper yet: never a silent fallback.
-    if (start.sandbox !== 'none') {
-      throw new Error('WES_EXECUTOR=slurm runs jobs without the job sandbox or containers; set WES_JOB_SANDBOX=none to accept unconfined jobs');
-    }
-    const executor = new SlurmExecutor({ stateDir: path.join(stateDir, 'slurm'), ...config.slurm });
+    const executor = new SlurmExecutor({ stateDir: path.join(stateDir, 'slurm'), ...config.slurm, wrapper: start.wrapper.forBatchJobs() });
     await executor.check();
     return { executor, reapOrphans: async () => 0 };
   }

@@ -46,7 +46,6 @@ export async function serve(config: Config): Promise<void> {
     throw new Error(`WES_CONTAINER_ENGINE=${config.containerEngine}: ${containers.problem}`);
   }
   const { executor, reapOrphans } = await createExecutor(config, {
-    sandbox: sandbox.mode,
     wrapper: new JobWrapper({
       sandbox: sandbox.wrapper,
       container: containers.engine === undefined ? undefined : containerWrapper(containers.engine),

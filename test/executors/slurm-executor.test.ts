@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { access, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { JobResult, JobSpec } from '../../src/executors/executor.js';
+import type { CommandWrapper, JobResult, JobSpec } from '../../src/executors/executor.js';
 import { SlurmExecutor, type SlurmExecutorOptions } from '../../src/executors/slurm/slurm-executor.js';
 import { slurmClusterProblem, slurmJobActive } from '../helpers/slurm.js';
 
@@ -206,6 +206,49 @@ test('cancel scancels a running and a pending job; nothing is left in squeue', {
   assert.equal(pendingResult.startedAt, undefined);
   for (const id of ids) assert.equal(await slurmJobActive(id), false, `job ${id} still active`);
   assert.ok((await f.calls('scancel')) >= 1);
+});
+
+test("a wrapper's command runs in place of the job's; its stop, usage and cleanup come as locally; a wrapper missing on the node fails the job to start", { skip }, async (t) => {
+  const f = await fixture(t);
+  const events: string[] = [];
+  const wrapper: CommandWrapper = {
+    wrap: async (spec) => {
+      const name = spec.id.slice(spec.id.lastIndexOf('/') + 1);
+      const tool = spec.confinement?.image === 'missing' ? 'no-such-wrapper-xyz' : 'env';
+      return {
+        argv: [tool, 'WRAPPED=yes', ...spec.argv],
+        env: { PATH },
+        stop: async () => void events.push(`stop ${name}`),
+        usage: async () => ({ cpuSeconds: 42, maxRssBytes: 4242 }),
+        cleanup: async () => void events.push(`cleanup ${name}`),
+      };
+    },
+  };
+  const executor = f.executor({ wrapper });
+  const image = (name: string) => ({ confinement: { mounts: [], network: false, image: name } });
+  const plain = f.spec(['sh', '-c', 'echo $WRAPPED']);
+  const contained = f.spec(['sh', '-c', 'echo $WRAPPED'], image('fake'));
+  const [plainResult, containedResult] = await Promise.all([plain, contained].map((spec) => executor.submit(spec, new AbortController().signal).result));
+  assert.deepEqual([plainResult.outcome, containedResult.outcome], [{ kind: 'exited', exitCode: 0 }, { kind: 'exited', exitCode: 0 }]);
+  assert.equal(await readFile(plain.stdoutPath, 'utf8'), 'yes\n');
+  assert.equal(await readFile(contained.stdoutPath, 'utf8'), 'yes\n');
+  // Not in a container, GNU time measures the job inside the wrapper; in one, the wrapper says.
+  if (existsSync('/usr/bin/time')) assert.notEqual(plainResult.usage?.cpuSeconds, 42, JSON.stringify(plainResult.usage));
+  assert.deepEqual(containedResult.usage, { cpuSeconds: 42, maxRssBytes: 4242 });
+  assert.deepEqual(events.sort(), ['cleanup job-1', 'cleanup job-2']);
+
+  const abort = new AbortController();
+  const gatedSpec = f.spec(gated(f.dir, 'w'));
+  const handle = executor.submit(gatedSpec, abort.signal);
+  await waitFor(() => exists(join(f.dir, 'started-w')), 'the wrapped job to start');
+  abort.abort();
+  assert.deepEqual((await handle.result).outcome, { kind: 'canceled' });
+  assert.deepEqual(events.filter((e) => e.endsWith('job-3')), ['stop job-3', 'cleanup job-3']);
+
+  const missing = await executor.submit(f.spec(['true'], image('missing')), new AbortController().signal).result;
+  assert.equal(missing.outcome.kind, 'failed-to-start');
+  assert.match(missing.outcome.kind === 'failed-to-start' ? missing.outcome.message : '', /^cannot start true: no-such-wrapper-xyz is not installed on Slurm node \S+ \(command not found on PATH: no-such-wrapper-xyz\)$/);
+  assert.deepEqual(events.filter((e) => e.endsWith('job-4')), ['cleanup job-4']);
 });
 
 test('at most maxJobs are in Slurm at once; the others wait in the executor', { skip }, async (t) => {

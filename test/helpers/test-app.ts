@@ -27,11 +27,11 @@ import { ServerLease } from '../../src/runner/server-lease.js';
 export const TEST_EXECUTOR = loadConfig(process.env).executor;
 
 /** The one place tests choose an executor (`kind` defaults to WES_EXECUTOR). */
-async function testExecutor(dataDir: string, kind: 'local' | 'slurm', local: LocalExecutorOptions): Promise<Executor> {
+async function testExecutor(dataDir: string, kind: 'local' | 'slurm', local: LocalExecutorOptions & { wrapper: JobWrapper }): Promise<Executor> {
   if (kind === 'local') return new LocalExecutor(local);
-  // Quick polls: tests wait for every job. Slurm jobs are unconfined (create-executor.ts).
+  // Quick polls: tests wait for every job. Slurm jobs are confined by the same wrapper, on the node.
   const config = loadConfig(process.env, { dataDir, executor: kind });
-  return (await createExecutor({ ...config, slurm: { ...config.slurm, pollIntervalMs: 250 } }, { sandbox: 'none', wrapper: new JobWrapper({}) })).executor;
+  return (await createExecutor({ ...config, slurm: { ...config.slurm, pollIntervalMs: 250 } }, { wrapper: local.wrapper })).executor;
 }
 
 export class QueryCounter {
@@ -105,7 +105,7 @@ export async function buildTestApp(
   const executorKind = options.executor ?? TEST_EXECUTOR;
   const sandbox =
     options.engine === true
-      ? await selectJobSandbox(executorKind === 'slurm' ? 'none' : (options.jobSandbox ?? 'bwrap'), {
+      ? await selectJobSandbox(options.jobSandbox ?? 'bwrap', {
           hiddenPaths: [database.dataDir],
           stateDir: path.join(database.dataDir, 'sandbox'),
           maxProcesses: options.jobMaxProcesses ?? 1024,

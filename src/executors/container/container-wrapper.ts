@@ -19,6 +19,8 @@ export interface ContainerWrapperOptions {
   readonly pidsLimit?: number;
   /** uid:gid the job runs as; defaults to the server's own. */
   readonly user?: string;
+  /** The container is started by a batch job on a cluster node, which owns it (forBatchJobs). */
+  readonly batch?: boolean;
 }
 
 const DEFAULT_PIDS_LIMIT = 4096;
@@ -27,6 +29,13 @@ const DEFAULT_PIDS_LIMIT = 4096;
 export const JOB_LABEL = 'org.wes-server.job';
 /** Label naming the server process that started the container (process-identity.ts processKey). */
 export const SERVER_LABEL = 'org.wes-server.server';
+/** SERVER_LABEL of a batch job's container: its Slurm job owns it, not a server, so no server removes it as left over. */
+const BATCH_JOB = 'batch-job';
+/**
+ * What of the server's environment the client gets on a batch node, where it is written into
+ * the batch script: what podman and docker read, never the server's settings or secrets.
+ */
+const NODE_CLIENT_ENV = /^(PATH|HOME|USER|LOGNAME|TMPDIR|XDG_[A-Z_]+|CONTAINERS_[A-Z_]+|DOCKER_[A-Z_]+|REGISTRY_AUTH_FILE|(https?|no)_proxy|(HTTPS?|NO)_PROXY)$/;
 
 /** One `--mount` value; fields are CSV, so paths with commas or quotes are quoted. */
 function mountFlag(mount: Mount): string {
@@ -60,12 +69,23 @@ export class ContainerWrapper implements CommandWrapper {
   readonly #images: ImageStore;
   readonly #pidsLimit: number;
   readonly #user: string;
+  readonly #options: ContainerWrapperOptions;
 
   constructor(engine: ContainerEngine, images: ImageStore, options: ContainerWrapperOptions = {}) {
     this.#engine = engine;
     this.#images = images;
+    this.#options = options;
     this.#pidsLimit = options.pidsLimit ?? DEFAULT_PIDS_LIMIT;
     this.#user = options.user ?? `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`;
+  }
+
+  /**
+   * The same containers started by batch jobs on cluster nodes: images are still prepared
+   * here (a node with its own image store must be able to pull them by name), the container
+   * belongs to its batch job, and the client gets only the environment it needs.
+   */
+  forBatchJobs(): ContainerWrapper {
+    return new ContainerWrapper(this.#engine, this.#images, { ...this.#options, batch: true });
   }
 
   async wrap(spec: JobSpec): Promise<WrappedCommand> {
@@ -89,7 +109,7 @@ export class ContainerWrapper implements CommandWrapper {
       `${JOB_LABEL}=${spec.id}`,
       // Which server started it: another server on this data directory leaves it alone while that one lives.
       '--label',
-      `${SERVER_LABEL}=${processKey(currentProcess())}`,
+      `${SERVER_LABEL}=${this.#options.batch === true ? BATCH_JOB : processKey(currentProcess())}`,
       // A real PID 1 forwards signals and reaps zombies; a job's own PID 1 would ignore SIGTERM.
       '--init',
       // The output goes straight to the job's stdout/stderr files, not also to an engine log.
@@ -127,7 +147,7 @@ export class ContainerWrapper implements CommandWrapper {
     };
     return {
       argv: args,
-      env: engine.env,
+      env: this.#options.batch === true ? Object.fromEntries(Object.entries(engine.env).filter(([key]) => NODE_CLIENT_ENV.test(key))) : engine.env,
       stop: () => (stopped ??= remove()),
       // Also after stop(): the client may have created the container after stop() looked for it.
       cleanup: remove,
@@ -160,6 +180,7 @@ export async function removeLeftoverContainers(engine: ContainerEngine, jobRoot:
 /** A container without the server label predates it: its server is gone. */
 function serverAbandoned(label: string, live: ReadonlySet<string> | undefined): boolean {
   if (label === '' || label === '<no value>') return true;
+  if (label === BATCH_JOB) return false;
   const server = parseProcessKey(label);
   if (server === undefined || label === processKey(currentProcess())) return false;
   return processGone(server) === true || (live !== undefined && !live.has(label));

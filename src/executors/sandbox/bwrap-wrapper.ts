@@ -36,6 +36,10 @@ const WRAPPER_PATH = process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin';
 /** Moves the shell into each cgroup.procs file named before `--`, then execs the rest. */
 const ENTER_CGROUPS = 'for f do case $f in --) break;; esac; echo $$ > "$f" || exit 125; shift; done; shift; exec "$@"';
 
+const NO_NETWORK_HERE = 'NetworkAccess needs slirp4netns and iproute2 and a server running as root; this server has no network for sandboxed jobs';
+const NO_NETWORK_ON_NODES =
+  'NetworkAccess is not available to sandboxed jobs on batch (Slurm) nodes: their network namespace would be made on the server\'s host; give the tool a DockerRequirement (containers get their network on the node)';
+
 export interface BwrapWrapperOptions {
   /** Never visible to a job, whatever is mounted around it (the data directory). */
   readonly hiddenPaths: readonly string[];
@@ -57,12 +61,15 @@ export class SandboxUnavailableError extends Error {
 
 export class BwrapWrapper implements CommandWrapper {
   readonly #base: readonly string[];
+  readonly #options: BwrapWrapperOptions;
   readonly #resolvConf: string;
   /** Where the job's resolv.conf goes: /etc/resolv.conf, or what it links to (systemd-resolved). */
   readonly #resolvTarget: string;
   readonly #maxProcesses: number;
   readonly #cgroups: JobCgroups | undefined;
   readonly #networks: SlirpNetworks | undefined;
+  /** Why a NetworkAccess job cannot start, when #networks is absent. */
+  readonly #noNetwork: string;
   /** One line for the start-up log and service-info. */
   readonly description: string;
 
@@ -73,14 +80,17 @@ export class BwrapWrapper implements CommandWrapper {
     resolvTarget: string,
     cgroups: JobCgroups | undefined,
     networks: SlirpNetworks | undefined,
+    noNetwork: string,
     description: string,
   ) {
     this.#base = base;
+    this.#options = options;
     this.#resolvConf = resolvConf;
     this.#resolvTarget = resolvTarget;
     this.#maxProcesses = options.maxProcesses;
     this.#cgroups = cgroups;
     this.#networks = networks;
+    this.#noNetwork = noNetwork;
     this.description = description;
   }
 
@@ -118,13 +128,25 @@ export class BwrapWrapper implements CommandWrapper {
       networks === undefined ? `NetworkAccess unavailable (needs root and the ${SLIRP_PACKAGE} and iproute2 packages)` : 'NetworkAccess through slirp4netns';
     const description = `bubblewrap ${version}; ${limits}; ${network}`;
     const resolvTarget = await realpath('/etc/resolv.conf').catch(() => '/etc/resolv.conf');
-    return new BwrapWrapper(base, options, resolvConf, resolvTarget, cgroups, networks, description);
+    return new BwrapWrapper(base, options, resolvConf, resolvTarget, cgroups, networks, NO_NETWORK_HERE, description);
+  }
+
+  /**
+   * The same sandbox for a command a batch system starts on one of its nodes: the same view,
+   * namespaces and capabilities, but no per-job control groups (they would be made on this
+   * host; the cluster's own limits of the batch job hold instead, see ARCHITECTURE.md) and no
+   * network (its namespace and slirp4netns would live on this host too): a NetworkAccess job
+   * fails to start, saying so.
+   */
+  forBatchJobs(): BwrapWrapper {
+    const description = `${this.description}; on batch nodes: no per-job control groups, no NetworkAccess`;
+    return new BwrapWrapper(this.#base, this.#options, this.#resolvConf, this.#resolvTarget, undefined, undefined, NO_NETWORK_ON_NODES, description);
   }
 
   async wrap(spec: JobSpec): Promise<WrappedCommand> {
     const confinement = spec.confinement ?? { mounts: [{ hostPath: spec.cwd, jobPath: spec.cwd, writable: true }], network: false };
     if (confinement.network && this.#networks === undefined) {
-      throw new Error(`NetworkAccess needs slirp4netns and iproute2 and a server running as root; this server has no network for sandboxed jobs`);
+      throw new Error(this.#noNetwork);
     }
     const env = Object.entries(spec.env).flatMap(([name, value]) => ['--setenv', name, value]);
     const bwrap = [

@@ -3,6 +3,9 @@
  * the job to change). It enters the job's working directory, opens the redirections, checks
  * that the command exists, and execs argv under `env -i` with exactly the JobSpec's
  * environment, so nothing of the server's environment (database URLs, keys) reaches the job.
+ * A confined job's command is the wrapped one (`bwrap … -- argv`, `podman run … image argv`,
+ * with the wrapper's own environment): the script then checks that the wrapper is installed
+ * on the node, and the job's own command is looked up inside the sandbox or image.
  * Its last act is to write a status file (`<statusDir>/<SLURM_JOB_ID>.status`, written to a
  * temporary name and renamed, so a reader never sees half of it):
  *
@@ -10,18 +13,46 @@
  *   failed-to-start <start epoch ms> <message…>
  *
  * The usage numbers come from GNU time (`/usr/bin/time`, the job's rusage: CPU of every
- * process it waited for, the largest resident set among them) when the node has it; without
- * it, or without accounting storage for `sacct`, a Slurm job's usage is unknown.
+ * process it waited for, the largest resident set among them) when the node has it, run inside
+ * whatever confines the job (`measuredSpec`: around bwrap it would see bwrap alone, whose PID 1
+ * reaps the job) and writing to fd 3, which the script opens on `<id>.usage` (the job itself
+ * gets fd 3 closed). Not for a container job: its processes are not the client's children, and
+ * the image may lack GNU time. Without it, or without accounting storage for `sacct`, a Slurm
+ * job's usage is unknown.
  *
  * Every user-controlled string (argv, env, paths) enters the script only inside single quotes
  * (`shellQuote`), where the shell interprets nothing: quotes, `$()`, backquotes and newlines
  * stay data.
  */
-import type { JobSpec } from '../executor.js';
+import type { JobSpec, WrappedCommand } from '../executor.js';
+
+/** What the script really starts: the job's own argv and env, or a wrapper's. */
+export type StartCommand = Pick<WrappedCommand, 'argv' | 'env'>;
+
+export interface BatchScriptOptions {
+  /** Defaults to `measuredSpec(spec)`, not wrapped. */
+  readonly command?: StartCommand;
+  /** The command runs in a container image: its own command is not looked up on the node, nor measured. */
+  readonly containerized?: boolean;
+}
 
 export const STATUS_SUFFIX = '.status';
 /** GNU time's format: user and system CPU seconds, maximum resident set in KiB. */
 const USAGE_FORMAT = 'usage:%U:%S:%M';
+const TIME = '/usr/bin/time';
+const USAGE_FD = 3;
+
+/**
+ * The job's argv under GNU time (writing to fd 3, closed for the job), or as it is where the
+ * node has no GNU time; what a wrapper should confine. The job's environment gets no PWD it
+ * did not have (sh exports one).
+ */
+export function measuredSpec(spec: JobSpec): JobSpec {
+  const unsetPwd = 'PWD' in spec.env ? '' : 'unset PWD; ';
+  const job = `${unsetPwd}exec "$@" ${USAGE_FD}>&-`;
+  const measured = `[ -x ${TIME} ] && exec ${TIME} -o /dev/fd/${USAGE_FD} -f ${shellQuote(USAGE_FORMAT)} -- /bin/sh -c ${shellQuote(job)} sh "$@"; ${job}`;
+  return { ...spec, argv: ['/bin/sh', '-c', measured, 'sh', ...spec.argv] };
+}
 
 /** POSIX single-quoting: the only character to escape inside '…' is ' itself. */
 export function shellQuote(value: string): string {
@@ -29,23 +60,29 @@ export function shellQuote(value: string): string {
 }
 
 /** Why the script cannot be written (the shell cannot carry a NUL byte), or undefined. */
-export function unscriptable(spec: JobSpec): string | undefined {
-  const strings = [...spec.argv, spec.cwd, spec.stdoutPath, spec.stderrPath, spec.stdinPath ?? '', ...Object.entries(spec.env).flat()];
+export function unscriptable(spec: JobSpec, command: StartCommand = spec): string | undefined {
+  const env = { ...spec.env, ...command.env };
+  const strings = [...spec.argv, ...command.argv, spec.cwd, spec.stdoutPath, spec.stderrPath, spec.stdinPath ?? '', ...Object.entries(env).flat()];
   if (strings.some((s) => s.includes('\0'))) return `job ${spec.id} has a NUL byte in its command line, environment or paths`;
-  const badName = Object.keys(spec.env).find((name) => name === '' || name.includes('='));
+  const badName = Object.keys(env).find((name) => name === '' || name.includes('='));
   if (badName !== undefined) return `job ${spec.id} has an invalid environment variable name ${JSON.stringify(badName)}`;
   return undefined;
 }
 
-export function batchScript(spec: JobSpec, statusDir: string): string {
+export function batchScript(spec: JobSpec, statusDir: string, options: BatchScriptOptions = {}): string {
+  const start = options.command ?? measuredSpec(spec);
+  const measured = options.containerized !== true;
   const command = spec.argv[0] ?? '';
+  const started = start.argv[0] ?? '';
   const q = shellQuote;
   const stdin = spec.stdinPath === undefined ? '/dev/null' : spec.stdinPath;
   const stderrRedirect = spec.stderrPath === spec.stdoutPath ? '2>&1' : `2>${q(spec.stderrPath)}`;
-  const envArgs = Object.entries(spec.env).map(([name, value]) => q(`${name}=${value}`));
+  const envArgs = Object.entries(start.env).map(([name, value]) => q(`${name}=${value}`));
   // The local executor's messages, so a job fails the same way wherever it runs.
   const cannot = (why: string): string => q(`cannot start ${command}: ${why}`);
-  const notFound = command.includes('/') ? `command not found: ${command}` : `command not found on PATH: ${command}`;
+  const notFound = (name: string): string => (name.includes('/') ? `command not found: ${name}` : `command not found on PATH: ${name}`);
+  // A wrapper missing on the node is the cluster's fault, not the job's: said so, never run without it.
+  const noWrapper = `${q(`cannot start ${command}: ${started} is not installed on Slurm node `)}"$(hostname)"${q(` (${notFound(started)})`)}`;
   return [
     '#!/bin/sh',
     `# wes-server job ${JSON.stringify(spec.id).replace(/\n/g, ' ')}`,
@@ -54,19 +91,19 @@ export function batchScript(spec: JobSpec, statusDir: string): string {
     `status=${q(statusDir)}/"$SLURM_JOB_ID"`,
     `report() { printf '%s\\n' "$1" >"$status.tmp" && mv -f "$status.tmp" "$status${STATUS_SUFFIX}"; exit 0; }`,
     'fail() { report "failed-to-start $started $1"; }',
-    // The search follows the job's own PATH, as execvp in `env` will.
+    // The search follows the PATH given, as execvp in `env` will.
     `found() ( case $1 in */*) [ -f "$1" ] && [ -x "$1" ];; *) IFS=:; for d in $2; do [ -f "$d/$1" ] && [ -x "$d/$1" ] && exit 0; done; exit 1;; esac )`,
     `cd ${q(spec.cwd)} 2>/dev/null || fail ${cannot(`working directory ${spec.cwd} is not a directory`)}`,
     `[ -r ${q(stdin)} ] || fail ${cannot(`cannot open stdin ${stdin}`)}`,
     // Plain builtins (not `:`), so a failed redirection is a status and not the end of the script.
     `true >${q(spec.stdoutPath)} 2>/dev/null || fail ${cannot(`cannot open stdout ${spec.stdoutPath}`)}`,
     `true >${q(spec.stderrPath)} 2>/dev/null || fail ${cannot(`cannot open stderr ${spec.stderrPath}`)}`,
-    `found ${q(command)} ${q(spec.env.PATH ?? '')} || fail ${q(notFound)}`,
+    // In a container the command is the image's, not the node's.
+    ...(measured ? [`found ${q(command)} ${q(spec.env.PATH ?? '')} || fail ${q(notFound(command))}`] : []),
+    ...(started === command ? [] : [`found ${q(started)} ${q(start.env.PATH ?? '')} || fail ${noWrapper}`]),
     // `sh -c exec` rather than env's own exec so that an argv[0] containing '=' is not taken
     // for an assignment; sh exports PWD itself, which the job's environment does not have.
-    'measured() { "$@"; }',
-    `[ -x /usr/bin/time ] && measured() { /usr/bin/time -o "$status.usage" -f ${q(USAGE_FORMAT)} "$@"; }`,
-    `measured /usr/bin/env -i -- ${envArgs.join(' ')} /bin/sh -c ${q(`${'PWD' in spec.env ? '' : 'unset PWD; '}exec "$@"`)} sh ${spec.argv.map(q).join(' ')} <${q(stdin)} >${q(spec.stdoutPath)} ${stderrRedirect}`,
+    `/usr/bin/env -i -- ${envArgs.join(' ')} /bin/sh -c ${q(`${'PWD' in start.env ? '' : 'unset PWD; '}exec "$@"`)} sh ${start.argv.map(q).join(' ')} <${q(stdin)} >${q(spec.stdoutPath)} ${stderrRedirect}${measured ? ` ${USAGE_FD}>"$status.usage"` : ''}`,
     // GNU time puts "Command exited with non-zero status …" lines before its own.
     `code=$?; usage=$(tail -n 1 "$status.usage" 2>/dev/null | sed -n 's/^usage://p' | tr ':' ' '); rm -f "$status.usage"`,
     'report "exited $code $started${usage:+ $usage}"',

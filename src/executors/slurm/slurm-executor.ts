@@ -13,12 +13,17 @@
  * only once Slurm no longer lists it as active, so nothing of it is left when the handle
  * resolves. Jobs outlive the server: `detach` leaves them to the cluster and `attach` (by the
  * id `onSubmitted` gave out) follows them again after a restart.
+ *
+ * With a wrapper the script starts the wrapped command (the sandbox, a container) instead of
+ * the job's own, as the local executor spawns it; the wrapper's stop() goes with a stop's
+ * scancel, its usage() and cleanup() come once the job has ended. A job left to the cluster
+ * (detach) is not cleaned up: the next server attaches to it.
  */
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Executor, JobHandle, JobOutcome, JobResult, JobSpec, JobUsage } from '../executor.js';
+import type { CommandWrapper, Executor, JobHandle, JobOutcome, JobResult, JobSpec, JobUsage, WrappedCommand } from '../executor.js';
 import { ended, errorMessage } from '../job-result.js';
-import { batchScript, STATUS_SUFFIX, unscriptable } from './batch-script.js';
+import { batchScript, measuredSpec, STATUS_SUFFIX, unscriptable } from './batch-script.js';
 import { DEFAULT_COMMANDS, hasStarted, isActive, SlurmCommands, type SlurmCommandPaths, type SlurmJobState } from './slurm-commands.js';
 
 export interface SlurmExecutorOptions {
@@ -41,6 +46,12 @@ export interface SlurmExecutorOptions {
    */
   readonly maxJobs?: number;
   readonly commands?: SlurmCommandPaths;
+  /**
+   * Confines each job (a sandbox, a container) inside its Slurm job; it must prepare nothing
+   * on the server's host that the job needs on its node (`NodeWrapper.forBatchJobs`). Absent:
+   * the job's argv as is.
+   */
+  readonly wrapper?: CommandWrapper;
 }
 
 const DEFAULT_POLL_MS = 2000;
@@ -66,6 +77,8 @@ interface Job {
   readonly onAbort: () => void;
   state: 'waiting' | 'submitting' | 'tracked' | 'done';
   slurmId?: string;
+  /** What the wrapper made of the spec; absent for an attached job (its server wrapped it). */
+  wrapped?: WrappedCommand;
   startedAt?: Date;
   stopReason?: StopReason;
   /** Polls since the job was last seen active without a status file being found. */
@@ -124,6 +137,7 @@ export class SlurmExecutor implements Executor {
   readonly #maxSubmitting: number;
   readonly #maxJobs: number;
   readonly #commands: SlurmCommands;
+  readonly #wrapper: CommandWrapper | undefined;
   /** FIFO of jobs waiting for an sbatch slot (a Set: a cancel removes one in O(1)). */
   readonly #waiting = new Set<Job>();
   #submitting = 0;
@@ -156,6 +170,7 @@ export class SlurmExecutor implements Executor {
     this.#maxSubmitting = maxSubmitting;
     this.#maxJobs = maxJobs;
     this.#commands = new SlurmCommands(options.commands ?? DEFAULT_COMMANDS);
+    this.#wrapper = options.wrapper;
   }
 
   /** Checks once at start-up that the Slurm commands run; rejects saying what to install. */
@@ -276,6 +291,8 @@ export class SlurmExecutor implements Executor {
   }
 
   #requestStop(job: Job, reason: StopReason): void {
+    // Beside the scancel: a container on the server's own host would outlive its killed client.
+    void job.wrapped?.stop?.().catch(() => undefined);
     job.stopReason ??= reason;
     if (job.slurmId !== undefined) this.#toCancel.add(job.slurmId);
     this.#schedulePoll();
@@ -313,8 +330,17 @@ export class SlurmExecutor implements Executor {
     try {
       this.#stateDirReady ??= mkdir(this.#stateDir, { recursive: true });
       await this.#stateDirReady;
-      id = await this.#commands.submit(batchScript(spec, this.#stateDir), this.#sbatchArgs(spec));
+      const containerized = spec.confinement?.image !== undefined;
+      // Measured inside the confinement; a container's usage is the wrapper's usage() to tell.
+      const start = containerized ? spec : measuredSpec(spec);
+      job.wrapped = await this.#wrapper?.wrap(start);
+      const command = job.wrapped ?? start;
+      const invalid = unscriptable(spec, command);
+      if (invalid !== undefined) throw new Error(invalid);
+      const script = batchScript(spec, this.#stateDir, { command, containerized });
+      id = await this.#commands.submit(script, this.#sbatchArgs(spec));
     } catch (err) {
+      await this.#cleanUp(job);
       const message = `cannot start ${spec.argv[0]}: ${errorMessage(err)}`;
       this.#finish(job, ended(job.stopReason !== undefined ? { kind: 'canceled' } : { kind: 'failed-to-start', message }));
       return;
@@ -407,7 +433,14 @@ export class SlurmExecutor implements Executor {
     if (status?.startedAt !== undefined) this.#noteStart(job, status.startedAt);
     const outcome = job.stopReason !== undefined ? { kind: job.stopReason } : status?.outcome ?? outcomeOfState(id, slurm?.state);
     await this.#forget(id);
-    this.#finish(job, ended(outcome, outcome.kind === 'failed-to-start' ? undefined : job.startedAt, status?.usage));
+    const usage = status?.usage ?? (await job.wrapped?.usage?.().catch(() => undefined));
+    await this.#cleanUp(job);
+    this.#finish(job, ended(outcome, outcome.kind === 'failed-to-start' ? undefined : job.startedAt, usage));
+  }
+
+  /** Once the job is over (never for one left to the cluster, which the next server attaches to). */
+  async #cleanUp(job: Job): Promise<void> {
+    await job.wrapped?.cleanup?.().catch(() => undefined);
   }
 
   #noteStart(job: Job, at: Date): void {
