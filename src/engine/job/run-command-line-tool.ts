@@ -32,9 +32,9 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
   const attached = await ctx.attach();
   if (attached === undefined) {
     // A reattached job's directory holds its outputs (and its logs); staging over it again keeps its links.
-    await rm(jobDir, { recursive: true, force: true });
+    await freshDirectory(jobDir);
     // A link a previous attempt's job planted in place of a log is removed, not followed.
-    await rm(ctx.logsDir, { recursive: true, force: true });
+    await freshDirectory(ctx.logsDir);
   }
   await mkdir(ctx.logsDir, { recursive: true });
   await mkdir(outdir, { recursive: true });
@@ -183,4 +183,26 @@ function followMoves(value: CwlValue, moved: Map<string, string>): CwlValue {
     }
   }
   return out;
+}
+
+/**
+ * Makes `dir` a new, empty directory, removing whatever an earlier attempt left there (its
+ * files, or a link its job planted, which is removed and not followed). A new job's directory
+ * does not exist yet: one mkdir, where removing first cost a failed lstat and an exception.
+ */
+async function freshDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // The parent is missing too (the run's first job): nothing to remove.
+    if (code === 'ENOENT') {
+      await mkdir(dir, { recursive: true });
+      return;
+    }
+    if (code !== 'EEXIST') throw error;
+  }
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir);
 }

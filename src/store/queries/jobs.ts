@@ -174,19 +174,31 @@ export interface JobChange {
 }
 
 /** 15 parameters a row; both databases take this many rows in one statement. */
-const CHANGE_BATCH = 1000;
+const CHANGE_BATCH = 1024;
 
 /**
- * Applies many jobs' changes with one UPDATE … FROM (VALUES …) per 1,000 jobs: one statement to
+ * A batch's row count rounded up to a power of two, so that the statement's text is one of 11
+ * and stays prepared (store/statement-cache.ts); the padding rows have no id and match no job.
+ */
+const NO_CHANGE = sql`(${null}, ${null}, ${null}, ${null}, ${null}, ${null}, ${null}, ${null}, ${null}, ${null}, ${null}, ${null}, ${null}, ${null}, ${null})`;
+
+function paddedSize(rows: number): number {
+  return Math.min(CHANGE_BATCH, 2 ** Math.ceil(Math.log2(Math.max(rows, 1))));
+}
+
+/**
+ * Applies many jobs' changes with one UPDATE … FROM (VALUES …) per 1,024 jobs: one statement to
  * prepare and run instead of one per job and field, which is what a big scatter's thousands of
  * starts and ends a second cost before. Primary-key probe per row. At most one change per job.
  */
 export async function applyJobChanges(db: Db, changes: readonly JobChange[]): Promise<void> {
   for (let i = 0; i < changes.length; i += CHANGE_BATCH) {
-    const rows = changes.slice(i, i + CHANGE_BATCH).map(
+    const batch = changes.slice(i, i + CHANGE_BATCH);
+    const rows = batch.map(
       (c) =>
         sql`(${c.jobId}, ${c.state ?? null}, ${c.argv ?? null}, ${c.workDir ?? null}, ${c.stdoutPath ?? null}, ${c.stderrPath ?? null}, ${c.startTime ?? null}, ${c.endTime ?? null}, ${c.exitCode ?? null}, ${c.outputs ?? null}, ${c.message ?? null}, ${c.executorJobId ?? null}, ${c.cpuSeconds ?? null}, ${c.maxRssBytes ?? null}, ${c.stderrTail ?? null})`,
     );
+    for (let pad = batch.length; pad < paddedSize(batch.length); pad++) rows.push(NO_CHANGE);
     // VALUES parameters are untyped text to PostgreSQL, hence the casts; SQLite ignores them. The
     // triggers of migration 0006 keep task rows, counters and failure groups in step.
     await sql`with v(id, state, argv, work_dir, stdout_path, stderr_path, start_time, end_time, exit_code, outputs, message, executor_job_id, cpu_seconds, max_rss_bytes, stderr_tail) as (values ${sql.join(rows)})
