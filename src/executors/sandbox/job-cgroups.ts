@@ -16,7 +16,9 @@ import type { JobUsage } from '../executor.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 const CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids'] as const;
-type Controller = (typeof CONTROLLERS)[number];
+export type Controller = (typeof CONTROLLERS)[number];
+/** What measuring alone needs: no limit is set in these. */
+export const USAGE_CONTROLLERS: readonly Controller[] = ['memory', 'cpuacct'];
 const CFS_PERIOD_US = 100_000;
 /** The sandbox's last processes are usually gone within a few ms of the job's exit: poll fast, then back off. */
 const FIRST_POLL_MS = 2;
@@ -27,12 +29,17 @@ const REMOVE_TIMEOUT_MS = 10_000;
 export interface CgroupLimits {
   readonly ramMiB?: number;
   readonly cores?: number;
-  readonly maxProcesses: number;
+  readonly maxProcesses?: number;
 }
 
 export interface JobCgroup {
   /** The cgroup.procs files the job's first process writes its pid into before exec. */
   readonly procsFiles: readonly string[];
+  /**
+   * The groups' `tasks` files: writing a thread id there moves that thread alone (cgroup v1),
+   * so a launcher can step in, fork the job inside, and step back out to each group's parent.
+   */
+  readonly tasksFiles: readonly string[];
   /** What the job used so far; undefined unless both the memory and cpuacct groups exist. */
   usage(): Promise<JobUsage | undefined>;
   /** Kills whatever is left in the groups and removes them; never rejects. */
@@ -93,12 +100,13 @@ export class JobCgroups {
 
   /**
    * The controllers where this process may create child groups; undefined when none (no
-   * cgroup v1 hierarchy, or not root). `prefix` names this server's job groups.
+   * cgroup v1 hierarchy, or not root). `prefix` names this server's job groups; `controllers`
+   * are the ones wanted.
    */
-  static async detect(prefix: string): Promise<JobCgroups | undefined> {
+  static async detect(prefix: string, controllers: readonly Controller[] = CONTROLLERS): Promise<JobCgroups | undefined> {
     const own = await ownGroups();
     const parents = new Map<Controller, string>();
-    for (const controller of CONTROLLERS) {
+    for (const controller of controllers) {
       const group = own.get(controller);
       if (group === undefined) continue;
       const parent = path.join(CGROUP_ROOT, controller, group);
@@ -119,8 +127,8 @@ export class JobCgroups {
     return [...this.#parents.keys()];
   }
 
-  /** Creates the groups for one job with its limits set. */
-  async create(limits: CgroupLimits): Promise<JobCgroup> {
+  /** Creates the groups for one job with its limits set (none: it is only measured). */
+  async create(limits: CgroupLimits = {}): Promise<JobCgroup> {
     const name = `${this.#prefix}-${process.pid}-${this.#next++}`;
     const dirs: string[] = [];
     try {
@@ -137,6 +145,7 @@ export class JobCgroups {
     const dirOf = (controller: Controller) => (this.#parents.has(controller) ? path.join(this.#parents.get(controller) as string, name) : undefined);
     return {
       procsFiles: dirs.map((dir) => path.join(dir, 'cgroup.procs')),
+      tasksFiles: dirs.map((dir) => path.join(dir, 'tasks')),
       usage: () => readUsage(dirOf('memory'), dirOf('cpuacct') ?? dirOf('cpu')),
       remove: () => killAndRemove(dirs),
     };
@@ -182,7 +191,7 @@ async function setLimits(controller: Controller, dir: string, limits: CgroupLimi
     case 'cpuacct':
       return;
     case 'pids':
-      await writeFile(path.join(dir, 'pids.max'), String(limits.maxProcesses));
+      if (limits.maxProcesses !== undefined) await writeFile(path.join(dir, 'pids.max'), String(limits.maxProcesses));
       return;
   }
 }
