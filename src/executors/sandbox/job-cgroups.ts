@@ -9,7 +9,7 @@
  * Removing a job's groups first kills every process still in them: a process cannot leave
  * its group without privileges the sandbox drops, so nothing a job forked outlives it.
  */
-import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isStaleName } from './stale-name.js';
 import type { JobUsage } from '../executor.js';
@@ -40,6 +40,8 @@ export interface JobCgroup {
    * so a launcher can step in, fork the job inside, and step back out to each group's parent.
    */
   readonly tasksFiles: readonly string[];
+  /** The groups' path within every hierarchy; only with the 'root' placement. */
+  readonly path?: string;
   /** What the job used so far; undefined unless both the memory and cpuacct groups exist. */
   usage(): Promise<JobUsage | undefined>;
   /** Kills whatever is left in the groups and removes them; never rejects. */
@@ -68,8 +70,7 @@ async function pidsIn(dir: string): Promise<number[]> {
 }
 
 /** Kills every process in `dirs` until they are empty, then removes them. */
-async function killAndRemove(dirs: readonly string[]): Promise<void> {
-  const deadline = Date.now() + REMOVE_TIMEOUT_MS;
+async function killAndRemove(dirs: readonly string[], deadline = Date.now() + REMOVE_TIMEOUT_MS): Promise<void> {
   for (const dir of dirs) {
     for (let wait = FIRST_POLL_MS; ; wait = Math.min(wait * 2, MAX_POLL_MS)) {
       const pids = await pidsIn(dir);
@@ -83,19 +84,44 @@ async function killAndRemove(dirs: readonly string[]): Promise<void> {
       }
       await sleep(wait);
     }
-    await rmdir(dir).catch(() => undefined);
+    // A group with groups inside (a container's, when its runtime did not remove it) is busy:
+    // those go first. Looked for only then, so the usual removal costs no directory listing.
+    if (await rmdir(dir).then(() => false, (err: NodeJS.ErrnoException) => err.code === 'EBUSY' || err.code === 'ENOTEMPTY')) {
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      await killAndRemove(entries.filter((entry) => entry.isDirectory()).map((entry) => path.join(dir, entry.name)), deadline);
+      await rmdir(dir).catch(() => undefined);
+    }
   }
 }
+
+/** Every hierarchy mounted under CGROUP_ROOT (co-mounted ones once: their other names are links). */
+async function hierarchies(): Promise<string[]> {
+  const entries = await readdir(CGROUP_ROOT, { withFileTypes: true }).catch(() => []);
+  return entries.filter((entry) => entry.isDirectory()).map((entry) => path.join(CGROUP_ROOT, entry.name));
+}
+
+/**
+ * Where a job's groups are made: below the server's own group in each hierarchy, or at the
+ * hierarchies' roots, where the group has one path in all of them — what a container runtime
+ * needs for `--cgroup-parent`, since it makes the container's groups below that path in every
+ * hierarchy (the ones the server did not make are removed with the job's).
+ */
+export type Placement = 'own' | 'root';
 
 export class JobCgroups {
   /** Parent directory per usable controller. */
   readonly #parents: ReadonlyMap<Controller, string>;
   readonly #prefix: string;
+  /** With the 'root' placement, the other hierarchies' roots, where a runtime may add the job's group. */
+  readonly #others: readonly string[];
+  readonly #placement: Placement;
   #next = 0;
 
-  private constructor(parents: ReadonlyMap<Controller, string>, prefix: string) {
+  private constructor(parents: ReadonlyMap<Controller, string>, prefix: string, placement: Placement, others: readonly string[]) {
     this.#parents = parents;
     this.#prefix = prefix;
+    this.#placement = placement;
+    this.#others = others;
   }
 
   /**
@@ -103,11 +129,11 @@ export class JobCgroups {
    * cgroup v1 hierarchy, or not root). `prefix` names this server's job groups; `controllers`
    * are the ones wanted.
    */
-  static async detect(prefix: string, controllers: readonly Controller[] = CONTROLLERS): Promise<JobCgroups | undefined> {
+  static async detect(prefix: string, controllers: readonly Controller[] = CONTROLLERS, placement: Placement = 'own'): Promise<JobCgroups | undefined> {
     const own = await ownGroups();
     const parents = new Map<Controller, string>();
     for (const controller of controllers) {
-      const group = own.get(controller);
+      const group = placement === 'root' ? '/' : own.get(controller);
       if (group === undefined) continue;
       const parent = path.join(CGROUP_ROOT, controller, group);
       const probe = path.join(parent, `${prefix}-probe-${process.pid}`);
@@ -119,7 +145,10 @@ export class JobCgroups {
         // Not writable here: that limit is not enforced (reported by `controllers`).
       }
     }
-    return parents.size === 0 ? undefined : new JobCgroups(parents, prefix);
+    if (parents.size === 0) return undefined;
+    const mine = new Set(await Promise.all([...parents.values()].map((parent) => realpath(parent).catch(() => parent))));
+    const others = placement === 'root' ? (await hierarchies()).filter((root) => !mine.has(root)) : [];
+    return new JobCgroups(parents, prefix, placement, others);
   }
 
   /** The controllers in use, e.g. "memory, cpu, pids". */
@@ -143,18 +172,21 @@ export class JobCgroups {
       throw new Error(`cannot set up the job's control groups: ${err instanceof Error ? err.message : String(err)}`);
     }
     const dirOf = (controller: Controller) => (this.#parents.has(controller) ? path.join(this.#parents.get(controller) as string, name) : undefined);
+    // Deepest first: a container's groups in the other hierarchies, then the ones that measure it.
+    const removal = [...this.#others.map((root) => path.join(root, name)), ...dirs];
     return {
       procsFiles: dirs.map((dir) => path.join(dir, 'cgroup.procs')),
       tasksFiles: dirs.map((dir) => path.join(dir, 'tasks')),
+      ...(this.#placement === 'root' ? { path: `/${name}` } : {}),
       usage: () => readUsage(dirOf('memory'), dirOf('cpuacct') ?? dirOf('cpu')),
-      remove: () => killAndRemove(dirs),
+      remove: () => killAndRemove(removal),
     };
   }
 
   /** Kills and removes the job groups servers with this prefix left behind when they died. */
   async reapStale(): Promise<number> {
     const stale: string[] = [];
-    for (const parent of this.#parents.values()) {
+    for (const parent of [...this.#parents.values(), ...this.#others]) {
       const names = await readdir(parent).catch(() => [] as string[]);
       stale.push(...names.filter((name) => isStaleName(name, this.#prefix)).map((name) => path.join(parent, name)));
     }
