@@ -14,10 +14,10 @@ export interface LaunchRequest {
   readonly stdoutPath: string;
   readonly stderrPath: string;
   /**
-   * `tasks` files of the job's own control groups (job-cgroups.ts): the launcher's thread steps
-   * into them for the fork, so the job's first process is born inside and nothing it forks
-   * escapes measurement, then steps back to each one's parent (the groups are made below the
-   * server's own, where the launcher lives).
+   * `tasks` files of the job's own control groups (job-cgroups.ts): the launcher makes the
+   * groups and its thread steps into them for the fork, so the job's first process is born
+   * inside and nothing it forks escapes measurement, then steps back to each one's parent (the
+   * groups are named below the server's own, where the launcher lives).
    */
   readonly cgroupTasks?: readonly string[];
 }

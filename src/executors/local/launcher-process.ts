@@ -6,7 +6,7 @@
  * executor's group registry for the next server to stop).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, openSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { LaunchReply, LaunchRequest, Redirection } from './launch-protocol.js';
 
@@ -70,14 +70,17 @@ function launch(request: LaunchRequest): void {
 }
 
 /**
- * Moves this (the main, forking) thread into each group: cgroup v1 moves one thread per write
- * to `tasks`, so the launcher's other threads stay where they are. All or none: a job measured
- * in some groups only would report half of its use, so a failure steps back out.
+ * Makes each group (here: a memory group's mkdir is most of what measuring costs, better spent
+ * off the server's event loop) and moves this (the main, forking) thread into it: cgroup v1
+ * moves one thread per write to `tasks`, so the launcher's other threads stay where they are.
+ * All or none: a job measured in some groups only would report part of its use, so a failure
+ * steps back out (the executor removes what was made).
  */
 function enterGroups(files: readonly string[]): boolean {
   const entered: string[] = [];
   try {
     for (const file of files) {
+      mkdirSync(dirname(file));
       writeFileSync(file, String(process.pid));
       entered.push(file);
     }

@@ -341,10 +341,7 @@ export class LocalExecutor implements Executor {
     return job.measured ? job.usageGroup?.usage() : undefined;
   }
 
-  /** A job is never refused for want of measurement: without groups its usage stays unknown. */
-  async #createUsageGroup(): Promise<JobCgroup | undefined> {
-    return (await this.#detectUsageGroups())?.create().catch(() => undefined);
-  }
+
 
   async #spawnAndWait(job: Job): Promise<JobResult> {
     const { spec } = job;
@@ -369,7 +366,8 @@ export class LocalExecutor implements Executor {
       }
       ({ argv, env } = job.wrapped);
     }
-    if (job.wrapped?.usage === undefined) job.usageGroup = await this.#createUsageGroup();
+    // The launcher makes the groups as it starts the job.
+    if (job.wrapped?.usage === undefined) job.usageGroup = (await this.#detectUsageGroups())?.reserve();
     // A cancel may have arrived while the wrapper or the groups were being prepared.
     if (job.stopReason !== undefined) return ended({ kind: 'canceled' });
 

@@ -9,6 +9,7 @@
  * Removing a job's groups first kills every process still in them: a process cannot leave
  * its group without privileges the sandbox drops, so nothing a job forked outlives it.
  */
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, type Dirent } from 'node:fs';
 import { mkdir, readdir, readFile, realpath, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isStaleName } from './stale-name.js';
@@ -64,16 +65,36 @@ async function ownGroups(): Promise<Map<string, string>> {
   return groups;
 }
 
-async function pidsIn(dir: string): Promise<number[]> {
-  const text = await readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
-  return text.split('\n').filter((line) => line !== '').map(Number);
+// Per job, the groups' files are used synchronously: they answer from kernel memory, never
+// from a disk, and a synchronous call costs the server about a quarter of the CPU of
+// fs/promises' thread-pool round trips (measured: 0.6 against 2.3 ms a job for one job's groups).
+
+function pidsIn(dir: string): number[] {
+  try {
+    return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter((line) => line !== '').map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Removes an empty group; 'busy' while processes or groups are inside. */
+function removeGroup(dir: string): 'removed' | 'busy' | 'failed' {
+  try {
+    rmdirSync(dir);
+    return 'removed';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'EBUSY' || code === 'ENOTEMPTY' ? 'busy' : 'failed';
+  }
 }
 
 /** Kills every process in `dirs` until they are empty, then removes them. */
 async function killAndRemove(dirs: readonly string[], deadline = Date.now() + REMOVE_TIMEOUT_MS): Promise<void> {
   for (const dir of dirs) {
+    // Usually the job's processes are gone already and the group goes at once.
+    if (removeGroup(dir) !== 'busy') continue;
     for (let wait = FIRST_POLL_MS; ; wait = Math.min(wait * 2, MAX_POLL_MS)) {
-      const pids = await pidsIn(dir);
+      const pids = pidsIn(dir);
       if (pids.length === 0 || Date.now() > deadline) break;
       for (const pid of pids) {
         try {
@@ -84,12 +105,16 @@ async function killAndRemove(dirs: readonly string[], deadline = Date.now() + RE
       }
       await sleep(wait);
     }
-    // A group with groups inside (a container's, when its runtime did not remove it) is busy:
-    // those go first. Looked for only then, so the usual removal costs no directory listing.
-    if (await rmdir(dir).then(() => false, (err: NodeJS.ErrnoException) => err.code === 'EBUSY' || err.code === 'ENOTEMPTY')) {
-      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    // Still busy with groups inside (a container's, when its runtime did not remove them): those go first.
+    if (removeGroup(dir) === 'busy') {
+      let entries: Dirent[] = [];
+      try {
+        entries = readdirSync(dir, { withFileTypes: true });
+      } catch {
+        // Removed meanwhile.
+      }
       await killAndRemove(entries.filter((entry) => entry.isDirectory()).map((entry) => path.join(dir, entry.name)), deadline);
-      await rmdir(dir).catch(() => undefined);
+      removeGroup(dir);
     }
   }
 }
@@ -158,19 +183,37 @@ export class JobCgroups {
 
   /** Creates the groups for one job with its limits set (none: it is only measured). */
   async create(limits: CgroupLimits = {}): Promise<JobCgroup> {
-    const name = `${this.#prefix}-${process.pid}-${this.#next++}`;
-    const dirs: string[] = [];
+    const name = this.#nextName();
+    const made: string[] = [];
     try {
       for (const [controller, parent] of this.#parents) {
         const dir = path.join(parent, name);
-        await mkdir(dir);
-        dirs.push(dir);
+        mkdirSync(dir);
+        made.push(dir);
         await setLimits(controller, dir, limits);
       }
     } catch (err) {
-      await killAndRemove(dirs);
+      await killAndRemove(made);
       throw new Error(`cannot set up the job's control groups: ${err instanceof Error ? err.message : String(err)}`);
     }
+    return this.#named(name);
+  }
+
+  /**
+   * Names one job's groups without making them: for whoever starts the job to make (the local
+   * executor's launcher makes usage-only groups, no limit to set, off the server's event loop:
+   * a memory group's mkdir is most of its cost). Removing them is safe if they were never made.
+   */
+  reserve(): JobCgroup {
+    return this.#named(this.#nextName());
+  }
+
+  #nextName(): string {
+    return `${this.#prefix}-${process.pid}-${this.#next++}`;
+  }
+
+  #named(name: string): JobCgroup {
+    const dirs = [...this.#parents.values()].map((parent) => path.join(parent, name));
     const dirOf = (controller: Controller) => (this.#parents.has(controller) ? path.join(this.#parents.get(controller) as string, name) : undefined);
     // Deepest first: a container's groups in the other hierarchies, then the ones that measure it.
     const removal = [...this.#others.map((root) => path.join(root, name)), ...dirs];
@@ -178,7 +221,7 @@ export class JobCgroups {
       procsFiles: dirs.map((dir) => path.join(dir, 'cgroup.procs')),
       tasksFiles: dirs.map((dir) => path.join(dir, 'tasks')),
       ...(this.#placement === 'root' ? { path: `/${name}` } : {}),
-      usage: () => readUsage(dirOf('memory'), dirOf('cpuacct') ?? dirOf('cpu')),
+      usage: async () => readUsage(dirOf('memory'), dirOf('cpuacct') ?? dirOf('cpu')),
       remove: () => killAndRemove(removal),
     };
   }
@@ -196,10 +239,16 @@ export class JobCgroups {
 }
 
 /** cpuacct.usage is in nanoseconds; a co-mounted "cpu,cpuacct" hierarchy has it in the cpu group. */
-async function readUsage(memoryDir: string | undefined, cpuacctDir: string | undefined): Promise<JobUsage | undefined> {
+function readUsage(memoryDir: string | undefined, cpuacctDir: string | undefined): JobUsage | undefined {
   if (memoryDir === undefined || cpuacctDir === undefined) return undefined;
-  const read = (file: string) => readFile(file, 'utf8').then((text) => Number(text.trim()), () => NaN);
-  const [nanoseconds, peak] = await Promise.all([read(path.join(cpuacctDir, 'cpuacct.usage')), read(path.join(memoryDir, 'memory.max_usage_in_bytes'))]);
+  const read = (file: string): number => {
+    try {
+      return Number(readFileSync(file, 'utf8').trim());
+    } catch {
+      return NaN;
+    }
+  };
+  const [nanoseconds, peak] = [read(path.join(cpuacctDir, 'cpuacct.usage')), read(path.join(memoryDir, 'memory.max_usage_in_bytes'))];
   if (!Number.isFinite(nanoseconds) || !Number.isFinite(peak)) return undefined;
   return { cpuSeconds: nanoseconds / 1e9, maxRssBytes: peak };
 }
