@@ -6,6 +6,9 @@
  * (FairQueue), so one user's 20,000-job scatter delays another user's job by one slot, not by
  * the whole scatter; within an owner the order is strict FIFO. A job's slot is held until its
  * whole group is gone, so leftovers of a finished job never overlap the next one's reservation.
+ * A job its wrapper does not measure (an unconfined one) is born in usage-only control groups
+ * where the host lets the server make them, which give its CPU time and peak memory and take
+ * down whatever of it left the process group.
  */
 import { constants as osConstants, availableParallelism, totalmem } from 'node:os';
 import { statSync } from 'node:fs';

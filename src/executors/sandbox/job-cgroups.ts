@@ -1,11 +1,13 @@
 /**
- * Per-job control groups (cgroup v1, one directory per controller) that make a job's
- * ResourceRequirement and process count hold: memory.limit_in_bytes (the kernel's OOM killer
- * stops the job's largest process beyond it), cpu.cfs_quota_us (cores), pids.max (a fork
- * bomb stops at the limit), and cpuacct (no limit) to measure its CPU time; the memory group's
- * max_usage_in_bytes is its peak. Each job's groups are created below the server's own group in
- * each hierarchy, so jobs stay inside whatever limits the server itself runs under, and are
- * named `<prefix>-<n>` so a later server with the same prefix can remove what a crash left.
+ * Per-job control groups (cgroup v1, one directory per controller). They measure a job:
+ * cpuacct its CPU time, the memory group's max_usage_in_bytes its peak — the sandbox's groups,
+ * the local executor's usage-only groups of unconfined jobs, a container's parent group. For
+ * the sandbox they also make its ResourceRequirement and process count hold:
+ * memory.limit_in_bytes (the kernel's OOM killer stops the job's largest process beyond it),
+ * cpu.cfs_quota_us (cores), pids.max (a fork bomb stops at the limit). A job's groups are made
+ * below the server's own group in each hierarchy, so jobs stay inside whatever limits the
+ * server itself runs under (a container's at the roots: see Placement), and are named
+ * `<prefix>-<server pid>-<n>` so a later server with the same prefix can remove what a crash left.
  * Removing a job's groups first kills every process still in them: a process cannot leave
  * its group without privileges the sandbox drops, so nothing a job forked outlives it.
  */
