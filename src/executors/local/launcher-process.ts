@@ -70,17 +70,18 @@ function launch(request: LaunchRequest): void {
 }
 
 /**
- * Makes each group (here: a memory group's mkdir is most of what measuring costs, better spent
- * off the server's event loop) and moves this (the main, forking) thread into it: cgroup v1
- * moves one thread per write to `tasks`, so the launcher's other threads stay where they are.
- * All or none: a job measured in some groups only would report part of its use, so a failure
- * steps back out (the executor removes what was made).
+ * Makes the groups (here: a memory group's mkdir is most of what measuring costs, better spent
+ * off the server's event loop), all before entering one, so that making them is not charged
+ * to the job; then moves this (the main, forking) thread into each: cgroup v1 moves one thread
+ * per write to `tasks`, so the launcher's other threads stay where they are. All or none: a job
+ * measured in some groups only would report part of its use, so a failure steps back out (the
+ * executor removes what was made).
  */
 function enterGroups(files: readonly string[]): boolean {
   const entered: string[] = [];
   try {
+    for (const file of files) mkdirSync(dirname(file));
     for (const file of files) {
-      mkdirSync(dirname(file));
       writeFileSync(file, String(process.pid));
       entered.push(file);
     }

@@ -344,8 +344,6 @@ export class LocalExecutor implements Executor {
     return job.measured ? job.usageGroup?.usage() : undefined;
   }
 
-
-
   async #spawnAndWait(job: Job): Promise<JobResult> {
     const { spec } = job;
     const command = spec.argv[0];
