@@ -152,7 +152,11 @@ export interface WrappedCommand {
   readonly env: Readonly<Record<string, string>>;
   /** On cancel or time limit: extra step to stop the job beyond killing its process group (e.g. `podman rm -f`). */
   stop?(): Promise<void>;
-  /** After the job ended and before cleanup: what it used, if the wrapper measured it (its cgroups). */
+  /**
+   * After the job ended and before cleanup: what it used, if the wrapper measured it (its
+   * cgroups). Present, even if it answers undefined, whenever the spawned process's tree is not
+   * the job (a container's client): the executor then does not measure that tree in its place.
+   */
   usage?(): Promise<JobUsage | undefined>;
   /** Runs once after the job ended, however it ended (e.g. remove a container, a cgroup). */
   cleanup?(): Promise<void>;

@@ -13,6 +13,7 @@ import type { ContainerEngine } from './container-engine.js';
 import { ImageStore } from './image-store.js';
 import { currentProcess, parseProcessKey, processGone, processKey } from '../local/process-identity.js';
 import type { LiveServers } from '../local/group-registry.js';
+import { JobCgroups, USAGE_CONTROLLERS, type JobCgroup } from '../sandbox/job-cgroups.js';
 
 export interface ContainerWrapperOptions {
   /** Most processes a job's container may hold at once (`--pids-limit`). */
@@ -21,9 +22,17 @@ export interface ContainerWrapperOptions {
   readonly user?: string;
   /** The container is started by a batch job on a cluster node, which owns it (forBatchJobs). */
   readonly batch?: boolean;
+  /**
+   * Measure each container's CPU time and peak memory (podman as root with writable cgroup v1
+   * hierarchies); default true. False where the container does not run on this host (a batch
+   * job): the groups made here would measure nothing.
+   */
+  readonly measure?: boolean;
 }
 
 const DEFAULT_PIDS_LIMIT = 4096;
+/** Names the per-container parent groups; the server's pid follows, so a later server reaps what a crash left. */
+const USAGE_PREFIX = 'wes-container';
 
 /** Label every job container carries, its value the job's id. */
 export const JOB_LABEL = 'org.wes-server.job';
@@ -70,6 +79,8 @@ export class ContainerWrapper implements CommandWrapper {
   readonly #pidsLimit: number;
   readonly #user: string;
   readonly #options: ContainerWrapperOptions;
+  /** Found on the first container job; undefined where containers are not measured. */
+  #usageGroups: Promise<JobCgroups | undefined> | undefined;
 
   constructor(engine: ContainerEngine, images: ImageStore, options: ContainerWrapperOptions = {}) {
     this.#engine = engine;
@@ -77,15 +88,33 @@ export class ContainerWrapper implements CommandWrapper {
     this.#options = options;
     this.#pidsLimit = options.pidsLimit ?? DEFAULT_PIDS_LIMIT;
     this.#user = options.user ?? `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`;
+    if (options.measure === false || engine.name !== 'podman') this.#usageGroups = Promise.resolve(undefined);
+  }
+
+  /**
+   * The container's parent group, made at the hierarchies' roots so that `--cgroup-parent` names
+   * it in all of them: memory and cpuacct count a group's descendants, so the parent holds the
+   * container's CPU time and peak memory after its runtime removed the container's own groups.
+   * The first call also removes the groups of servers that died.
+   */
+  async #usageGroup(): Promise<JobCgroup | undefined> {
+    this.#usageGroups ??= JobCgroups.detect(USAGE_PREFIX, USAGE_CONTROLLERS, 'root').then(async (groups) => {
+      if (groups?.controllers.length !== USAGE_CONTROLLERS.length) return undefined;
+      await groups.reapStale();
+      return groups;
+    });
+    // A container is never refused for want of measurement: its usage stays unknown.
+    return (await this.#usageGroups)?.create().catch(() => undefined);
   }
 
   /**
    * The same containers started by batch jobs on cluster nodes: images are still prepared
    * here (a node with its own image store must be able to pull them by name), the container
-   * belongs to its batch job, and the client gets only the environment it needs.
+   * belongs to its batch job, the client gets only the environment it needs, and nothing is
+   * measured here (the batch job measures it on its node, or nobody does).
    */
   forBatchJobs(): ContainerWrapper {
-    return new ContainerWrapper(this.#engine, this.#images, { ...this.#options, batch: true });
+    return new ContainerWrapper(this.#engine, this.#images, { ...this.#options, batch: true, measure: false });
   }
 
   async wrap(spec: JobSpec): Promise<WrappedCommand> {
@@ -97,6 +126,10 @@ export class ContainerWrapper implements CommandWrapper {
     const name = `wes-${createHash('sha256').update(spec.id).digest('hex').slice(0, 16)}-${randomBytes(4).toString('hex')}`;
     const mounts = spec.confinement?.mounts ?? [];
     const { nofile, nproc } = engine.ulimits;
+    // These throw on a mount podman could not be given: before any group exists.
+    const mountFlags = mounts.flatMap((m) => ['--mount', mountFlag(m)]);
+    const workdir = workdirOf(spec.cwd, mounts);
+    const usageGroup = await this.#usageGroup();
     const args = [
       engine.binary,
       ...engine.globalArgs,
@@ -129,13 +162,15 @@ export class ContainerWrapper implements CommandWrapper {
       spec.confinement?.network === true ? (engine.name === 'podman' ? 'slirp4netns:allow_host_loopback=false' : 'bridge') : 'none',
       '--pids-limit',
       String(this.#pidsLimit),
+      // conmon stays with the client (the server's groups): its CPU and memory are not the job's.
+      ...(usageGroup?.path === undefined ? [] : ['--cgroup-parent', usageGroup.path, '--cgroups', 'no-conmon']),
       ...(nofile === undefined ? [] : ['--ulimit', `nofile=${nofile}:${nofile}`]),
       ...(nproc === undefined ? [] : ['--ulimit', `nproc=${nproc}:${nproc}`]),
       ...(spec.cores !== undefined && spec.cores > 0 ? ['--cpus', String(spec.cores)] : []),
       ...(spec.ramMiB !== undefined && spec.ramMiB > 0 ? ['--memory', `${Math.max(Math.ceil(spec.ramMiB), 8)}m`] : []),
-      ...mounts.flatMap((m) => ['--mount', mountFlag(m)]),
+      ...mountFlags,
       '--workdir',
-      workdirOf(spec.cwd, mounts),
+      workdir,
       ...Object.entries(spec.env).flatMap(([key, value]) => ['--env', `${key}=${value}`]),
       ...(spec.stdinPath === undefined ? [] : ['--interactive']),
       image,
@@ -149,8 +184,14 @@ export class ContainerWrapper implements CommandWrapper {
       argv: args,
       env: this.#options.batch === true ? Object.fromEntries(Object.entries(engine.env).filter(([key]) => NODE_CLIENT_ENV.test(key))) : engine.env,
       stop: () => (stopped ??= remove()),
+      // Always present: the client's own processes are not the job, so the executor must not
+      // measure them in its place.
+      usage: async () => usageGroup?.usage(),
       // Also after stop(): the client may have created the container after stop() looked for it.
-      cleanup: remove,
+      cleanup: async () => {
+        await remove();
+        await usageGroup?.remove();
+      },
     };
   }
 }
@@ -187,6 +228,6 @@ function serverAbandoned(label: string, live: ReadonlySet<string> | undefined): 
 }
 
 /** The container wrapper of a server: one image store, so each image is fetched once. */
-export function containerWrapper(engine: ContainerEngine): ContainerWrapper {
-  return new ContainerWrapper(engine, new ImageStore(engine));
+export function containerWrapper(engine: ContainerEngine, options?: ContainerWrapperOptions): ContainerWrapper {
+  return new ContainerWrapper(engine, new ImageStore(engine), options);
 }

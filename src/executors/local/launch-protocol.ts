@@ -13,10 +13,18 @@ export interface LaunchRequest {
   readonly stdinPath?: string;
   readonly stdoutPath: string;
   readonly stderrPath: string;
+  /**
+   * `tasks` files of the job's own control groups (job-cgroups.ts): the launcher makes the
+   * groups and its thread steps into them for the fork, so the job's first process is born
+   * inside and nothing it forks escapes measurement, then steps back to each one's parent (the
+   * groups are named below the server's own, where the launcher lives).
+   */
+  readonly cgroupTasks?: readonly string[];
 }
 
 export type LaunchReply =
-  | { readonly id: number; readonly kind: 'started'; readonly pid: number }
+  /** `measured`: the job was born in its control groups (false when stepping into one failed). */
+  | { readonly id: number; readonly kind: 'started'; readonly pid: number; readonly measured: boolean }
   /** `opening` names the redirection that could not be opened; otherwise the spawn failed (`code`: ENOENT, EACCES). */
   | { readonly id: number; readonly kind: 'failed'; readonly code?: string; readonly opening?: Redirection; readonly message: string }
   | { readonly id: number; readonly kind: 'exited'; readonly code: number | null; readonly signal: NodeJS.Signals | null };

@@ -6,7 +6,8 @@
  * executor's group registry for the next server to stop).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { LaunchReply, LaunchRequest, Redirection } from './launch-protocol.js';
 
 const reply = (message: LaunchReply): void => {
@@ -30,12 +31,15 @@ function launch(request: LaunchRequest): void {
     }
   };
   let child: ChildProcess;
+  const groups = request.cgroupTasks ?? [];
+  let measured = false;
   try {
     const stdin = request.stdinPath === undefined ? 'ignore' : open('stdin', request.stdinPath, constants.O_RDONLY);
     const stdout = open('stdout', request.stdoutPath, WRITE);
     // One shared descriptor when both go to the same file, so the streams interleave instead of
     // overwriting each other from two independent offsets.
     const stderr = request.stderrPath === request.stdoutPath ? stdout : open('stderr', request.stderrPath, WRITE);
+    measured = enterGroups(groups);
     child = spawn(request.command, request.args, {
       cwd: request.cwd,
       env: { ...request.env },
@@ -50,6 +54,9 @@ function launch(request: LaunchRequest): void {
   } finally {
     // The child holds its own duplicates.
     for (const fd of fds) closeSync(fd);
+    // A throw here ends the launcher, as it must: left inside, it would be measured as the job
+    // and killed with the job's leftovers.
+    if (measured) leaveGroups(groups);
   }
   if (child.pid === undefined) {
     // An exec failure (ENOENT, EACCES) is reported through 'error' on the next tick.
@@ -58,8 +65,35 @@ function launch(request: LaunchRequest): void {
   }
   // Later errors (a failed kill) must not end the launcher.
   child.on('error', () => undefined);
-  reply({ id: request.id, kind: 'started', pid: child.pid });
+  reply({ id: request.id, kind: 'started', pid: child.pid, measured });
   child.once('exit', (code, signal) => reply({ id: request.id, kind: 'exited', code, signal }));
+}
+
+/**
+ * Makes the groups (here: a memory group's mkdir is most of what measuring costs, better spent
+ * off the server's event loop), all before entering one, so that making them is not charged
+ * to the job; then moves this (the main, forking) thread into each: cgroup v1 moves one thread
+ * per write to `tasks`, so the launcher's other threads stay where they are. All or none: a job
+ * measured in some groups only would report part of its use, so a failure steps back out (the
+ * executor removes what was made).
+ */
+function enterGroups(files: readonly string[]): boolean {
+  const entered: string[] = [];
+  try {
+    for (const file of files) mkdirSync(dirname(file));
+    for (const file of files) {
+      writeFileSync(file, String(process.pid));
+      entered.push(file);
+    }
+    return entered.length > 0;
+  } catch {
+    leaveGroups(entered);
+    return false;
+  }
+}
+
+function leaveGroups(files: readonly string[]): void {
+  for (const file of files) writeFileSync(join(dirname(dirname(file)), 'tasks'), String(process.pid));
 }
 
 function messageOf(error: unknown): string {

@@ -20,6 +20,8 @@ export interface ProcessExit {
 
 export interface StartedProcess {
   readonly pid: number;
+  /** Born inside the control groups the request named (LaunchRequest.cgroupTasks). */
+  readonly measured: boolean;
   /** Resolves when the process has exited (its group may live on). */
   readonly exit: Promise<ProcessExit>;
 }
@@ -94,7 +96,7 @@ export class Launcher {
         const exit = new Promise<ProcessExit>((resolve) => {
           pending.exited = resolve;
         });
-        pending.started?.resolve({ pid: reply.pid, exit });
+        pending.started?.resolve({ pid: reply.pid, measured: reply.measured, exit });
         pending.started = undefined;
         return;
       }

@@ -6,15 +6,20 @@
  * (FairQueue), so one user's 20,000-job scatter delays another user's job by one slot, not by
  * the whole scatter; within an owner the order is strict FIFO. A job's slot is held until its
  * whole group is gone, so leftovers of a finished job never overlap the next one's reservation.
+ * A job its wrapper does not measure (an unconfined one) is born in usage-only control groups
+ * where the host lets the server make them, which give its CPU time and peak memory and take
+ * down whatever of it left the process group.
  */
 import { constants as osConstants, availableParallelism, totalmem } from 'node:os';
 import { statSync } from 'node:fs';
-import type { CommandWrapper, Executor, JobHandle, JobResult, JobSpec, WrappedCommand } from '../executor.js';
+import { createHash } from 'node:crypto';
+import type { CommandWrapper, Executor, JobHandle, JobResult, JobSpec, JobUsage, WrappedCommand } from '../executor.js';
 import { ended, errorMessage } from '../job-result.js';
 import { errnoCode, terminateGroup } from './process-group.js';
 import { GroupRegistry, type LiveServers } from './group-registry.js';
 import { FairQueue, type QueueEntry } from './fair-queue.js';
 import { Launcher, LaunchError, type StartedProcess } from './launcher.js';
+import { JobCgroups, USAGE_CONTROLLERS, type JobCgroup } from '../sandbox/job-cgroups.js';
 
 export interface LocalExecutorOptions {
   /** Most jobs running at once; an integer >= 1. */
@@ -61,6 +66,10 @@ interface Job {
   exited: boolean;
   pgid?: number;
   wrapped?: WrappedCommand;
+  /** Usage-only control groups, for a job whose wrapper does not measure it (unconfined jobs). */
+  usageGroup?: JobCgroup;
+  /** The job was born inside usageGroup, so what the group counted is all of it. */
+  measured: boolean;
   /** The one terminateGroup in flight, shared by every path that wants the group dead. */
   killing?: Promise<void>;
 }
@@ -98,6 +107,10 @@ export class LocalExecutor implements Executor {
   readonly #graceMs: number;
   readonly #registry: GroupRegistry | undefined;
   readonly #wrapper: CommandWrapper | undefined;
+  /** Names this executor's usage groups, so a later server on the same data directory reaps what a crash left. */
+  readonly #usagePrefix: string;
+  /** Found on first use; undefined where no memory and cpuacct hierarchy is writable (usage then unknown). */
+  #usageGroups: Promise<JobCgroups | undefined> | undefined;
   readonly #queue: FairQueue<Job>;
   /** Processes start in a small launcher process, not on the event loop (launcher.ts). */
   readonly #launcher = new Launcher();
@@ -136,6 +149,7 @@ export class LocalExecutor implements Executor {
     this.#graceMs = graceMs;
     this.#registry = options.stateDir === undefined ? undefined : new GroupRegistry(options.stateDir);
     this.#wrapper = options.wrapper;
+    this.#usagePrefix = `wes-usage-${createHash('sha256').update(options.stateDir ?? '').digest('hex').slice(0, 8)}`;
   }
 
   /**
@@ -144,7 +158,17 @@ export class LocalExecutor implements Executor {
    * before submitting. Returns how many groups were on record.
    */
   async reapOrphans(liveServers?: LiveServers): Promise<number> {
-    return this.#registry?.reap(this.#graceMs, liveServers) ?? 0;
+    const reaped = (await this.#registry?.reap(this.#graceMs, liveServers)) ?? 0;
+    // Whatever of those jobs escaped its process group, and the empty groups.
+    await (await this.#detectUsageGroups())?.reapStale();
+    return reaped;
+  }
+
+  #detectUsageGroups(): Promise<JobCgroups | undefined> {
+    this.#usageGroups ??= JobCgroups.detect(this.#usagePrefix, USAGE_CONTROLLERS).then((groups) =>
+      groups?.controllers.length === USAGE_CONTROLLERS.length ? groups : undefined,
+    );
+    return this.#usageGroups;
   }
 
   submit(spec: JobSpec, signal: AbortSignal, onStart?: (startedAt: Date) => void): JobHandle {
@@ -168,6 +192,7 @@ export class LocalExecutor implements Executor {
       resolve,
       state: 'queued',
       exited: false,
+      measured: false,
     };
     this.#watch(job);
     job.entry = this.#queue.push(ownerOf(spec), job);
@@ -304,11 +329,19 @@ export class LocalExecutor implements Executor {
   async #execute(job: Job): Promise<JobResult> {
     try {
       const result = await this.#spawnAndWait(job);
-      const usage = await job.wrapped?.usage?.().catch(() => undefined);
+      const usage = await this.#usageOf(job).catch(() => undefined);
       return usage === undefined ? result : { ...result, usage };
     } finally {
       await job.wrapped?.cleanup?.().catch(() => undefined);
+      // Also kills what escaped the job's process group (a setsid daemon): it is still in the group.
+      await job.usageGroup?.remove();
     }
+  }
+
+  /** The wrapper's measurement (its own cgroups), else the usage groups' if the job was born in them. */
+  async #usageOf(job: Job): Promise<JobUsage | undefined> {
+    if (job.wrapped?.usage !== undefined) return job.wrapped.usage();
+    return job.measured ? job.usageGroup?.usage() : undefined;
   }
 
   async #spawnAndWait(job: Job): Promise<JobResult> {
@@ -333,9 +366,11 @@ export class LocalExecutor implements Executor {
         return failedToStart(`cannot start ${command}: ${errorMessage(err)}`);
       }
       ({ argv, env } = job.wrapped);
-      // A cancel may have arrived while the wrapper was being prepared.
-      if (job.stopReason !== undefined) return ended({ kind: 'canceled' });
     }
+    // The launcher makes the groups as it starts the job.
+    if (job.wrapped?.usage === undefined) job.usageGroup = (await this.#detectUsageGroups())?.reserve();
+    // A cancel may have arrived while the wrapper or the groups were being prepared.
+    if (job.stopReason !== undefined) return ended({ kind: 'canceled' });
 
     let started: StartedProcess;
     try {
@@ -347,11 +382,13 @@ export class LocalExecutor implements Executor {
         stdinPath: spec.stdinPath,
         stdoutPath: spec.stdoutPath,
         stderrPath: spec.stderrPath,
+        cgroupTasks: job.usageGroup?.tasksFiles,
       });
     } catch (err) {
       return failedToStart(err instanceof LaunchError && err.opening !== undefined ? `cannot start ${command}: ${err.message}` : spawnFailureMessage(command, err));
     }
     const pid = started.pid;
+    job.measured = started.measured;
 
     // Marked running before any await so that a cancel arriving meanwhile kills the group.
     const startedAt = new Date();
