@@ -10,7 +10,7 @@
  * and cwltool's time on the same workflow where it is installed and N ≤ 10,000.
  *
  *   npm run bench:engine -- [--sizes 1000,10000,100000] [--sandbox none,bwrap] [--no-cwltool]
- *                           [--dialect sqlite|postgres] [--max-jobs 2] [--cancel]
+ *                           [--dialect sqlite|postgres] [--max-jobs 2] [--cancel] [--no-floor]
  *
  * Prints a table, then one JSON line with every figure.
  */
@@ -56,6 +56,8 @@ interface Options {
   readonly sizes: number[];
   readonly sandboxes: Sandbox[];
   readonly cwltool: boolean;
+  /** False with --no-floor: at 100,000 jobs the floor alone takes as long as the run. */
+  readonly floor: boolean;
   readonly dialect: Dialect;
   readonly maxJobs: number;
   readonly cancel: boolean;
@@ -73,8 +75,8 @@ interface Row {
   worstTaskPageMs: number;
   worstMiddlePageMs: number;
   middlePageAfterMs: number;
-  floorSeconds: number;
-  ratioToFloor: number;
+  floorSeconds?: number;
+  ratioToFloor?: number;
   cwltoolSeconds?: number;
   cancelSeconds?: number;
   runningAfterCancel?: number;
@@ -92,7 +94,7 @@ function parseOptions(argv: string[]): Options {
   const dialect = (value('--dialect') ?? 'sqlite') as Dialect;
   if (dialect !== 'sqlite' && dialect !== 'postgres') throw new Error('--dialect takes sqlite or postgres');
   const maxJobs = Number(value('--max-jobs') ?? 2);
-  return { sizes, sandboxes, cwltool: !argv.includes('--no-cwltool'), dialect, maxJobs, cancel: argv.includes('--cancel') };
+  return { sizes, sandboxes, cwltool: !argv.includes('--no-cwltool'), floor: !argv.includes('--no-floor'), dialect, maxJobs, cancel: argv.includes('--cancel') };
 }
 
 interface Server {
@@ -316,8 +318,8 @@ function table(rows: Row[]): string {
     r.worstTaskPageMs.toFixed(0),
     r.worstMiddlePageMs.toFixed(0),
     r.middlePageAfterMs.toFixed(1),
-    r.floorSeconds.toFixed(2),
-    r.ratioToFloor.toFixed(2),
+    r.floorSeconds?.toFixed(2) ?? '-',
+    r.ratioToFloor?.toFixed(2) ?? '-',
     r.cwltoolSeconds === undefined ? '-' : r.cwltoolSeconds.toFixed(1),
     r.cancelSeconds === undefined ? '-' : r.cancelSeconds.toFixed(2),
     r.runningAfterCancel === undefined ? '-' : String(r.runningAfterCancel),
@@ -335,10 +337,10 @@ async function main(): Promise<void> {
   for (const sandbox of options.sandboxes) {
     for (const n of options.sizes) {
       const api = await runThroughApi(n, sandbox, options);
-      const floor = await floorSeconds(n, sandbox, options.maxJobs);
+      const floor = options.floor ? await floorSeconds(n, sandbox, options.maxJobs) : undefined;
       const cwltool = options.cwltool && sandbox === 'none' && n <= CWLTOOL_MAX_N ? cwltoolSeconds(n) : undefined;
       const cancel = options.cancel ? await cancelThroughApi(n, sandbox, options) : {};
-      const row: Row = { ...api, floorSeconds: floor, ratioToFloor: api.wallSeconds / floor, cwltoolSeconds: cwltool, ...cancel };
+      const row: Row = { ...api, floorSeconds: floor, ratioToFloor: floor === undefined ? undefined : api.wallSeconds / floor, cwltoolSeconds: cwltool, ...cancel };
       rows.push(row);
       process.stderr.write(`done: N=${n} sandbox=${sandbox} ${row.wallSeconds.toFixed(2)} s\n`);
     }

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { CancelledError } from '../src/errors.js';
 import {
   executeProcess,
+  materializeOutputs,
   loadProcess,
   parseYaml,
   prepareInputs,
@@ -111,7 +112,7 @@ async function runTest(test: TestCase, executor: LocalExecutor, noContainers: No
       const policy = await PathPolicy.create(runDir, [suiteDir]);
       // Through JSON text, as the server stores and serves outputs.
       actual = parseJson(
-        stringifyJson(await executeProcess(process, inputs, { runDir, logsDir: join(runDir, 'logs'), policy, executor, containers: noContainers === undefined, host: nullEngineHost, signal })),
+        stringifyJson(await materializeOutputs(await executeProcess(process, inputs, { runDir, logsDir: join(runDir, 'logs'), policy, executor, containers: noContainers === undefined, host: nullEngineHost, signal }))),
       ) as CwlObject;
     } catch (error) {
       if (test.shouldFail) return { kind: 'passed' };

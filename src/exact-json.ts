@@ -68,14 +68,42 @@ const SLICE = 1_000;
 const PAUSE = Symbol('pause');
 
 /**
+ * An array too long to hold in memory (a large scatter's gathered output): its elements are
+ * read in order, a batch at a time, as it is written out by stringifyJsonInPieces.
+ */
+export abstract class StreamedJsonArray {
+  abstract batches(): AsyncIterable<readonly unknown[]>;
+}
+
+/**
  * The text of stringifyJson(value) in pieces, returning to the event loop after every 1,000
  * array elements, so that serialising a 100,000-element scatter's outputs (tens of MB, hundreds
- * of ms in one call) neither stalls requests nor holds its whole text in memory at once.
+ * of ms in one call) neither stalls requests nor holds its whole text in memory at once. A
+ * StreamedJsonArray anywhere in `value` is written as the array of its elements.
  */
 export async function* stringifyJsonInPieces(value: unknown): AsyncGenerator<string> {
-  for (const piece of pieces(value, { elements: 0 })) {
-    if (piece === PAUSE) await new Promise((resolve) => setImmediate(resolve));
-    else yield piece;
+  yield* expand(value, { elements: 0 });
+}
+
+async function* expand(value: unknown, count: { elements: number }): AsyncGenerator<string> {
+  for (const piece of pieces(value, count)) {
+    if (piece === PAUSE) {
+      await new Promise((resolve) => setImmediate(resolve));
+    } else if (piece instanceof StreamedJsonArray) {
+      yield '[';
+      let first = true;
+      for await (const batch of piece.batches()) {
+        for (const element of batch) {
+          if (!first) yield ',';
+          first = false;
+          if (++count.elements % SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+          yield* expand(element ?? null, count);
+        }
+      }
+      yield ']';
+    } else {
+      yield piece;
+    }
   }
 }
 
@@ -85,11 +113,13 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * Arrays are taken apart element by element (an array may be long, or hold long ones, as
- * nested_crossproduct outputs do), objects only when a member is an array or object; anything
- * else is one stringifyJson call.
+ * nested_crossproduct outputs do), objects only when a member is an array or object; a
+ * streamed array is handed to `expand`, which reads it; anything else is one stringifyJson call.
  */
-function* pieces(value: unknown, count: { elements: number }): Generator<string | typeof PAUSE> {
-  if (Array.isArray(value)) {
+function* pieces(value: unknown, count: { elements: number }): Generator<string | typeof PAUSE | StreamedJsonArray> {
+  if (value instanceof StreamedJsonArray) {
+    yield value;
+  } else if (Array.isArray(value)) {
     yield '[';
     for (let i = 0; i < value.length; i++) {
       if (i > 0) yield ',';
@@ -98,7 +128,7 @@ function* pieces(value: unknown, count: { elements: number }): Generator<string 
       yield* pieces(value[i] ?? null, count);
     }
     yield ']';
-  } else if (isPlainObject(value) && Object.values(value).some((member) => Array.isArray(member) || isPlainObject(member))) {
+  } else if (isPlainObject(value) && Object.values(value).some((member) => Array.isArray(member) || isPlainObject(member) || member instanceof StreamedJsonArray)) {
     yield '{';
     let first = true;
     for (const [key, member] of Object.entries(value)) {

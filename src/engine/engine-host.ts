@@ -65,6 +65,12 @@ export interface EngineHost {
   /** The job ended (ok, failed, skipped by `when`, canceled). */
   jobEnded(path: StepPath, element: number | undefined, end: JobEnd, endedAt: Date): Promise<void>;
   /**
+   * The outputs of a sized scatter's elements [from, to) that ended ok (undefined for the others),
+   * once every one of them has ended: the engine then keeps no element's outputs in memory and
+   * reads them back from here, in order, where they are used. Hosts that keep nothing leave it out.
+   */
+  scatterOutputs?(path: StepPath, from: number, to: number): Promise<readonly (CwlObject | undefined)[]>;
+  /**
    * Resume: the outputs of this job if it finished ok in an earlier attempt of the run, so
    * the engine reuses them instead of running it again; undefined otherwise.
    */

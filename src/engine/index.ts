@@ -8,6 +8,7 @@ export type { Process as LoadedProcess } from './cwl/model.js';
 export { loadProcess, type LoadOptions } from './cwl/load-process.js';
 export { prepareInputs } from './cwl/prepare-inputs.js';
 export { describeTopLevelSteps, executeProcess } from './scheduler/run-workflow.js';
+export { materializeOutputs, type StepOutputs } from './scheduler/scatter-output.js';
 export type { ExecuteOptions } from './scheduler/run-state.js';
 export { parseYaml } from './cwl/parse-yaml.js';
 export { closeSandbox, configureSandbox, type SandboxLimits } from './expressions/sandbox.js';

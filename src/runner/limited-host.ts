@@ -23,6 +23,10 @@ export function limitHost(host: EngineHost, maxInFlight: number): EngineHost {
     jobStarted: (path, element, startedAt) => host.jobStarted(path, element, startedAt),
     jobEnded: (path, element, end, endedAt) => host.jobEnded(path, element, end, endedAt),
     jobSubmitted: async (path, element, externalId) => host.jobSubmitted?.(path, element, externalId),
+    // Whether the host keeps scatter outputs decides where the engine keeps them: pass its absence on.
+    ...(host.scatterOutputs === undefined
+      ? {}
+      : { scatterOutputs: (path, from, to) => lane.run('progress', async () => (await host.scatterOutputs?.(path, from, to)) ?? []) }),
   };
 }
 

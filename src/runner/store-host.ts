@@ -172,6 +172,16 @@ export class StoreEngineHost implements EngineHost {
     return job?.executorJobId != null && ['queued', 'running', 'canceled'].includes(job.state) ? job.executorJobId : undefined;
   }
 
+  async scatterOutputs(path: StepPath, from: number, to: number): Promise<(CwlObject | undefined)[]> {
+    const step = await this.#stepInstance(path);
+    const outputs = new Array<CwlObject | undefined>(to - from);
+    if (step.collectionId === null) return outputs;
+    for (const row of await listCollectionJobs(this.#db, step.collectionId, from, to)) {
+      if (row.state === 'ok' && row.outputs !== null) outputs[row.order_index - from] = parseJson(row.outputs) as CwlObject;
+    }
+    return outputs;
+  }
+
   async findCompletedJob(path: StepPath, element: number | undefined): Promise<CwlObject | undefined> {
     const job = await this.#earlierAttempt(path, element);
     return job?.state === 'ok' && job.outputs !== null ? (parseJson(job.outputs) as CwlObject) : undefined;

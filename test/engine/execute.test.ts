@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   describeTopLevelSteps,
   executeProcess,
+  materializeOutputs,
   loadProcess,
   prepareInputs,
   type CwlObject,
@@ -68,7 +69,7 @@ async function run(
   const process = await loadProcess({ documentUrl: document, baseDir: dir });
   const inputs = prepareInputs(process, params, dir);
   const policy = await PathPolicy.create(dir);
-  return executeProcess(process, inputs, { runDir: join(dir, 'run'), logsDir: join(dir, 'logs'), policy, executor, host, signal, onError });
+  return materializeOutputs(await executeProcess(process, inputs, { runDir: join(dir, 'run'), logsDir: join(dir, 'logs'), policy, executor, host, signal, onError }));
 }
 
 const echoTool = `cwlVersion: v1.2

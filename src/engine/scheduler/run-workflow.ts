@@ -10,7 +10,7 @@ import { setMaxListeners } from 'node:events';
 import { basename } from 'node:path';
 import { CancelledError, CommandFailedError, InvalidWorkflowError } from '../../errors.js';
 import type { CwlObject, CwlValue } from '../values/cwl-value.js';
-import type { Process, Requirement, Workflow, WorkflowStep } from '../cwl/model.js';
+import type { CwlType, Process, Requirement, Workflow, WorkflowStep } from '../cwl/model.js';
 import type { StepInfo, StepPath } from '../engine-host.js';
 import { evaluatorFor, expressionOptions } from '../job/job-context.js';
 import { readContents, resolveFileValues, localPath } from '../values/file-values.js';
@@ -21,7 +21,8 @@ import { recordFailure, type ExecuteOptions, type RunState } from './run-state.j
 import { mergeSources } from './merge-sources.js';
 import { gatherScatter, planScatter } from './scatter.js';
 import { runWindowed } from './element-window.js';
-import { failAsStep } from './step-failure.js';
+import { asStepFailure, failAsStep } from './step-failure.js';
+import { materialized, materializeOutputs, ScatterOutput, type ElementOutputs, type StepOutputs } from './scatter-output.js';
 import { completeInputs, withDefaults } from '../job/tool-inputs.js';
 import { isFileLike, isObject } from '../values/value-types.js';
 import { stringifyJson } from '../../exact-json.js';
@@ -34,8 +35,11 @@ import { stringifyJson } from '../../exact-json.js';
 const ELEMENT_WINDOW = 256;
 
 
-/** Runs the process to completion and returns its CWL output object. */
-export async function executeProcess(process: Process, inputs: CwlObject, options: ExecuteOptions): Promise<CwlObject> {
+/**
+ * Runs the process to completion and returns its CWL output object; a large scatter's gathered
+ * output may be a ScatterOutput still in the host's store (materializeOutputs reads it all).
+ */
+export async function executeProcess(process: Process, inputs: CwlObject, options: ExecuteOptions): Promise<StepOutputs> {
   const controller = new AbortController();
   const onAbort = (): void => controller.abort();
   options.signal.addEventListener('abort', onAbort, { once: true });
@@ -66,7 +70,7 @@ export function describeTopLevelSteps(process: Process): StepInfo[] {
   return [...inputs, ...process.steps.map((step, j) => stepInfo(step, [{ order: k + j }]))];
 }
 
-async function runWithRecovery(run: RunState, body: () => Promise<CwlObject>): Promise<CwlObject> {
+async function runWithRecovery(run: RunState, body: () => Promise<StepOutputs>): Promise<StepOutputs> {
   try {
     return await body();
   } catch (error) {
@@ -105,7 +109,7 @@ async function runWorkflow(
   prefix: StepPath,
   parentScope: RequirementScope,
   run: RunState,
-): Promise<CwlObject> {
+): Promise<StepOutputs> {
   const scope = scopeFor(workflow, undefined, parentScope);
   let inputs = await failAsStep(() => withDefaults(workflow, given), workflow.id);
   if (prefix.length === 0) {
@@ -115,9 +119,9 @@ async function runWorkflow(
     inputs = await failAsStep(() => completeInputs(workflow, defaults, scope, evaluate, true, run.policy), workflow.id);
   }
   const k = await reportInputs(workflow, prefix, run);
-  const started = new Map<string, Promise<CwlObject>>();
+  const started = new Map<string, Promise<StepOutputs>>();
   const byId = new Map(workflow.steps.map((s, j) => [s.id, { step: s, order: k + j }]));
-  const stepOutputs = (id: string): Promise<CwlObject> => {
+  const stepOutputs = (id: string): Promise<StepOutputs> => {
     let promise = started.get(id);
     if (promise === undefined) {
       const entry = byId.get(id);
@@ -130,17 +134,33 @@ async function runWorkflow(
     }
     return promise;
   };
-  const sourceValue = async (source: string): Promise<CwlValue> => {
+  const gatheredValue = async (source: string): Promise<CwlValue | ScatterOutput> => {
     if (source in inputs) return inputs[source];
     const slash = source.lastIndexOf('/');
     const outputs = await stepOutputs(source.slice(0, slash));
     return outputs[source.slice(slash + 1)] ?? null;
   };
+  const sourceValue = async (source: string): Promise<CwlValue> => materialized(await gatheredValue(source));
   const settled = await Promise.allSettled(workflow.steps.map((s) => stepOutputs(s.id)));
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed !== undefined) throw run.firstError ?? failed.reason;
-  const outputs: CwlObject = {};
+  const outputs: StepOutputs = {};
   for (const output of workflow.outputs) {
+    const items = arrayItems(output.type);
+    if (output.outputSource.length === 1 && output.linkMerge === undefined && output.pickValue === undefined && items !== undefined) {
+      const value = await gatheredValue(output.outputSource[0]);
+      if (value instanceof ScatterOutput) {
+        // Passed on unread: checked element by element wherever it is read.
+        outputs[output.id] = value.checkedBy((element, index) => {
+          try {
+            checkOutput(`${output.id}[${index}]`, element, items);
+          } catch (error) {
+            throw asStepFailure(error, workflow.id);
+          }
+        });
+        continue;
+      }
+    }
     const values = await Promise.all(output.outputSource.map(sourceValue));
     outputs[output.id] = await failAsStep(() => {
       const value = mergeSources(values, output.linkMerge, output.pickValue, `output ${output.id}`);
@@ -157,7 +177,7 @@ async function runStep(
   workflowScope: RequirementScope,
   sourceValue: (source: string) => Promise<CwlValue>,
   run: RunState,
-): Promise<CwlObject> {
+): Promise<StepOutputs> {
   const gathered: CwlObject = {};
   for (const input of step.in) {
     const values = await Promise.all(input.source.map(sourceValue));
@@ -179,7 +199,7 @@ async function runStep(
     requirements: [...step.requirements, ...workflowScope.requirements],
     hints: [...step.hints, ...workflowScope.hints],
   }, run.runDir, run.controller.signal);
-  const runElement = async (values: CwlObject, element: number | undefined): Promise<CwlObject> => {
+  const runElement = async (values: CwlObject, element: number | undefined): Promise<StepOutputs> => {
     const ready: CwlObject = { ...values };
     for (const input of step.in) {
       if (input.valueFrom !== undefined) {
@@ -209,19 +229,31 @@ async function runStep(
   };
   if (step.scatter.length === 0) return runElement(gathered, undefined);
   const plan = await failAsStep(() => planScatter(gathered, step.scatter, step.scatterMethod), step.id);
-  const count = plan.elements.length;
+  const count = plan.count;
   // A scattered subworkflow's elements are inner steps, not jobs of this step: nothing to plan.
   const jobs = step.run.class !== 'Workflow';
   if (jobs) await run.host.scatterSized(path, count);
-  const window = await runWindowed(count, ELEMENT_WINDOW, run.controller.signal, (e) => runElement(plan.elements[e], e));
+  // A job's outputs are in the host's store once it has ended; anything else is kept here.
+  const stored = jobs ? run.host.scatterOutputs?.bind(run.host) : undefined;
+  const kept = stored === undefined ? new Array<CwlObject | undefined>(count) : undefined;
+  const window = await runWindowed(count, ELEMENT_WINDOW, run.controller.signal, async (e) => {
+    const outputs = await runElement(plan.element(e), e);
+    if (kept !== undefined) kept[e] = await materializeOutputs(outputs);
+  });
   if (jobs && window.notStarted < count) await run.host.elementsNotRun(path, window.notStarted, count);
   if (window.failure !== undefined) throw window.failure.error;
   if (run.controller.signal.aborted) throw new CancelledError();
-  return gatherScatter(plan, window.values.map((v) => v ?? {}), step.out);
+  const read: ElementOutputs = stored === undefined ? async (from, to) => (kept ?? []).slice(from, to) : (from, to) => stored(path, from, to);
+  return gatherScatter(plan, read, step.out);
 }
 
-function pickOutputs(outputs: CwlObject, names: readonly string[]): CwlObject {
+function pickOutputs(outputs: StepOutputs, names: readonly string[]): StepOutputs {
   return Object.fromEntries(names.map((n) => [n, outputs[n] ?? null]));
+}
+
+/** The item type of an array type; undefined for any other type (a union, Any, …). */
+function arrayItems(type: CwlType): CwlType | undefined {
+  return typeof type === 'object' && !Array.isArray(type) && type.type === 'array' ? type.items : undefined;
 }
 
 function stepInfo(step: WorkflowStep, path: StepPath): StepInfo {

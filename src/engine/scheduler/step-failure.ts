@@ -22,7 +22,11 @@ export async function failAsStep<T>(body: () => T | Promise<T>, label: string): 
   try {
     return await body();
   } catch (error) {
-    if (!isJobFailure(error)) throw error;
-    throw new CommandFailedError(`step ${label}: ${(error as Error).message}`, { cause: error });
+    throw asStepFailure(error, label);
   }
+}
+
+/** The error a workflow's fault becomes when it happens in step `label`; any other error as it is. */
+export function asStepFailure(error: unknown, label: string): unknown {
+  return isJobFailure(error) ? new CommandFailedError(`step ${label}: ${(error as Error).message}`, { cause: error }) : error;
 }
