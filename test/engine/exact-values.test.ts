@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { parseJson, stringifyJson, stringifyJsonInPieces } from '../../src/exact-json.js';
+import { parseJson, StreamedJsonArray, stringifyJson, stringifyJsonInPieces } from '../../src/exact-json.js';
 import { parseYaml } from '../../src/engine/index.js';
 import { checkRemoteHost, RemoteInputError } from '../../src/engine/cwl/remote-inputs.js';
 
@@ -52,6 +52,20 @@ describe('exact JSON', () => {
     );
   });
 
+  it('writes a streamed array, read batch by batch, as the array of its elements', async () => {
+    const element = fc.oneof(fc.string({ maxLength: 4 }), fc.integer(), fc.constant(null), fc.dictionary(fc.string({ maxLength: 2 }), fc.integer(), { maxKeys: 2 }));
+    const batches = fc.array(fc.array(element, { maxLength: 1200 }), { maxLength: 4 });
+    await fc.assert(
+      fc.asyncProperty(batches, element, async (read, other) => {
+        let text = '';
+        for await (const piece of stringifyJsonInPieces({ out: new Batches(read), other, nested: [new Batches(read)] })) text += piece;
+        const elements = read.flat();
+        assert.equal(text, stringifyJson({ out: elements, other, nested: [elements] }));
+      }),
+      { numRuns: 30 },
+    );
+  });
+
   it('returns to the event loop while it writes a long array', async () => {
     let turns = 0;
     let writing = true;
@@ -81,6 +95,19 @@ describe('exact JSON', () => {
     });
   });
 });
+
+class Batches extends StreamedJsonArray {
+  readonly #batches: readonly (readonly unknown[])[];
+
+  constructor(batches: readonly (readonly unknown[])[]) {
+    super();
+    this.#batches = batches;
+  }
+
+  async *batches(): AsyncGenerator<readonly unknown[]> {
+    for (const batch of this.#batches) yield batch;
+  }
+}
 
 describe('http(s) input hosts', () => {
   const refused = ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '[::1]', '[::]', '[fe80::1]', '[fd00::1]', '[::ffff:127.0.0.1]', '[::ffff:10.0.0.1]'];
