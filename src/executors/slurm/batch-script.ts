@@ -6,8 +6,10 @@
  * A confined job's command is the wrapped one (`bwrap … -- argv`, `podman run … image argv`,
  * with the wrapper's own environment): the script then checks that the wrapper is installed
  * on the node, and the job's own command is looked up inside the sandbox or image.
- * Its last act is to write a status file (`<statusDir>/<SLURM_JOB_ID>.status`, written to a
- * temporary name and renamed, so a reader never sees half of it):
+ * Its last act is to write a status file (`<statusDir>/<id>.status`, written to a temporary
+ * name and renamed, so a reader never sees half of it), where the id is the one the executor
+ * tracks: `$SLURM_JOB_ID` for a plain job, `<array id>_<index>` for an element of a job array
+ * (whose own `$SLURM_JOB_ID` squeue does not show):
  *
  *   exited <exit code> <start epoch ms> [<user s> <system s> <max RSS KiB>]
  *   failed-to-start <start epoch ms> <message…>
@@ -19,6 +21,10 @@
  * gets fd 3 closed). Not for a container job: its processes are not the client's children, and
  * the image may lack GNU time. Without it, or without accounting storage for `sacct`, a Slurm
  * job's usage is unknown.
+ *
+ * A job array's batch script is `arrayScript`: it runs the element's own script, a file the
+ * executor wrote in a directory of the array (so the job cannot alter it either: the state
+ * directory lies in the data directory, which no job sees).
  *
  * Every user-controlled string (argv, env, paths) enters the script only inside single quotes
  * (`shellQuote`), where the shell interprets nothing: quotes, `$()`, backquotes and newlines
@@ -88,7 +94,8 @@ export function batchScript(spec: JobSpec, statusDir: string, options: BatchScri
     `# wes-server job ${JSON.stringify(spec.id).replace(/\n/g, ' ')}`,
     'PATH=/usr/local/bin:/usr/bin:/bin; export PATH',
     'started=$(date +%s%3N)',
-    `status=${q(statusDir)}/"$SLURM_JOB_ID"`,
+    'if [ -n "${SLURM_ARRAY_JOB_ID:-}" ]; then id=${SLURM_ARRAY_JOB_ID}_$SLURM_ARRAY_TASK_ID; else id=$SLURM_JOB_ID; fi',
+    `status=${q(statusDir)}/"$id"`,
     `report() { printf '%s\\n' "$1" >"$status.tmp" && mv -f "$status.tmp" "$status${STATUS_SUFFIX}"; exit 0; }`,
     'fail() { report "failed-to-start $started $1"; }',
     // The search follows the PATH given, as execvp in `env` will.
@@ -107,6 +114,16 @@ export function batchScript(spec: JobSpec, statusDir: string, options: BatchScri
     // GNU time puts "Command exited with non-zero status …" lines before its own.
     `code=$?; usage=$(tail -n 1 "$status.usage" 2>/dev/null | sed -n 's/^usage://p' | tr ':' ' '); rm -f "$status.usage"`,
     'report "exited $code $started${usage:+ $usage}"',
+    '',
+  ].join('\n');
+}
+
+/** The batch script of a job array whose element i runs `<scriptDir>/<i>.sh`; `title` goes in a comment. */
+export function arrayScript(scriptDir: string, title: string): string {
+  return [
+    '#!/bin/sh',
+    `# wes-server ${JSON.stringify(title)}`,
+    `exec /bin/sh ${shellQuote(scriptDir)}/"$SLURM_ARRAY_TASK_ID".sh`,
     '',
   ].join('\n');
 }
