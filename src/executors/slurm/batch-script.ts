@@ -43,6 +43,10 @@ export interface BatchScriptOptions {
 }
 
 export const STATUS_SUFFIX = '.status';
+const USAGE_SUFFIX = '.usage';
+const TEMPORARY_SUFFIX = '.tmp';
+/** The script's files `<statusDir>/<id><suffix>`; a job killed midway leaves its usage file. */
+export const FILE_SUFFIXES = [STATUS_SUFFIX, USAGE_SUFFIX, TEMPORARY_SUFFIX];
 /** GNU time's format: user and system CPU seconds, maximum resident set in KiB. */
 const USAGE_FORMAT = 'usage:%U:%S:%M';
 const TIME = '/usr/bin/time';
@@ -96,7 +100,7 @@ export function batchScript(spec: JobSpec, statusDir: string, options: BatchScri
     'started=$(date +%s%3N)',
     'if [ -n "${SLURM_ARRAY_JOB_ID:-}" ]; then id=${SLURM_ARRAY_JOB_ID}_$SLURM_ARRAY_TASK_ID; else id=$SLURM_JOB_ID; fi',
     `status=${q(statusDir)}/"$id"`,
-    `report() { printf '%s\\n' "$1" >"$status.tmp" && mv -f "$status.tmp" "$status${STATUS_SUFFIX}"; exit 0; }`,
+    `report() { printf '%s\\n' "$1" >"$status${TEMPORARY_SUFFIX}" && mv -f "$status${TEMPORARY_SUFFIX}" "$status${STATUS_SUFFIX}"; exit 0; }`,
     'fail() { report "failed-to-start $started $1"; }',
     // The search follows the PATH given, as execvp in `env` will.
     `found() ( case $1 in */*) [ -f "$1" ] && [ -x "$1" ];; *) IFS=:; for d in $2; do [ -f "$d/$1" ] && [ -x "$d/$1" ] && exit 0; done; exit 1;; esac )`,
@@ -110,9 +114,9 @@ export function batchScript(spec: JobSpec, statusDir: string, options: BatchScri
     ...(started === command ? [] : [`found ${q(started)} ${q(start.env.PATH ?? '')} || fail ${noWrapper}`]),
     // `sh -c exec` rather than env's own exec so that an argv[0] containing '=' is not taken
     // for an assignment; sh exports PWD itself, which the job's environment does not have.
-    `/usr/bin/env -i -- ${envArgs.join(' ')} /bin/sh -c ${q(`${'PWD' in start.env ? '' : 'unset PWD; '}exec "$@"`)} sh ${start.argv.map(q).join(' ')} <${q(stdin)} >${q(spec.stdoutPath)} ${stderrRedirect}${measured ? ` ${USAGE_FD}>"$status.usage"` : ''}`,
+    `/usr/bin/env -i -- ${envArgs.join(' ')} /bin/sh -c ${q(`${'PWD' in start.env ? '' : 'unset PWD; '}exec "$@"`)} sh ${start.argv.map(q).join(' ')} <${q(stdin)} >${q(spec.stdoutPath)} ${stderrRedirect}${measured ? ` ${USAGE_FD}>"$status${USAGE_SUFFIX}"` : ''}`,
     // GNU time puts "Command exited with non-zero status …" lines before its own.
-    `code=$?; usage=$(tail -n 1 "$status.usage" 2>/dev/null | sed -n 's/^usage://p' | tr ':' ' '); rm -f "$status.usage"`,
+    `code=$?; usage=$(tail -n 1 "$status${USAGE_SUFFIX}" 2>/dev/null | sed -n 's/^usage://p' | tr ':' ' '); rm -f "$status${USAGE_SUFFIX}"`,
     'report "exited $code $started${usage:+ $usage}"',
     '',
   ].join('\n');

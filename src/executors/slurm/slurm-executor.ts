@@ -3,7 +3,7 @@
  *
  *   submit ─ waiting, grouped by sbatch arguments ─ sbatch --parsable (a few calls at once):
  *              one waiting job of its group → a plain job, tracked by its id `123`
- *              more → one job array of up to MAX_ARRAY of them, each element tracked by `123_<i>`
+ *              more → one job array of up to maxArraySize of them, each element tracked by `123_<i>`
  *   every poll interval: one scancel for every stop requested since the last poll,
  *                        one squeue for every job of this user,
  *                        then per tracked job: still active → note its start, check its time
@@ -28,7 +28,7 @@ import { mkdir, mkdtemp, readFile, readlink, rm, rmdir, symlink, writeFile } fro
 import path from 'node:path';
 import type { CommandWrapper, Executor, JobHandle, JobOutcome, JobResult, JobSpec, JobUsage, WrappedCommand } from '../executor.js';
 import { ended, errorMessage } from '../job-result.js';
-import { arrayScript, batchScript, measuredSpec, STATUS_SUFFIX, unscriptable } from './batch-script.js';
+import { arrayScript, batchScript, FILE_SUFFIXES, measuredSpec, STATUS_SUFFIX, unscriptable } from './batch-script.js';
 import { DEFAULT_COMMANDS, hasStarted, isActive, SLURM_JOB_ID, SlurmCommands, type SlurmCommandPaths, type SlurmJobState } from './slurm-commands.js';
 
 export interface SlurmExecutorOptions {
@@ -51,6 +51,11 @@ export interface SlurmExecutorOptions {
    * fair share. Defaults to 1000. It bounds an array's size too (so below MaxArraySize).
    */
   readonly maxJobs?: number;
+  /**
+   * Most jobs in one job array; defaults to 1000, indexes 0…999, below Slurm's default
+   * MaxArraySize (1001). 1: every job a plain batch job (a cluster without arrays).
+   */
+  readonly maxArraySize?: number;
   readonly commands?: SlurmCommandPaths;
   /**
    * Confines each job (a sandbox, a container) inside its Slurm job; it must prepare nothing
@@ -70,8 +75,7 @@ const DEFAULT_MAX_JOBS = 1000;
 const STATUS_GRACE_POLLS = 5;
 /** Longest job name passed to Slurm (the end of the id, which names the run and the task). */
 const MAX_NAME = 128;
-/** Most elements of one job array: indexes 0…999 stay below Slurm's default MaxArraySize (1001). */
-const MAX_ARRAY = 1000;
+const DEFAULT_MAX_ARRAY = 1000;
 /** Under the state directory: per array a directory of element scripts, and a link to it named by the array id. */
 const ARRAYS_DIR = 'arrays';
 
@@ -153,6 +157,7 @@ export class SlurmExecutor implements Executor {
   readonly #pollMs: number;
   readonly #maxSubmitting: number;
   readonly #maxJobs: number;
+  readonly #maxArraySize: number;
   readonly #commands: SlurmCommands;
   readonly #wrapper: CommandWrapper | undefined;
   /**
@@ -179,8 +184,9 @@ export class SlurmExecutor implements Executor {
     const pollMs = options.pollIntervalMs ?? DEFAULT_POLL_MS;
     const maxSubmitting = options.maxSubmitting ?? DEFAULT_MAX_SUBMITTING;
     const maxJobs = options.maxJobs ?? DEFAULT_MAX_JOBS;
-    if (!(pollMs > 0) || ![maxSubmitting, maxJobs].every((n) => Number.isInteger(n) && n >= 1)) {
-      throw new RangeError('pollIntervalMs must be positive, maxSubmitting and maxJobs integers >= 1');
+    const maxArraySize = options.maxArraySize ?? DEFAULT_MAX_ARRAY;
+    if (!(pollMs > 0) || ![maxSubmitting, maxJobs, maxArraySize].every((n) => Number.isInteger(n) && n >= 1)) {
+      throw new RangeError('pollIntervalMs must be positive, maxSubmitting, maxJobs and maxArraySize integers >= 1');
     }
     this.#stateDir = path.resolve(options.stateDir);
     this.#baseArgs = [
@@ -191,6 +197,7 @@ export class SlurmExecutor implements Executor {
     this.#pollMs = pollMs;
     this.#maxSubmitting = maxSubmitting;
     this.#maxJobs = maxJobs;
+    this.#maxArraySize = maxArraySize;
     this.#commands = new SlurmCommands(options.commands ?? DEFAULT_COMMANDS);
     this.#wrapper = options.wrapper;
   }
@@ -340,7 +347,7 @@ export class SlurmExecutor implements Executor {
 
   #pumpSubmissions(): void {
     while (this.#submitting < this.#maxSubmitting && this.#waiting.size > 0) {
-      const room = Math.min(MAX_ARRAY, this.#maxJobs - this.#inSbatch.size - this.#tracked.size);
+      const room = Math.min(this.#maxArraySize, this.#maxJobs - this.#inSbatch.size - this.#tracked.size);
       if (room <= 0) return;
       const group = this.#waiting.values().next().value as Set<Job>;
       const batch: Job[] = [];
@@ -585,7 +592,7 @@ export class SlurmExecutor implements Executor {
    */
   async #forget(id: string): Promise<void> {
     await Promise.all(
-      [`${id}${STATUS_SUFFIX}`, `${id}.log`].map((name) => rm(path.join(this.#stateDir, name), { force: true }).catch(() => undefined)),
+      [...FILE_SUFFIXES, '.log'].map((suffix) => `${id}${suffix}`).map((name) => rm(path.join(this.#stateDir, name), { force: true }).catch(() => undefined)),
     );
     const element = /^(\d+)_(\d+)$/.exec(id);
     if (element === null) return;
