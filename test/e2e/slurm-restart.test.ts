@@ -95,6 +95,73 @@ test('a stopped server leaves its Slurm job running; the next one attaches to it
   assert.equal(ids.at(-1), waiting);
 });
 
+/** A scatter whose jobs wait for a gate file, then append their number to a counter file. */
+const GATED_SCATTER = `cwlVersion: v1.2
+class: Workflow
+requirements: {ScatterFeatureRequirement: {}}
+inputs: {numbers: "int[]", counter: string, gate: string}
+outputs: {outs: {type: "File[]", outputSource: wait/out}}
+steps:
+  wait:
+    run:
+      class: CommandLineTool
+      requirements: {ShellCommandRequirement: {}}
+      inputs: {n: int, counter: string, gate: string}
+      arguments: [{valueFrom: "while [ ! -e $(inputs.gate) ]; do sleep 0.1; done; echo $(inputs.n) >> $(inputs.counter); echo $(inputs.n)", shellQuote: false}]
+      outputs: {out: {type: stdout}}
+      stdout: out.txt
+    scatter: n
+    in: {n: numbers, counter: counter, gate: gate}
+    out: [out]
+`;
+
+test("a scatter's jobs go as a Slurm job array; after a restart the next server attaches to its elements and submits none again", { skip }, async (t) => {
+  const database = await createTestDatabase();
+  const servers: Server[] = [];
+  t.after(async () => {
+    for (const server of servers) server.process.kill('SIGKILL');
+    await new SlurmCommands().cancel((await executorJobIds(database)).flatMap((id) => (id === null ? [] : [id])));
+    await database.drop();
+  });
+  const counter = path.join(database.dataDir, 'counter.txt');
+  const gate = path.join(database.dataDir, 'gate');
+  const numbers = [1, 2, 3, 4, 5];
+  const first = await startServer(database, SLURM_ENV);
+  servers.push(first);
+  const form = new FormData();
+  form.set('workflow_type', 'CWL');
+  form.set('workflow_type_version', 'v1.2');
+  form.set('workflow_url', 'scatter.cwl');
+  form.set('workflow_params', JSON.stringify({ numbers, counter, gate }));
+  form.set('workflow_attachment', new Blob([GATED_SCATTER]), 'scatter.cwl');
+  const submitted = await fetch(`${first.url}/ga4gh/wes/v1/runs`, { method: 'POST', body: form });
+  assert.equal(submitted.status, 200, await submitted.clone().text());
+  const { run_id: runId } = (await submitted.json()) as { run_id: string };
+  const slurmIds = async () => (await executorJobIds(database)).filter((id) => id !== null);
+  await until(async () => (await slurmIds()).length === numbers.length, 'every element to be in Slurm');
+  const before = await slurmIds();
+  // Elements prepared together share an array: fewer sbatch calls (plain ids and arrays) than jobs.
+  assert.ok(before.some((id) => /^\d+_\d+$/.test(id)), `Slurm job ids: ${before.join(', ')}`);
+  assert.ok(new Set(before.map((id) => id.split('_')[0])).size < numbers.length, `Slurm job ids: ${before.join(', ')}`);
+  for (const id of before) await until(() => slurmJobActive(id), `job ${id} to be queued or running`);
+
+  await stopServer(first);
+  for (const id of before) assert.equal(await slurmJobActive(id), true, 'the jobs go on while no server runs');
+  const second = await startServer(database, SLURM_ENV);
+  servers.push(second);
+  fs.writeFileSync(gate, '');
+  await until(async () => {
+    const response = await fetch(`${second.url}/ga4gh/wes/v1/runs/${runId}/status`);
+    return ['COMPLETE', 'EXECUTOR_ERROR', 'SYSTEM_ERROR', 'CANCELED'].includes(((await response.json()) as { state: string }).state);
+  }, 'the run to end');
+  const log = (await (await fetch(`${second.url}/ga4gh/wes/v1/runs/${runId}`)).json()) as { state: string };
+  assert.equal(log.state, 'COMPLETE', JSON.stringify(log));
+  await stopServer(second);
+  // Each element ran once, in the Slurm job submitted by the first server.
+  assert.deepEqual(fs.readFileSync(counter, 'utf8').trim().split('\n').map(Number).sort(), numbers);
+  assert.deepEqual([...new Set(await slurmIds())].sort(), [...before].sort());
+});
+
 test('a run canceled while no server ran has its Slurm jobs canceled by the next start', { skip }, async (t) => {
   const shared = await sharedTestDatabase(t);
   const first = await shared.app({ engine: true, executor: 'slurm' });
