@@ -46,7 +46,16 @@ async function executorJobIds(database: TestDatabase): Promise<(string | null)[]
   }
 }
 
-test('a stopped server leaves its Slurm job running; the next one attaches to it and submits nothing again', { skip }, async (t) => {
+interface Restarts {
+  readonly database: TestDatabase;
+  /** A file for the jobs to count their runs in, and the gate file they wait for. */
+  readonly counter: string;
+  readonly gate: string;
+  /** A `wes serve` on Slurm, killed when the test ends. */
+  start(): Promise<Server>;
+}
+
+async function restarts(t: { after: (fn: () => Promise<void>) => void }): Promise<Restarts> {
   const database = await createTestDatabase();
   const servers: Server[] = [];
   t.after(async () => {
@@ -55,20 +64,45 @@ test('a stopped server leaves its Slurm job running; the next one attaches to it
     await new SlurmCommands().cancel((await executorJobIds(database)).flatMap((id) => (id === null ? [] : [id])));
     await database.drop();
   });
-  const counter = path.join(database.dataDir, 'counter.txt');
-  const gate = path.join(database.dataDir, 'gate');
-  const first = await startServer(database, SLURM_ENV);
-  servers.push(first);
-  const params = { counter, gate };
+  return {
+    database,
+    counter: path.join(database.dataDir, 'counter.txt'),
+    gate: path.join(database.dataDir, 'gate'),
+    async start() {
+      const server = await startServer(database, SLURM_ENV);
+      servers.push(server);
+      return server;
+    },
+  };
+}
+
+/** Submits a workflow of one file; resolves to the run id. */
+async function submitRun(server: Server, name: string, document: string, params: object): Promise<string> {
   const form = new FormData();
   form.set('workflow_type', 'CWL');
   form.set('workflow_type_version', 'v1.2');
-  form.set('workflow_url', 'gated.cwl');
+  form.set('workflow_url', name);
   form.set('workflow_params', JSON.stringify(params));
-  form.set('workflow_attachment', new Blob([GATED_WORKFLOW]), 'gated.cwl');
-  const submitted = await fetch(`${first.url}/ga4gh/wes/v1/runs`, { method: 'POST', body: form });
+  form.set('workflow_attachment', new Blob([document]), name);
+  const submitted = await fetch(`${server.url}/ga4gh/wes/v1/runs`, { method: 'POST', body: form });
   assert.equal(submitted.status, 200, await submitted.clone().text());
-  const { run_id: runId } = (await submitted.json()) as { run_id: string };
+  return ((await submitted.json()) as { run_id: string }).run_id;
+}
+
+/** Waits for the run to end; asserts it completed. */
+async function assertCompletes(server: Server, runId: string): Promise<void> {
+  await until(async () => {
+    const response = await fetch(`${server.url}/ga4gh/wes/v1/runs/${runId}/status`);
+    return ['COMPLETE', 'EXECUTOR_ERROR', 'SYSTEM_ERROR', 'CANCELED'].includes(((await response.json()) as { state: string }).state);
+  }, 'the run to end');
+  const log = (await (await fetch(`${server.url}/ga4gh/wes/v1/runs/${runId}`)).json()) as { state: string };
+  assert.equal(log.state, 'COMPLETE', JSON.stringify(log));
+}
+
+test('a stopped server leaves its Slurm job running; the next one attaches to it and submits nothing again', { skip }, async (t) => {
+  const { database, counter, gate, start } = await restarts(t);
+  const first = await start();
+  const runId = await submitRun(first, 'gated.cwl', GATED_WORKFLOW, { counter, gate });
   // Step "second" (task 3) has a Slurm job once two job rows carry Slurm ids.
   await until(async () => (await executorJobIds(database)).filter((id) => id !== null).length === 2, 'both Slurm jobs');
   const [, waiting] = await executorJobIds(database);
@@ -78,21 +112,59 @@ test('a stopped server leaves its Slurm job running; the next one attaches to it
   await stopServer(first);
   assert.equal(await slurmJobActive(waiting), true, 'the job goes on while no server runs');
 
-  const second = await startServer(database, SLURM_ENV);
-  servers.push(second);
+  const second = await start();
   fs.writeFileSync(gate, '');
-  await until(async () => {
-    const response = await fetch(`${second.url}/ga4gh/wes/v1/runs/${runId}/status`);
-    return ['COMPLETE', 'EXECUTOR_ERROR', 'SYSTEM_ERROR', 'CANCELED'].includes(((await response.json()) as { state: string }).state);
-  }, 'the run to end');
-  const log = (await (await fetch(`${second.url}/ga4gh/wes/v1/runs/${runId}`)).json()) as { state: string };
-  assert.equal(log.state, 'COMPLETE');
+  await assertCompletes(second, runId);
   assert.equal(fs.readFileSync(counter, 'utf8'), 'ran\n', 'the finished step ran again');
   await stopServer(second);
   const ids = await executorJobIds(database);
   // Two Slurm jobs in all: the second server's row for step 3 carries the job it attached to.
   assert.equal(new Set(ids).size, 2, `Slurm job ids of the job rows: ${ids.join(', ')}`);
   assert.equal(ids.at(-1), waiting);
+});
+
+/** A scatter whose jobs wait for a gate file, then append their number to a counter file. */
+const GATED_SCATTER = `cwlVersion: v1.2
+class: Workflow
+requirements: {ScatterFeatureRequirement: {}}
+inputs: {numbers: "int[]", counter: string, gate: string}
+outputs: {outs: {type: "File[]", outputSource: wait/out}}
+steps:
+  wait:
+    run:
+      class: CommandLineTool
+      requirements: {ShellCommandRequirement: {}}
+      inputs: {n: int, counter: string, gate: string}
+      arguments: [{valueFrom: "while [ ! -e $(inputs.gate) ]; do sleep 0.1; done; echo $(inputs.n) >> $(inputs.counter); echo $(inputs.n)", shellQuote: false}]
+      outputs: {out: {type: stdout}}
+      stdout: out.txt
+    scatter: n
+    in: {n: numbers, counter: counter, gate: gate}
+    out: [out]
+`;
+
+test("a scatter's jobs go as a Slurm job array; after a restart the next server attaches to its elements and submits none again", { skip }, async (t) => {
+  const { database, counter, gate, start } = await restarts(t);
+  const numbers = [1, 2, 3, 4, 5];
+  const first = await start();
+  const runId = await submitRun(first, 'scatter.cwl', GATED_SCATTER, { numbers, counter, gate });
+  const slurmIds = async () => (await executorJobIds(database)).filter((id) => id !== null);
+  await until(async () => (await slurmIds()).length === numbers.length, 'every element to be in Slurm');
+  const before = await slurmIds();
+  // Elements prepared together share an array: fewer sbatch calls (plain ids and arrays) than jobs.
+  assert.ok(before.some((id) => /^\d+_\d+$/.test(id)), `Slurm job ids: ${before.join(', ')}`);
+  assert.ok(new Set(before.map((id) => id.split('_')[0])).size < numbers.length, `Slurm job ids: ${before.join(', ')}`);
+  for (const id of before) await until(() => slurmJobActive(id), `job ${id} to be queued or running`);
+
+  await stopServer(first);
+  for (const id of before) assert.equal(await slurmJobActive(id), true, 'the jobs go on while no server runs');
+  const second = await start();
+  fs.writeFileSync(gate, '');
+  await assertCompletes(second, runId);
+  await stopServer(second);
+  // Each element ran once, in the Slurm job submitted by the first server.
+  assert.deepEqual(fs.readFileSync(counter, 'utf8').trim().split('\n').map(Number).sort(), numbers);
+  assert.deepEqual([...new Set(await slurmIds())].sort(), [...before].sort());
 });
 
 test('a run canceled while no server ran has its Slurm jobs canceled by the next start', { skip }, async (t) => {

@@ -5,12 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { JobSpec } from '../../src/executors/executor.js';
-import { batchScript, shellQuote, unscriptable } from '../../src/executors/slurm/batch-script.js';
+import { arrayScript, batchScript, shellQuote, unscriptable } from '../../src/executors/slurm/batch-script.js';
 
 const PATH = process.env.PATH ?? '/usr/bin:/bin';
 
@@ -74,4 +74,21 @@ test('the status carries the job\'s CPU time and peak memory when GNU time is on
   assert.ok(match, status);
   assert.ok(Number(match[1]) + Number(match[2]) > 0, status);
   assert.ok(Number(match[3]) > 0, status);
+});
+
+test("an array's script runs its element's own script, whose status is named after the element, not the element's Slurm job id", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'batch-script-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const scripts = join(dir, "it's scripts");
+  await mkdir(scripts);
+  for (const i of [0, 1]) {
+    const spec = { id: `job-${i}`, argv: ['sh', '-c', `echo element ${i}; exit ${i + 4}`], cwd: dir, env: { PATH }, stdoutPath: join(dir, `out-${i}`), stderrPath: join(dir, `err-${i}`) };
+    await writeFile(join(scripts, `${i}.sh`), batchScript(spec, dir), { mode: 0o600 });
+  }
+  const element = { SLURM_JOB_ID: '43', SLURM_ARRAY_JOB_ID: '42', SLURM_ARRAY_TASK_ID: '1' };
+  const result = spawnSync('sh', [], { input: arrayScript(scripts, 'array of 2 jobs'), env: element, encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(await readFile(join(dir, 'out-1'), 'utf8'), 'element 1\n');
+  assert.match(await readFile(join(dir, '42_1.status'), 'utf8'), /^exited 5 \d+/);
+  assert.deepEqual((await readdir(dir)).filter((name) => name.startsWith('4')), ['42_1.status']);
 });

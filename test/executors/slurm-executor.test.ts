@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { access, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandWrapper, JobResult, JobSpec } from '../../src/executors/executor.js';
@@ -81,17 +81,23 @@ function gated(dir: string, name: string): string[] {
   return ['sh', '-c', `touch '${join(dir, `started-${name}`)}'; while [ ! -e '${join(dir, `gate-${name}`)}' ]; do sleep 0.1; done`];
 }
 
-/** Submits a job, then leaves it to the cluster as a stopping server does; resolves to its Slurm id. */
-async function leftRunning(executor: SlurmExecutor, spec: JobSpec): Promise<string> {
-  const ids: string[] = [];
+/** Submits jobs together, then leaves them to the cluster as a stopping server does; resolves to their Slurm ids. */
+async function leftRunning(executor: SlurmExecutor, ...specs: JobSpec[]): Promise<string[]> {
+  const ids: string[] = Array(specs.length);
   const abort = new AbortController();
-  const handle = executor.submit(spec, abort.signal, undefined, (id) => ids.push(id));
-  await waitFor(() => ids.length === 1, 'the submission');
+  const handles = specs.map((spec, i) => executor.submit(spec, abort.signal, undefined, (id) => (ids[i] = id)));
+  await waitFor(() => Object.keys(ids).length === specs.length, 'the submissions');
   executor.detach();
   abort.abort();
-  assert.deepEqual((await handle.result).outcome, { kind: 'canceled' });
+  for (const handle of handles) assert.deepEqual((await handle.result).outcome, { kind: 'canceled' });
   await executor.shutdown();
-  return ids[0];
+  return ids;
+}
+
+/** What is left in the state directory besides the (empty) directory of arrays. */
+async function leftovers(stateDir: string): Promise<string[]> {
+  const arrays = await readdir(join(stateDir, 'arrays')).catch(() => []);
+  return [...(await readdir(stateDir)).filter((name) => name !== 'arrays'), ...arrays.map((name) => `arrays/${name}`)];
 }
 
 test('exit codes, stdin, stdout and stderr files as the local executor gives them', { skip }, async (t) => {
@@ -119,7 +125,8 @@ test('exit codes, stdin, stdout and stderr files as the local executor gives the
   assert.equal(await readFile(failing.stderrPath, 'utf8'), 'failing\n');
   assert.equal(started.length, 1);
   assert.ok(okResult.startedAt !== undefined && okResult.startedAt <= okResult.endedAt);
-  assert.match(submitted[0] ?? '', /^\d+$/);
+  // Submitted together with the same arguments: elements of one array.
+  assert.match(submitted[0] ?? '', /^\d+_\d+$/);
 
   const env = f.spec(['env'], { env: { PATH, ONLY: 'this' } });
   assert.deepEqual((await executor.submit(env, new AbortController().signal).result).outcome, { kind: 'exited', exitCode: 0 });
@@ -289,12 +296,13 @@ test('state is polled in batches: one squeue per interval whatever the number of
   const polls = await f.calls('squeue');
   // A rate bound, not a speed goal: one call per job and poll would be 12 times as many.
   assert.ok(polls <= Math.ceil(elapsed / POLL_MS) + 1, `${polls} squeue calls in ${elapsed} ms`);
-  assert.equal(await f.calls('sbatch'), jobs);
+  assert.equal(await f.calls('sbatch'), 1, 'one job array');
 });
 
 test('after a restart a new executor attaches to a running job instead of submitting it again', { skip }, async (t) => {
   const f = await fixture(t);
-  const running = await leftRunning(f.executor(), f.spec(gated(f.dir, 'r')));
+  const [running] = await leftRunning(f.executor(), f.spec(gated(f.dir, 'r')));
+  assert.match(running, /^\d+$/, 'a plain job');
   await waitFor(() => exists(join(f.dir, 'started-r')), 'the job to start');
   assert.equal(await slurmJobActive(running), true, 'the job goes on without a server');
 
@@ -309,7 +317,7 @@ test('after a restart a new executor attaches to a running job instead of submit
   assert.equal(await f.calls('sbatch'), 1, 'submitted once');
 
   // A job that ended while no server ran: its result is on record.
-  const ended = await leftRunning(f.executor(), f.spec(gated(f.dir, 'd')));
+  const [ended] = await leftRunning(f.executor(), f.spec(gated(f.dir, 'd')));
   await writeFile(join(f.dir, 'gate-d'), '');
   await waitFor(async () => !(await slurmJobActive(ended)), 'the job to end');
   const late = await second.attach(ended, new AbortController().signal);
@@ -320,7 +328,7 @@ test('after a restart a new executor attaches to a running job instead of submit
 
 test('cancelExternal stops jobs left by an earlier server; shutdown cancels running jobs', { skip }, async (t) => {
   const f = await fixture(t);
-  const left = await leftRunning(f.executor(), f.spec(gated(f.dir, 'x')));
+  const [left] = await leftRunning(f.executor(), f.spec(gated(f.dir, 'x')));
   const second = f.executor();
   await second.cancelExternal([left]);
   await waitFor(async () => !(await slurmJobActive(left)), 'the job to be canceled');
@@ -332,4 +340,105 @@ test('cancelExternal stops jobs left by an earlier server; shutdown cancels runn
   await second.shutdown();
   assert.deepEqual((await Promise.all(handles)).map((r) => r.outcome.kind), ['canceled', 'canceled']);
   for (const id of running) assert.equal(await slurmJobActive(id), false);
+});
+
+test('jobs waiting together with the same arguments go as one job array per kind: each element has its own exit code, stdout, stderr and start', { skip }, async (t) => {
+  const f = await fixture(t);
+  const executor = f.executor();
+  const small = Array.from({ length: 6 }, (_, i) => f.spec(['sh', '-c', `echo out-${i}; echo err-${i} >&2; exit ${i}`], { cores: 0.1 }));
+  // Other resources, other sbatch arguments: an array of their own.
+  const large = Array.from({ length: 2 }, (_, i) => f.spec(['sh', '-c', `echo big-${i}; exit ${10 + i}`], { ramMiB: 64 }));
+  const specs = [...small, ...large];
+  const ids: string[] = [];
+  const starts: number[] = specs.map(() => 0);
+  const results = await Promise.all(
+    specs.map((spec, i) => executor.submit(spec, new AbortController().signal, () => starts[i]++, (id) => (ids[i] = id)).result),
+  );
+  assert.deepEqual(results.map((r) => r.outcome), [0, 1, 2, 3, 4, 5, 10, 11].map((exitCode) => ({ kind: 'exited', exitCode })));
+  assert.equal(await f.calls('sbatch'), 2, 'one sbatch per array');
+  const [smallArray, largeArray] = [ids[0], ids[6]].map((id) => id.split('_')[0]);
+  assert.notEqual(smallArray, largeArray);
+  assert.deepEqual(ids, [...small.map((_, i) => `${smallArray}_${i}`), ...large.map((_, i) => `${largeArray}_${i}`)]);
+  for (const [i, spec] of small.entries()) {
+    assert.equal(await readFile(spec.stdoutPath, 'utf8'), `out-${i}\n`);
+    assert.equal(await readFile(spec.stderrPath, 'utf8'), `err-${i}\n`);
+  }
+  assert.equal(await readFile(large[1].stdoutPath, 'utf8'), 'big-1\n');
+  assert.deepEqual(starts, specs.map(() => 1));
+  for (const result of results) assert.ok(result.startedAt !== undefined && result.startedAt <= result.endedAt);
+  // Status files, logs, element scripts and the arrays' directories went with the results.
+  assert.deepEqual(await leftovers(f.options.stateDir), []);
+});
+
+test('cancel of one array element scancels it alone; its siblings run to success', { skip }, async (t) => {
+  const f = await fixture(t);
+  const executor = f.executor();
+  const names = ['c0', 'c1', 'c2'];
+  const aborts = names.map(() => new AbortController());
+  const ids: string[] = [];
+  const handles = names.map((name, i) => executor.submit(f.spec(gated(f.dir, name), { cores: 0.1 }), aborts[i].signal, undefined, (id) => (ids[i] = id)));
+  await waitFor(() => ids.length === 3, 'the submissions');
+  // Each element's script is a file of its own, readable by the server's user alone.
+  const arrays = join(f.options.stateDir, 'arrays');
+  const link = join(arrays, ids[0].split('_')[0]);
+  for (let i = 0; i < 3; i++) assert.equal((await stat(join(link, `${i}.sh`))).mode & 0o777, 0o600);
+  // The node has 2 CPUs: two elements run, the third waits.
+  let running: number[] = [];
+  await waitFor(async () => {
+    running = (await Promise.all(names.map((name) => exists(join(f.dir, `started-${name}`))))).flatMap((started, i) => (started ? [i] : []));
+    return running.length >= 2;
+  }, 'two elements to start');
+  const victim = running[1];
+  aborts[victim].abort();
+  const canceled = await handles[victim].result;
+  assert.deepEqual(canceled.outcome, { kind: 'canceled' });
+  assert.ok(canceled.startedAt !== undefined);
+  assert.equal(await slurmJobActive(ids[victim]), false);
+  const scancelled = (await readFile(join(f.dir, 'scancel.calls'), 'utf8')).split(/\s+/).filter(Boolean);
+  assert.deepEqual(scancelled, [ids[victim]], 'the element alone, never the whole array');
+  for (const name of names) await writeFile(join(f.dir, `gate-${name}`), '');
+  const others = await Promise.all(handles.filter((_, i) => i !== victim).map((handle) => handle.result));
+  assert.deepEqual(others.map((r) => r.outcome), [{ kind: 'exited', exitCode: 0 }, { kind: 'exited', exitCode: 0 }]);
+  assert.deepEqual(await leftovers(f.options.stateDir), []);
+});
+
+test("a time limit scancels one array element; its sibling runs to its end", { skip }, async (t) => {
+  const f = await fixture(t);
+  const executor = f.executor();
+  const ids: string[] = [];
+  // 2 s and 30 s both ask Slurm for --time=2 (minutes): the same arguments, one array.
+  const [slow, quick] = await Promise.all([
+    executor.submit(f.spec(['sleep', '120'], { timeLimitSeconds: 2 }), new AbortController().signal, undefined, (id) => (ids[0] = id)).result,
+    executor.submit(f.spec(['sh', '-c', 'sleep 3'], { timeLimitSeconds: 30 }), new AbortController().signal, undefined, (id) => (ids[1] = id)).result,
+  ]);
+  assert.deepEqual(slow.outcome, { kind: 'timed-out' });
+  assert.ok(slow.startedAt !== undefined);
+  assert.deepEqual(quick.outcome, { kind: 'exited', exitCode: 0 });
+  assert.equal(await f.calls('sbatch'), 1);
+  assert.equal(ids[0].split('_')[0], ids[1].split('_')[0]);
+  assert.equal(await slurmJobActive(ids[0]), false);
+});
+
+test('after a restart a new executor attaches to array elements, running or ended meanwhile, and cleans their array up', { skip }, async (t) => {
+  const f = await fixture(t);
+  const names = ['e0', 'e1', 'e2'];
+  const ids = await leftRunning(f.executor(), ...names.map((name) => f.spec(gated(f.dir, name), { cores: 0.1 })));
+  assert.deepEqual(ids.map((id) => id.replace(/^\d+_/, '')), ['0', '1', '2']);
+  // One element ends while no server runs.
+  await writeFile(join(f.dir, 'gate-e1'), '');
+  await waitFor(async () => !(await slurmJobActive(ids[1])), 'the element to end');
+  assert.equal(await slurmJobActive(ids[0]), true, 'its siblings go on without a server');
+
+  const second = f.executor();
+  const started: string[] = [];
+  const attached = await Promise.all(ids.map((id) => second.attach(id, new AbortController().signal, () => started.push(id))));
+  assert.ok(attached.every((handle) => handle !== undefined));
+  for (const name of names) await writeFile(join(f.dir, `gate-${name}`), '');
+  const results = await Promise.all(attached.map((handle) => handle?.result));
+  assert.deepEqual(results.map((r) => r?.outcome), names.map(() => ({ kind: 'exited', exitCode: 0 })));
+  assert.deepEqual(started.sort(), [...ids].sort());
+  assert.equal(await f.calls('sbatch'), 1, 'submitted once');
+  assert.deepEqual(await leftovers(f.options.stateDir), []);
+  // An element nothing is known of: the caller submits again.
+  assert.equal(await second.attach(`${ids[0].split('_')[0]}_7`, new AbortController().signal), undefined);
 });

@@ -6,8 +6,10 @@
  * A confined job's command is the wrapped one (`bwrap … -- argv`, `podman run … image argv`,
  * with the wrapper's own environment): the script then checks that the wrapper is installed
  * on the node, and the job's own command is looked up inside the sandbox or image.
- * Its last act is to write a status file (`<statusDir>/<SLURM_JOB_ID>.status`, written to a
- * temporary name and renamed, so a reader never sees half of it):
+ * Its last act is to write a status file (`<statusDir>/<id>.status`, written to a temporary
+ * name and renamed, so a reader never sees half of it), where the id is the one the executor
+ * tracks: `$SLURM_JOB_ID` for a plain job, `<array id>_<index>` for an element of a job array
+ * (whose own `$SLURM_JOB_ID` squeue does not show):
  *
  *   exited <exit code> <start epoch ms> [<user s> <system s> <max RSS KiB>]
  *   failed-to-start <start epoch ms> <message…>
@@ -19,6 +21,10 @@
  * gets fd 3 closed). Not for a container job: its processes are not the client's children, and
  * the image may lack GNU time. Without it, or without accounting storage for `sacct`, a Slurm
  * job's usage is unknown.
+ *
+ * A job array's batch script is `arrayScript`: it runs the element's own script, a file the
+ * executor wrote in a directory of the array (so the job cannot alter it either: the state
+ * directory lies in the data directory, which no job sees).
  *
  * Every user-controlled string (argv, env, paths) enters the script only inside single quotes
  * (`shellQuote`), where the shell interprets nothing: quotes, `$()`, backquotes and newlines
@@ -37,6 +43,10 @@ export interface BatchScriptOptions {
 }
 
 export const STATUS_SUFFIX = '.status';
+const USAGE_SUFFIX = '.usage';
+const TEMPORARY_SUFFIX = '.tmp';
+/** The script's files `<statusDir>/<id><suffix>`; a job killed midway leaves its usage file. */
+export const FILE_SUFFIXES = [STATUS_SUFFIX, USAGE_SUFFIX, TEMPORARY_SUFFIX];
 /** GNU time's format: user and system CPU seconds, maximum resident set in KiB. */
 const USAGE_FORMAT = 'usage:%U:%S:%M';
 const TIME = '/usr/bin/time';
@@ -88,8 +98,9 @@ export function batchScript(spec: JobSpec, statusDir: string, options: BatchScri
     `# wes-server job ${JSON.stringify(spec.id).replace(/\n/g, ' ')}`,
     'PATH=/usr/local/bin:/usr/bin:/bin; export PATH',
     'started=$(date +%s%3N)',
-    `status=${q(statusDir)}/"$SLURM_JOB_ID"`,
-    `report() { printf '%s\\n' "$1" >"$status.tmp" && mv -f "$status.tmp" "$status${STATUS_SUFFIX}"; exit 0; }`,
+    'if [ -n "${SLURM_ARRAY_JOB_ID:-}" ]; then id=${SLURM_ARRAY_JOB_ID}_$SLURM_ARRAY_TASK_ID; else id=$SLURM_JOB_ID; fi',
+    `status=${q(statusDir)}/"$id"`,
+    `report() { printf '%s\\n' "$1" >"$status${TEMPORARY_SUFFIX}" && mv -f "$status${TEMPORARY_SUFFIX}" "$status${STATUS_SUFFIX}"; exit 0; }`,
     'fail() { report "failed-to-start $started $1"; }',
     // The search follows the PATH given, as execvp in `env` will.
     `found() ( case $1 in */*) [ -f "$1" ] && [ -x "$1" ];; *) IFS=:; for d in $2; do [ -f "$d/$1" ] && [ -x "$d/$1" ] && exit 0; done; exit 1;; esac )`,
@@ -103,10 +114,20 @@ export function batchScript(spec: JobSpec, statusDir: string, options: BatchScri
     ...(started === command ? [] : [`found ${q(started)} ${q(start.env.PATH ?? '')} || fail ${noWrapper}`]),
     // `sh -c exec` rather than env's own exec so that an argv[0] containing '=' is not taken
     // for an assignment; sh exports PWD itself, which the job's environment does not have.
-    `/usr/bin/env -i -- ${envArgs.join(' ')} /bin/sh -c ${q(`${'PWD' in start.env ? '' : 'unset PWD; '}exec "$@"`)} sh ${start.argv.map(q).join(' ')} <${q(stdin)} >${q(spec.stdoutPath)} ${stderrRedirect}${measured ? ` ${USAGE_FD}>"$status.usage"` : ''}`,
+    `/usr/bin/env -i -- ${envArgs.join(' ')} /bin/sh -c ${q(`${'PWD' in start.env ? '' : 'unset PWD; '}exec "$@"`)} sh ${start.argv.map(q).join(' ')} <${q(stdin)} >${q(spec.stdoutPath)} ${stderrRedirect}${measured ? ` ${USAGE_FD}>"$status${USAGE_SUFFIX}"` : ''}`,
     // GNU time puts "Command exited with non-zero status …" lines before its own.
-    `code=$?; usage=$(tail -n 1 "$status.usage" 2>/dev/null | sed -n 's/^usage://p' | tr ':' ' '); rm -f "$status.usage"`,
+    `code=$?; usage=$(tail -n 1 "$status${USAGE_SUFFIX}" 2>/dev/null | sed -n 's/^usage://p' | tr ':' ' '); rm -f "$status${USAGE_SUFFIX}"`,
     'report "exited $code $started${usage:+ $usage}"',
+    '',
+  ].join('\n');
+}
+
+/** The batch script of a job array whose element i runs `<scriptDir>/<i>.sh`; `title` goes in a comment. */
+export function arrayScript(scriptDir: string, title: string): string {
+  return [
+    '#!/bin/sh',
+    `# wes-server ${JSON.stringify(title)}`,
+    `exec /bin/sh ${shellQuote(scriptDir)}/"$SLURM_ARRAY_TASK_ID".sh`,
     '',
   ].join('\n');
 }

@@ -3,6 +3,9 @@
  * `sbatch --parsable` (script on stdin) → job id, one `squeue` for every job of this user →
  * state and start time per job id, one `scancel` for any number of ids. The command paths are
  * options so that an operator can point at wrappers (and tests can count calls).
+ *
+ * A job id is a plain job's `<id>` or an array element's `<array id>_<index>`, as squeue
+ * prints it with `--array` (one line per element) and as scancel takes it.
  */
 import { spawn } from 'node:child_process';
 
@@ -14,6 +17,9 @@ export interface SlurmCommandPaths {
 
 /** Job ids per scancel call, well below the kernel's limits on argument lists. */
 const CANCEL_BATCH = 1000;
+
+/** A plain job's id or an array element's (`123`, `123_4`). */
+export const SLURM_JOB_ID = /^\d+(?:_\d+)?$/;
 
 export const DEFAULT_COMMANDS: SlurmCommandPaths = { sbatch: 'sbatch', squeue: 'squeue', scancel: 'scancel' };
 
@@ -93,11 +99,12 @@ export class SlurmCommands {
   }
 
   /**
-   * Every job of this user the controller still knows (finished ones for MinJobAge): one
+   * Every job of this user the controller still knows (finished ones for MinJobAge), array
+   * elements one by one (pending ones would otherwise show as one `123_[0-99]` line): one
    * squeue call whatever their number. Rejects when the controller does not answer.
    */
   async states(): Promise<Map<string, SlurmJobState>> {
-    const result = await run(this.#paths.squeue, ['--me', '--noheader', '--states=all', '--format=%i|%T|%S']);
+    const result = await run(this.#paths.squeue, ['--me', '--array', '--noheader', '--states=all', '--format=%i|%T|%S']);
     if (result.code !== 0) throw failure('squeue', result);
     const states = new Map<string, SlurmJobState>();
     for (const line of result.stdout.split('\n')) {

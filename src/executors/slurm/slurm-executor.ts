@@ -1,13 +1,18 @@
 /**
  * Runs each job as a Slurm batch job. Model:
  *
- *   submit ─ waiting (a few sbatch calls at once) ─ sbatch --parsable ─ tracked by Slurm job id
+ *   submit ─ waiting, grouped by sbatch arguments ─ sbatch --parsable (a few calls at once):
+ *              one waiting job of its group → a plain job, tracked by its id `123`
+ *              more → one job array of up to maxArraySize of them, each element tracked by `123_<i>`
  *   every poll interval: one scancel for every stop requested since the last poll,
  *                        one squeue for every job of this user,
  *                        then per tracked job: still active → note its start, check its time
  *                        limit; ended → its status file (batch-script.ts) gives the result
  *
- * So the controller sees a constant number of calls per interval whatever the number of jobs.
+ * So the controller sees a constant number of calls per interval whatever the number of jobs,
+ * and a scatter's jobs, which wait together with the same resources, cost one sbatch per
+ * array instead of one each. An array element is a job of its own for everything else: its
+ * status file, log, start time, time limit and scancel (`123_4`) are its own.
  * Slurm's own --time only has minute granularity and backs ours up; the exact limit is
  * enforced here from the start time squeue reports, by scancel. A job's result is reported
  * only once Slurm no longer lists it as active, so nothing of it is left when the handle
@@ -19,12 +24,12 @@
  * scancel, its usage() and cleanup() come once the job has ended. A job left to the cluster
  * (detach) is not cleaned up: the next server attaches to it.
  */
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readlink, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandWrapper, Executor, JobHandle, JobOutcome, JobResult, JobSpec, JobUsage, WrappedCommand } from '../executor.js';
 import { ended, errorMessage } from '../job-result.js';
-import { batchScript, measuredSpec, STATUS_SUFFIX, unscriptable } from './batch-script.js';
-import { DEFAULT_COMMANDS, hasStarted, isActive, SlurmCommands, type SlurmCommandPaths, type SlurmJobState } from './slurm-commands.js';
+import { arrayScript, batchScript, FILE_SUFFIXES, measuredSpec, STATUS_SUFFIX, unscriptable } from './batch-script.js';
+import { DEFAULT_COMMANDS, hasStarted, isActive, SLURM_JOB_ID, SlurmCommands, type SlurmCommandPaths, type SlurmJobState } from './slurm-commands.js';
 
 export interface SlurmExecutorOptions {
   /**
@@ -38,13 +43,19 @@ export interface SlurmExecutorOptions {
   readonly sbatchArgs?: readonly string[];
   /** Time between two polls (one squeue each); defaults to 2000 ms. */
   readonly pollIntervalMs?: number;
-  /** Most sbatch calls running at once; defaults to 4. */
+  /** Most sbatch calls running at once (each for one job or one array); defaults to 4. */
   readonly maxSubmitting?: number;
   /**
-   * Most jobs of this executor in Slurm at once (queued or running); more wait here, so a
-   * large scatter stays within the cluster's MaxJobCount and fair share. Defaults to 1000.
+   * Most jobs of this executor in Slurm at once (queued or running), array elements counted
+   * one by one; more wait here, so a large scatter stays within the cluster's MaxJobCount and
+   * fair share. Defaults to 1000. It bounds an array's size too (so below MaxArraySize).
    */
   readonly maxJobs?: number;
+  /**
+   * Most jobs in one job array; defaults to 1000, indexes 0…999, below Slurm's default
+   * MaxArraySize (1001). 1: every job a plain batch job (a cluster without arrays).
+   */
+  readonly maxArraySize?: number;
   readonly commands?: SlurmCommandPaths;
   /**
    * Confines each job (a sandbox, a container) inside its Slurm job; it must prepare nothing
@@ -64,11 +75,16 @@ const DEFAULT_MAX_JOBS = 1000;
 const STATUS_GRACE_POLLS = 5;
 /** Longest job name passed to Slurm (the end of the id, which names the run and the task). */
 const MAX_NAME = 128;
+const DEFAULT_MAX_ARRAY = 1000;
+/** Under the state directory: per array a directory of element scripts, and a link to it named by the array id. */
+const ARRAYS_DIR = 'arrays';
 
 type StopReason = 'canceled' | 'timed-out';
 
 interface Job {
   readonly spec?: JobSpec;
+  /** Jobs with the same key have the same sbatch arguments and may go in one array. */
+  readonly key: string;
   readonly signal: AbortSignal;
   readonly onStart: ((startedAt: Date) => void) | undefined;
   readonly onSubmitted: ((externalId: string) => void) | undefined;
@@ -93,6 +109,11 @@ interface AttachRequest {
 
 function jobName(id: string): string {
   return id.replace(/[^A-Za-z0-9._:/+-]/g, '_').slice(-MAX_NAME);
+}
+
+/** An array is named after its jobs' common directory (the run's); each element's script names its job. */
+function arrayName(spec: JobSpec): string {
+  return jobName(path.dirname(spec.id));
 }
 
 /** The outcome Slurm's final state implies when the script left no status (it never ran, or was killed). */
@@ -136,10 +157,16 @@ export class SlurmExecutor implements Executor {
   readonly #pollMs: number;
   readonly #maxSubmitting: number;
   readonly #maxJobs: number;
+  readonly #maxArraySize: number;
   readonly #commands: SlurmCommands;
   readonly #wrapper: CommandWrapper | undefined;
-  /** FIFO of jobs waiting for an sbatch slot (a Set: a cancel removes one in O(1)). */
-  readonly #waiting = new Set<Job>();
+  /**
+   * Jobs waiting for an sbatch slot by group key, groups and jobs in arrival order (Sets: a
+   * cancel removes one in O(1)); an emptied group is deleted, so the oldest comes first.
+   */
+  readonly #waiting = new Map<string, Set<Job>>();
+  #pumpScheduled = false;
+  /** sbatch calls under way. */
   #submitting = 0;
   /** Jobs whose sbatch call is under way. */
   readonly #inSbatch = new Set<Job>();
@@ -157,8 +184,9 @@ export class SlurmExecutor implements Executor {
     const pollMs = options.pollIntervalMs ?? DEFAULT_POLL_MS;
     const maxSubmitting = options.maxSubmitting ?? DEFAULT_MAX_SUBMITTING;
     const maxJobs = options.maxJobs ?? DEFAULT_MAX_JOBS;
-    if (!(pollMs > 0) || ![maxSubmitting, maxJobs].every((n) => Number.isInteger(n) && n >= 1)) {
-      throw new RangeError('pollIntervalMs must be positive, maxSubmitting and maxJobs integers >= 1');
+    const maxArraySize = options.maxArraySize ?? DEFAULT_MAX_ARRAY;
+    if (!(pollMs > 0) || ![maxSubmitting, maxJobs, maxArraySize].every((n) => Number.isInteger(n) && n >= 1)) {
+      throw new RangeError('pollIntervalMs must be positive, maxSubmitting, maxJobs and maxArraySize integers >= 1');
     }
     this.#stateDir = path.resolve(options.stateDir);
     this.#baseArgs = [
@@ -169,6 +197,7 @@ export class SlurmExecutor implements Executor {
     this.#pollMs = pollMs;
     this.#maxSubmitting = maxSubmitting;
     this.#maxJobs = maxJobs;
+    this.#maxArraySize = maxArraySize;
     this.#commands = new SlurmCommands(options.commands ?? DEFAULT_COMMANDS);
     this.#wrapper = options.wrapper;
   }
@@ -189,13 +218,21 @@ export class SlurmExecutor implements Executor {
     const invalid = spec.argv[0] === undefined || spec.argv[0] === '' ? `job ${spec.id} has an empty command line` : unscriptable(spec);
     if (invalid !== undefined) return { result: Promise.resolve(ended({ kind: 'failed-to-start', message: invalid })) };
     const job = this.#newJob(spec, signal, onStart, onSubmitted, 'waiting');
-    this.#waiting.add(job);
-    this.#pumpSubmissions();
+    const group = this.#waiting.get(job.key) ?? new Set<Job>();
+    this.#waiting.set(job.key, group.add(job));
+    // After the current tick, so that the jobs a scatter submits together go together.
+    if (!this.#pumpScheduled) {
+      this.#pumpScheduled = true;
+      setImmediate(() => {
+        this.#pumpScheduled = false;
+        this.#pumpSubmissions();
+      });
+    }
     return { result: job.result };
   }
 
   attach(externalId: string, signal: AbortSignal, onStart?: (startedAt: Date) => void): Promise<JobHandle | undefined> {
-    if (this.#closed || signal.aborted || !/^\d+$/.test(externalId)) return Promise.resolve(undefined);
+    if (this.#closed || signal.aborted || !SLURM_JOB_ID.test(externalId)) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const requests = this.#attaching.get(externalId) ?? [];
       requests.push({ signal, onStart, resolve });
@@ -206,12 +243,11 @@ export class SlurmExecutor implements Executor {
 
   detach(): void {
     this.#detached = true;
-    for (const job of this.#waiting) this.#finish(job, ended({ kind: 'canceled' }));
-    this.#waiting.clear();
+    this.#dropWaiting();
   }
 
   async cancelExternal(externalIds: readonly string[]): Promise<void> {
-    const ids = externalIds.filter((id) => /^\d+$/.test(id));
+    const ids = externalIds.filter((id) => SLURM_JOB_ID.test(id));
     await this.#commands.cancel(ids);
     await Promise.all(ids.map((id) => this.#forget(id)));
   }
@@ -219,8 +255,7 @@ export class SlurmExecutor implements Executor {
   shutdown(): Promise<void> {
     if (this.#shutdown === undefined) {
       this.#closed = true;
-      for (const job of this.#waiting) this.#finish(job, ended({ kind: 'canceled' }));
-      this.#waiting.clear();
+      this.#dropWaiting();
       for (const requests of this.#attaching.values()) for (const request of requests) request.resolve(undefined);
       this.#attaching.clear();
       const open = [...this.#tracked.values(), ...this.#inSbatch];
@@ -243,6 +278,11 @@ export class SlurmExecutor implements Executor {
     return this.#shutdown;
   }
 
+  #dropWaiting(): void {
+    for (const group of this.#waiting.values()) for (const job of group) this.#finish(job, ended({ kind: 'canceled' }));
+    this.#waiting.clear();
+  }
+
   #newJob(
     spec: JobSpec | undefined,
     signal: AbortSignal,
@@ -254,7 +294,8 @@ export class SlurmExecutor implements Executor {
     const result = new Promise<JobResult>((r) => {
       resolve = r;
     });
-    const job: Job = { spec, signal, onStart, onSubmitted, resolve, result, onAbort: () => this.#abort(job), state, misses: 0 };
+    const key = spec === undefined ? '' : this.#sbatchArgs(spec, arrayName(spec)).join('\0');
+    const job: Job = { spec, key, signal, onStart, onSubmitted, resolve, result, onAbort: () => this.#abort(job), state, misses: 0 };
     signal.addEventListener('abort', job.onAbort, { once: true });
     return job;
   }
@@ -269,11 +310,11 @@ export class SlurmExecutor implements Executor {
   #abort(job: Job): void {
     switch (job.state) {
       case 'waiting':
-        this.#waiting.delete(job);
+        this.#unqueue(job);
         this.#finish(job, ended({ kind: 'canceled' }));
         return;
       case 'submitting':
-        // #submitOne decides once sbatch has answered.
+        // #submitted decides once sbatch has answered.
         job.stopReason ??= 'canceled';
         return;
       case 'tracked':
@@ -298,16 +339,30 @@ export class SlurmExecutor implements Executor {
     this.#schedulePoll();
   }
 
+  #unqueue(job: Job): void {
+    const group = this.#waiting.get(job.key);
+    group?.delete(job);
+    if (group?.size === 0) this.#waiting.delete(job.key);
+  }
+
   #pumpSubmissions(): void {
-    while (
-      this.#submitting < this.#maxSubmitting &&
-      this.#submitting + this.#tracked.size < this.#maxJobs &&
-      this.#waiting.size > 0
-    ) {
-      const job = this.#waiting.values().next().value as Job;
-      this.#waiting.delete(job);
+    while (this.#submitting < this.#maxSubmitting && this.#waiting.size > 0) {
+      const room = Math.min(this.#maxArraySize, this.#maxJobs - this.#inSbatch.size - this.#tracked.size);
+      if (room <= 0) return;
+      const group = this.#waiting.values().next().value as Set<Job>;
+      const batch: Job[] = [];
+      for (const job of group) {
+        if (batch.length === room) break;
+        batch.push(job);
+      }
+      for (const job of batch) {
+        this.#unqueue(job);
+        job.state = 'submitting';
+        this.#inSbatch.add(job);
+      }
       this.#submitting++;
-      void this.#submitOne(job).finally(() => {
+      void (batch.length === 1 ? this.#submitOne(batch[0]) : this.#submitArray(batch)).finally(() => {
+        for (const job of batch) this.#inSbatch.delete(job);
         this.#submitting--;
         this.#pumpSubmissions();
       });
@@ -316,35 +371,82 @@ export class SlurmExecutor implements Executor {
 
   async #submitOne(job: Job): Promise<void> {
     const spec = job.spec as JobSpec;
-    job.state = 'submitting';
-    this.#inSbatch.add(job);
-    try {
-      await this.#sbatch(job, spec);
-    } finally {
-      this.#inSbatch.delete(job);
-    }
-  }
-
-  async #sbatch(job: Job, spec: JobSpec): Promise<void> {
     let id: string;
     try {
-      this.#stateDirReady ??= mkdir(this.#stateDir, { recursive: true });
-      await this.#stateDirReady;
-      const containerized = spec.confinement?.image !== undefined;
-      // Measured inside the confinement; a container's usage is the wrapper's usage() to tell.
-      const start = containerized ? spec : measuredSpec(spec);
-      job.wrapped = await this.#wrapper?.wrap(start);
-      const command = job.wrapped ?? start;
-      const invalid = unscriptable(spec, command);
-      if (invalid !== undefined) throw new Error(invalid);
-      const script = batchScript(spec, this.#stateDir, { command, containerized });
-      id = await this.#commands.submit(script, this.#sbatchArgs(spec));
+      const script = await this.#prepare(job, spec);
+      id = await this.#commands.submit(script, [...this.#sbatchArgs(spec, jobName(spec.id)), `--output=${path.join(this.#stateDir, '%j.log')}`]);
     } catch (err) {
-      await this.#cleanUp(job);
-      const message = `cannot start ${spec.argv[0]}: ${errorMessage(err)}`;
-      this.#finish(job, ended(job.stopReason !== undefined ? { kind: 'canceled' } : { kind: 'failed-to-start', message }));
+      await this.#notSubmitted(job, err);
       return;
     }
+    this.#submitted(job, id);
+  }
+
+  /**
+   * One sbatch for all the jobs: each element's script goes to `<i>.sh` in a new directory of
+   * the array, which a link named by the array id finds again for `#forget` (after a restart too).
+   */
+  async #submitArray(jobs: readonly Job[]): Promise<void> {
+    const prepared = await Promise.all(
+      jobs.map(async (job) => {
+        try {
+          return { job, script: await this.#prepare(job, job.spec as JobSpec) };
+        } catch (err) {
+          await this.#notSubmitted(job, err);
+          return undefined;
+        }
+      }),
+    );
+    const elements = prepared.filter((element) => element !== undefined);
+    const first = elements[0]?.job.spec;
+    if (first === undefined) return;
+    const arrays = path.join(this.#stateDir, ARRAYS_DIR);
+    let dir: string | undefined;
+    let arrayId: string;
+    try {
+      await mkdir(arrays, { recursive: true });
+      dir = await mkdtemp(path.join(arrays, 'a-'));
+      const scriptDir = dir;
+      await Promise.all(elements.map(({ script }, i) => writeFile(path.join(scriptDir, `${i}.sh`), script, { flag: 'wx', mode: 0o600 })));
+      arrayId = await this.#commands.submit(arrayScript(dir, `array of ${elements.length} jobs in ${path.dirname(first.id)}`), [
+        ...this.#sbatchArgs(first, arrayName(first)),
+        `--output=${path.join(this.#stateDir, '%A_%a.log')}`,
+        `--array=0-${elements.length - 1}`,
+      ]);
+    } catch (err) {
+      if (dir !== undefined) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      await Promise.all(elements.map(({ job }) => this.#notSubmitted(job, err)));
+      return;
+    }
+    // A link left by an earlier array with the same id (a controller reset) is replaced.
+    const link = path.join(arrays, arrayId);
+    await rm(link, { force: true })
+      .then(() => symlink(path.basename(dir), link))
+      .catch(() => undefined);
+    elements.forEach(({ job }, i) => this.#submitted(job, `${arrayId}_${i}`));
+  }
+
+  /** The job's batch script, wrapped as the wrapper says; rejects when it cannot be written. */
+  async #prepare(job: Job, spec: JobSpec): Promise<string> {
+    this.#stateDirReady ??= mkdir(this.#stateDir, { recursive: true });
+    await this.#stateDirReady;
+    const containerized = spec.confinement?.image !== undefined;
+    // Measured inside the confinement; a container's usage is the wrapper's usage() to tell.
+    const start = containerized ? spec : measuredSpec(spec);
+    job.wrapped = await this.#wrapper?.wrap(start);
+    const command = job.wrapped ?? start;
+    const invalid = unscriptable(spec, command);
+    if (invalid !== undefined) throw new Error(invalid);
+    return batchScript(spec, this.#stateDir, { command, containerized });
+  }
+
+  async #notSubmitted(job: Job, err: unknown): Promise<void> {
+    await this.#cleanUp(job);
+    const message = `cannot start ${job.spec?.argv[0] ?? ''}: ${errorMessage(err)}`;
+    this.#finish(job, ended(job.stopReason !== undefined ? { kind: 'canceled' } : { kind: 'failed-to-start', message }));
+  }
+
+  #submitted(job: Job, id: string): void {
     job.slurmId = id;
     try {
       job.onSubmitted?.(id);
@@ -361,11 +463,11 @@ export class SlurmExecutor implements Executor {
     this.#schedulePoll();
   }
 
-  #sbatchArgs(spec: JobSpec): string[] {
+  /** sbatch's arguments but for --output and --array: the same for jobs that may share an array. */
+  #sbatchArgs(spec: JobSpec, name: string): string[] {
     const args = [
-      `--job-name=${jobName(spec.id)}`,
+      `--job-name=${name}`,
       `--chdir=${this.#stateDir}`,
-      `--output=${path.join(this.#stateDir, '%j.log')}`,
       // Nothing of the server's environment reaches the job; the script sets the job's own.
       '--export=NONE',
       '--nodes=1',
@@ -484,10 +586,22 @@ export class SlurmExecutor implements Executor {
     return text === undefined ? undefined : parseStatus(text);
   }
 
-  /** A consumed result's files go, so a Slurm job id reused later cannot find them. */
+  /**
+   * A consumed result's files go, so a Slurm job id reused later cannot find them; an array
+   * element's script too, and the array's directory and link with the last one.
+   */
   async #forget(id: string): Promise<void> {
     await Promise.all(
-      [`${id}${STATUS_SUFFIX}`, `${id}.log`].map((name) => rm(path.join(this.#stateDir, name), { force: true }).catch(() => undefined)),
+      [...FILE_SUFFIXES, '.log'].map((suffix) => `${id}${suffix}`).map((name) => rm(path.join(this.#stateDir, name), { force: true }).catch(() => undefined)),
     );
+    const element = /^(\d+)_(\d+)$/.exec(id);
+    if (element === null) return;
+    const link = path.join(this.#stateDir, ARRAYS_DIR, element[1]);
+    const target = await readlink(link).catch(() => undefined);
+    if (target === undefined) return;
+    const dir = path.join(this.#stateDir, ARRAYS_DIR, path.basename(target));
+    await rm(path.join(dir, `${element[2]}.sh`), { force: true }).catch(() => undefined);
+    // Fails while other elements' scripts are left.
+    if (await rmdir(dir).then(() => true, () => false)) await rm(link, { force: true }).catch(() => undefined);
   }
 }
