@@ -110,6 +110,21 @@ describe('loading', () => {
     await assert.rejects(loadProcess({ documentUrl: 'bad.cwl', baseDir: dir }), InvalidWorkflowError);
   });
 
+  it('names an unnamed stdout/stderr the same at every load, so a job reattached after a restart is found', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'engine-load-'));
+    await writeFile(join(dir, 'a.cwl'), 'cwlVersion: v1.2\nclass: CommandLineTool\nbaseCommand: echo\ninputs: []\noutputs: {out: stdout, err: stderr}\n');
+    await writeFile(join(dir, 'b.cwl'), 'cwlVersion: v1.2\nclass: CommandLineTool\nbaseCommand: echo\ninputs: []\noutputs: {out: stdout, err: stderr}\n');
+    const streams = async (name: string): Promise<unknown[]> => {
+      const tool = await loadProcess({ documentUrl: name, baseDir: dir });
+      if (tool.class !== 'CommandLineTool') throw new Error('not a CommandLineTool');
+      return [tool.stdout, tool.stderr];
+    };
+    const [first, again, other] = [await streams('a.cwl'), await streams('a.cwl'), await streams('b.cwl')];
+    assert.deepEqual(again, first);
+    assert.notDeepEqual(first[0], first[1]);
+    assert.notDeepEqual(other, first);
+  });
+
   it('refuses documents outside the base directory unless the policy allows them', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'engine-load-'));
     const other = await mkdtemp(join(tmpdir(), 'engine-other-'));

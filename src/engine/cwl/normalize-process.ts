@@ -4,7 +4,7 @@
  * `stdout`/`stderr` output types become File outputs globbing the captured stream, and each
  * step's `run` is resolved (through `resolveRun`) to a normalized process.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { InvalidWorkflowError } from '../../errors.js';
 import type { CwlValue } from '../values/cwl-value.js';
 import type {
@@ -154,7 +154,10 @@ function commandLineTool(doc: Json, base: Omit<CommandLineTool, 'class' | 'outpu
     const out = parameter(p, ctx);
     if (out.type === 'stdout' || out.type === 'stderr') {
       const stream = out.type;
-      const name = stream === 'stdout' ? (stdout ??= `${randomUUID()}.stdout`) : (stderr ??= `${randomUUID()}.stderr`);
+      // Named after the document and output, not at random: a job reattached after a restart
+      // must look for the file its first server told it to write.
+      const unnamed = `${createHash('sha256').update(`${ctx.documentUrl}\n${out.id}`).digest('hex').slice(0, 32)}.${stream}`;
+      const name = stream === 'stdout' ? (stdout ??= unnamed) : (stderr ??= unnamed);
       return { ...out, type: 'File', outputBinding: { glob: name, loadContents: false } };
     }
     return out;
