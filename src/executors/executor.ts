@@ -150,6 +150,8 @@ export interface CommandWrapper {
 export interface WrappedCommand {
   readonly argv: readonly string[];
   readonly env: Readonly<Record<string, string>>;
+  /** Programs argv[0] runs besides the job's command, checked on a batch node before it starts. */
+  readonly requires?: readonly string[];
   /** On cancel or time limit: extra step to stop the job beyond killing its process group (e.g. `podman rm -f`). */
   stop?(): Promise<void>;
   /**

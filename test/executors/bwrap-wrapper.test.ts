@@ -4,9 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { LocalExecutor } from '../../src/executors/local/local-executor.js';
 import { BwrapWrapper } from '../../src/executors/sandbox/bwrap-wrapper.js';
 import type { JobSpec } from '../../src/executors/executor.js';
@@ -65,3 +66,28 @@ test('a job with NetworkAccess runs in a network namespace of its own, inside th
   assert.equal(result.code, 0);
   assert.equal(result.stdout, '1\nnameserver 10.0.2.3\n');
 });
+
+test("on a batch node a NetworkAccess job's own command makes its network, and takes slirp4netns along when it ends", async (t) => {
+  const { wrapper, spec } = await setUp(t);
+  const job: JobSpec = { ...spec('grep -c tap0 /proc/net/dev; cat /etc/resolv.conf; exit 3'), confinement: { ...spec('').confinement!, network: true } };
+  const wrapped = await wrapper.forBatchJobs().wrap(job);
+  assert.deepEqual(wrapped.requires, ['bwrap', 'slirp4netns'], 'the batch script checks both on the node');
+  // As the batch script starts it, plus a marker that slirp4netns inherits.
+  const marker = `WES_TEST_MARKER=node-network-${process.pid}`;
+  const [name, value] = marker.split('=');
+  const started = spawnSync(wrapped.argv[0], wrapped.argv.slice(1), { env: { ...wrapped.env, [name]: value }, encoding: 'utf8' });
+  assert.equal(started.status, 3, started.stderr);
+  assert.equal(started.stdout, '1\nnameserver 10.0.2.3\n');
+  assert.deepEqual(await slirpProcessesWith(marker), []);
+});
+
+/** Pids of slirp4netns processes whose environment holds `variable` (NAME=value). */
+async function slirpProcessesWith(variable: string): Promise<string[]> {
+  const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry));
+  const found: string[] = [];
+  for (const pid of pids) {
+    const [comm, environ] = await Promise.all([readFile(`/proc/${pid}/comm`, 'utf8'), readFile(`/proc/${pid}/environ`, 'utf8')].map((read) => read.catch(() => '')));
+    if (comm.trim() === 'slirp4netns' && environ.split('\0').includes(variable)) found.push(pid);
+  }
+  return found;
+}

@@ -7,7 +7,8 @@
  * child: when it exits, the kernel kills everything else in its PID namespace, so a
  * double-forked daemon dies with it; `--die-with-parent` ties the sandbox to the server, so a
  * server killed with SIGKILL takes its jobs along. With NetworkAccess the job gets its own
- * network namespace with slirp4netns (no host loopback); otherwise only a loopback of its own.
+ * network namespace with slirp4netns (no host loopback), made by the server or, for a batch
+ * job, on its node; otherwise only a loopback of its own.
  * Memory, cores and the process count are held by per-job control groups when the host lets
  * the server create them.
  *
@@ -22,7 +23,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { CommandWrapper, JobSpec, Mount, WrappedCommand } from '../executor.js';
 import { JobCgroups, type JobCgroup } from './job-cgroups.js';
-import { SLIRP_NAMESERVER, SlirpNetworks, type JobNetwork } from './slirp-network.js';
+import { SLIRP_NAMESERVER, SLIRP_OPTIONS, SlirpNetworks, type JobNetwork } from './slirp-network.js';
 import { systemEntries, unreadableEntries, type HiddenEntries, type SystemEntry } from './system-view.js';
 
 const run = promisify(execFile);
@@ -37,8 +38,40 @@ const WRAPPER_PATH = process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin';
 const ENTER_CGROUPS = 'for f do case $f in --) break;; esac; echo $$ > "$f" || exit 125; shift; done; shift; exec "$@"';
 
 const NO_NETWORK_HERE = 'NetworkAccess needs slirp4netns and iproute2 and a server running as root; this server has no network for sandboxed jobs';
-const NO_NETWORK_ON_NODES =
-  'NetworkAccess is not available to sandboxed jobs on batch (Slurm) nodes: their network namespace would be made on the server\'s host; give the tool a DockerRequirement (containers get their network on the node)';
+/**
+ * Runs on a batch node as `sh -c NODE_NETWORK wes-network bwrap <bwrap's arguments>`: gives the
+ * sandbox's network namespace the slirp4netns network SlirpNetworks gives local jobs, before
+ * the job's first instruction. bwrap names the sandbox's PID 1 on fd 4 and holds it on fd 5
+ * until this shell writes there; slirp4netns says it is ready on fd 6 and exits when fd 7,
+ * which only this shell holds, closes: when the sandbox has ended or this shell was killed.
+ * FIFOs stand in for the pipes sh cannot make; their directory goes as soon as they are open.
+ * The job's arguments reach the shell only as "$@"; setup failures exit 125, saying so.
+ */
+const NODE_NETWORK = [
+  'fail() { printf \'%s\\n\' "cannot give the job a network on $(hostname): $1" >&2; exit 125; }',
+  'd=$(mktemp -d) && mkfifo "$d/info" "$d/go" "$d/ready" "$d/exit" && exec 5<>"$d/go" 8>"$d/log" || fail \'no FIFOs\'',
+  'bwrap=$1; shift',
+  '"$bwrap" --info-fd 4 --block-fd 5 "$@" 4>"$d/info" 8>&- &',
+  'sandbox=$!',
+  'exec 4<"$d/info"',
+  // To the end: bwrap dies of SIGPIPE when its reader leaves early.
+  'pid=; while IFS= read -r line <&4; do case $line in *\'"child-pid"\'*) pid=${line##*: }; pid=${pid%,};; esac; done; exec 4<&-',
+  // No child: bwrap has said why on stderr.
+  'case $pid in \'\'|*[!0-9]*) rm -rf "$d"; wait "$sandbox"; exit;; esac',
+  // bwrap brings the namespace's loopback up itself and fails when slirp4netns --configure did first.
+  'until grep -qF 127.0.0.1 "/proc/$pid/net/fib_trie" 2>/dev/null || ! kill -0 "$pid" 2>/dev/null; do sleep 0.01; done',
+  `slirp4netns ${SLIRP_OPTIONS.join(' ')} --ready-fd=6 --exit-fd=7 "$pid" tap0 6>"$d/ready" 7<"$d/exit" 5>&- >&8 2>&8 &`,
+  'slirp=$!',
+  'exec 6<"$d/ready" 7>"$d/exit"',
+  'rm -rf "$d"',
+  'read -r ready <&6; exec 6<&-',
+  'if [ "$ready" != 1 ]; then kill "$sandbox" 2>/dev/null; wait "$sandbox"; fail "slirp4netns: $(tail -n 3 /dev/fd/8)"; fi',
+  'exec 8>&-; printf x >&5; exec 5>&-',
+  // scancel signals every process of the job; the sandbox also gets it when only this shell does.
+  'trap \'kill "$sandbox" 2>/dev/null\' TERM INT HUP',
+  'while :; do wait "$sandbox"; code=$?; kill -0 "$sandbox" 2>/dev/null || break; done',
+  'exec 7>&-; wait "$slirp"; exit "$code"',
+].join('\n');
 
 export interface BwrapWrapperOptions {
   /** Never visible to a job, whatever is mounted around it (the data directory). */
@@ -68,8 +101,10 @@ export class BwrapWrapper implements CommandWrapper {
   readonly #maxProcesses: number;
   readonly #cgroups: JobCgroups | undefined;
   readonly #networks: SlirpNetworks | undefined;
-  /** Why a NetworkAccess job cannot start, when #networks is absent. */
+  /** Why a NetworkAccess job cannot start, when #networks is absent and not #networkOnNode. */
   readonly #noNetwork: string;
+  /** NetworkAccess jobs make their network where they run (NODE_NETWORK), not here. */
+  readonly #networkOnNode: boolean;
   /** One line for the start-up log and service-info. */
   readonly description: string;
 
@@ -82,6 +117,7 @@ export class BwrapWrapper implements CommandWrapper {
     networks: SlirpNetworks | undefined,
     noNetwork: string,
     description: string,
+    networkOnNode = false,
   ) {
     this.#base = base;
     this.#options = options;
@@ -91,6 +127,7 @@ export class BwrapWrapper implements CommandWrapper {
     this.#cgroups = cgroups;
     this.#networks = networks;
     this.#noNetwork = noNetwork;
+    this.#networkOnNode = networkOnNode;
     this.description = description;
   }
 
@@ -134,25 +171,26 @@ export class BwrapWrapper implements CommandWrapper {
   /**
    * The same sandbox for a command a batch system starts on one of its nodes: the same view,
    * namespaces and capabilities, but no per-job control groups (they would be made on this
-   * host; the cluster's own limits of the batch job hold instead, see ARCHITECTURE.md) and no
-   * network (its namespace and slirp4netns would live on this host too): a NetworkAccess job
-   * fails to start, saying so.
+   * host; the cluster's own limits of the batch job hold instead, see ARCHITECTURE.md). A
+   * NetworkAccess job's batch job makes its network on the node (NODE_NETWORK), which needs
+   * slirp4netns there; the batch script checks for it.
    */
   forBatchJobs(): BwrapWrapper {
-    const description = `${this.description}; on batch nodes: no per-job control groups, no NetworkAccess`;
-    return new BwrapWrapper(this.#base, this.#options, this.#resolvConf, this.#resolvTarget, undefined, undefined, NO_NETWORK_ON_NODES, description);
+    const description = `${this.description}; on batch nodes: no per-job control groups, NetworkAccess through the node's ${SLIRP_PACKAGE}`;
+    return new BwrapWrapper(this.#base, this.#options, this.#resolvConf, this.#resolvTarget, undefined, undefined, NO_NETWORK_HERE, description, true);
   }
 
   async wrap(spec: JobSpec): Promise<WrappedCommand> {
     const confinement = spec.confinement ?? { mounts: [{ hostPath: spec.cwd, jobPath: spec.cwd, writable: true }], network: false };
-    if (confinement.network && this.#networks === undefined) {
+    if (confinement.network && this.#networks === undefined && !this.#networkOnNode) {
       throw new Error(this.#noNetwork);
     }
     const env = Object.entries(spec.env).flatMap(([name, value]) => ['--setenv', name, value]);
     const bwrap = [
       'bwrap',
       ...this.#base,
-      ...(confinement.network ? ['--share-net', '--ro-bind', this.#resolvConf, this.#resolvTarget] : ['--unshare-net']),
+      // A namespace made here is entered before bwrap starts; one made on a node, by bwrap.
+      ...(confinement.network ? [this.#networkOnNode ? '--unshare-net' : '--share-net', '--ro-bind', this.#resolvConf, this.#resolvTarget] : ['--unshare-net']),
       ...confinement.mounts.flatMap(mountArgs),
       '--chdir',
       spec.cwd,
@@ -161,6 +199,9 @@ export class BwrapWrapper implements CommandWrapper {
       '--',
       ...spec.argv,
     ];
+    if (confinement.network && this.#networkOnNode) {
+      return { argv: ['/bin/sh', '-c', NODE_NETWORK, 'wes-network', ...bwrap], env: { PATH: WRAPPER_PATH }, requires: ['bwrap', 'slirp4netns'] };
+    }
     const undo: Array<() => Promise<void>> = [];
     const cleanup = async (): Promise<void> => {
       for (const step of undo.reverse()) await step();

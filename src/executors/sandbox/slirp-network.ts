@@ -15,6 +15,8 @@ const run = promisify(execFile);
 /** slirp4netns's guest side: 10.0.2.100, gateway 10.0.2.2, DNS forwarder 10.0.2.3. */
 export const SLIRP_NAMESERVER = '10.0.2.3';
 const READY_TIMEOUT_MS = 10_000;
+/** Brings tap0 up with the large MTU, and keeps the host's 127.0.0.1 out of the job's reach. */
+export const SLIRP_OPTIONS = ['--configure', '--mtu=65520', '--disable-host-loopback'] as const;
 
 export interface JobNetwork {
   /** Path of the namespace to enter (`nsenter --net=<path>`). */
@@ -60,7 +62,7 @@ export class SlirpNetworks {
       slirp = spawn(
         'slirp4netns',
         // fd 4 stays open as long as this server lives: slirp4netns exits when it closes.
-        ['--configure', '--mtu=65520', '--disable-host-loopback', '--ready-fd=3', '--exit-fd=4', '--netns-type=path', nsPath, 'tap0'],
+        [...SLIRP_OPTIONS, '--ready-fd=3', '--exit-fd=4', '--netns-type=path', nsPath, 'tap0'],
         { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] },
       );
       await ready(slirp);

@@ -4,8 +4,9 @@
  * that the command exists, and execs argv under `env -i` with exactly the JobSpec's
  * environment, so nothing of the server's environment (database URLs, keys) reaches the job.
  * A confined job's command is the wrapped one (`bwrap … -- argv`, `podman run … image argv`,
- * with the wrapper's own environment): the script then checks that the wrapper is installed
- * on the node, and the job's own command is looked up inside the sandbox or image.
+ * with the wrapper's own environment): the script then checks that the wrapper, and any
+ * program it `requires` (slirp4netns for a sandbox's network), is installed on the node, and
+ * the job's own command is looked up inside the sandbox or image.
  * Its last act is to write a status file (`<statusDir>/<id>.status`, written to a temporary
  * name and renamed, so a reader never sees half of it), where the id is the one the executor
  * tracks: `$SLURM_JOB_ID` for a plain job, `<array id>_<index>` for an element of a job array
@@ -33,7 +34,7 @@
 import type { JobSpec, WrappedCommand } from '../executor.js';
 
 /** What the script really starts: the job's own argv and env, or a wrapper's. */
-export type StartCommand = Pick<WrappedCommand, 'argv' | 'env'>;
+export type StartCommand = Pick<WrappedCommand, 'argv' | 'env' | 'requires'>;
 
 export interface BatchScriptOptions {
   /** Defaults to `measuredSpec(spec)`, not wrapped. */
@@ -80,7 +81,7 @@ export function unscriptable(spec: JobSpec, command: StartCommand = spec): strin
 }
 
 export function batchScript(spec: JobSpec, statusDir: string, options: BatchScriptOptions = {}): string {
-  const start = options.command ?? measuredSpec(spec);
+  const start: StartCommand = options.command ?? measuredSpec(spec);
   const measured = options.containerized !== true;
   const command = spec.argv[0] ?? '';
   const started = start.argv[0] ?? '';
@@ -92,7 +93,8 @@ export function batchScript(spec: JobSpec, statusDir: string, options: BatchScri
   const cannot = (why: string): string => q(`cannot start ${command}: ${why}`);
   const notFound = (name: string): string => (name.includes('/') ? `command not found: ${name}` : `command not found on PATH: ${name}`);
   // A wrapper missing on the node is the cluster's fault, not the job's: said so, never run without it.
-  const noWrapper = `${q(`cannot start ${command}: ${started} is not installed on Slurm node `)}"$(hostname)"${q(` (${notFound(started)})`)}`;
+  const noWrapper = (name: string): string => `${q(`cannot start ${command}: ${name} is not installed on Slurm node `)}"$(hostname)"${q(` (${notFound(name)})`)}`;
+  const wrapperPrograms = [...(started === command ? [] : [started]), ...(start.requires ?? [])];
   return [
     '#!/bin/sh',
     `# wes-server job ${JSON.stringify(spec.id).replace(/\n/g, ' ')}`,
@@ -111,7 +113,7 @@ export function batchScript(spec: JobSpec, statusDir: string, options: BatchScri
     `true >${q(spec.stderrPath)} 2>/dev/null || fail ${cannot(`cannot open stderr ${spec.stderrPath}`)}`,
     // In a container the command is the image's, not the node's.
     ...(measured ? [`found ${q(command)} ${q(spec.env.PATH ?? '')} || fail ${q(notFound(command))}`] : []),
-    ...(started === command ? [] : [`found ${q(started)} ${q(start.env.PATH ?? '')} || fail ${noWrapper}`]),
+    ...wrapperPrograms.map((name) => `found ${q(name)} ${q(start.env.PATH ?? '')} || fail ${noWrapper(name)}`),
     // `sh -c exec` rather than env's own exec so that an argv[0] containing '=' is not taken
     // for an assignment; sh exports PWD itself, which the job's environment does not have.
     `/usr/bin/env -i -- ${envArgs.join(' ')} /bin/sh -c ${q(`${'PWD' in start.env ? '' : 'unset PWD; '}exec "$@"`)} sh ${start.argv.map(q).join(' ')} <${q(stdin)} >${q(spec.stdoutPath)} ${stderrRedirect}${measured ? ` ${USAGE_FD}>"$status${USAGE_SUFFIX}"` : ''}`,
