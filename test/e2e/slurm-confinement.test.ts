@@ -3,7 +3,9 @@
  * real cluster (CI starts a one-node one with scripts/slurm-test-cluster.sh): a hostile job
  * of a second user, run through Slurm, sees neither the database, nor another user's run, nor
  * the data directory (where the status files of every Slurm job are), and cannot forge a
- * status, and its usage is measured inside the sandbox; a DockerRequirement job runs in its
+ * status, and its usage is measured inside the sandbox; with NetworkAccess it gets a network
+ * made on the node that reaches the machine's address but not its loopback, and cancel leaves
+ * no slirp4netns behind; a DockerRequirement job runs in its
  * image on the node, the server's environment stays out of its batch script, and cancel leaves
  * no container.
  * Without a cluster every test skips, saying why; the container tests also without podman.
@@ -11,6 +13,8 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -128,16 +132,102 @@ test("a Slurm job runs in the sandbox: it cannot read the database, another user
   assert.ok((resources?.max_rss_bytes ?? 0) >= 64 * 1024 * 1024 && resources?.cpu_seconds !== undefined, JSON.stringify(resources));
 });
 
-test('a sandboxed Slurm job asking for NetworkAccess fails, saying why, instead of running with the node\'s network', { skip: noCluster ?? false }, async (t) => {
+/**
+ * A tool that tries each "host:port" of `targets` (5 s each) and prints one "<host:port>
+ * connected <greeting>" or "<host:port> blocked <error>" line, then its nameserver line.
+ */
+function connectTool(targets: readonly string[], requirements = ''): string {
+  const code = `import socket
+for target in ${JSON.stringify(targets)}:
+    host, port = target.rsplit(':', 1)
+    try:
+        s = socket.create_connection((host, int(port)), timeout=5)
+        print(target, 'connected', s.recv(100).decode().strip())
+    except OSError as e:
+        print(target, 'blocked', e)
+print(open('/etc/resolv.conf').read().strip())
+`;
+  return `cwlVersion: v1.2
+class: CommandLineTool
+requirements: {${requirements}}
+baseCommand: ${JSON.stringify(['python3', '-c', code])}
+inputs: []
+outputs:
+  report: {type: stdout}
+stdout: report.txt
+`;
+}
+
+/** The first IPv4 address of this machine that is not loopback: what `hostname -I` shows first. */
+function machineAddress(): string | undefined {
+  return Object.values(os.networkInterfaces())
+    .flat()
+    .find((each) => each !== undefined && each.family === 'IPv4' && !each.internal)?.address;
+}
+
+/** A TCP server on every address of this machine that greets each connection. */
+async function greeter(t: TestContext, greeting: string): Promise<number> {
+  const server = net.createServer((socket) => socket.end(`${greeting}\n`));
+  await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return (server.address() as net.AddressInfo).port;
+}
+
+const address = machineAddress();
+
+test("a sandboxed NetworkAccess job on Slurm reaches the machine's address but not its loopback (PostgreSQL, the API); without NetworkAccess it reaches nothing", { skip: noCluster ?? (address === undefined && 'no non-loopback IPv4 address here') }, async (t) => {
+  assert.ok(address !== undefined);
   const app = await buildTestApp(t, { engine: true, executor: 'slurm' });
   const bob = await app.addUser('bob');
-  const runId = await submitWorkflow(app, bob.auth, 'probe.cwl', { dataDir: '/nonexistent', paths: [] }, [
-    { name: 'probe.cwl', content: probeTool('NetworkAccess: {networkAccess: true}') },
-  ]);
-  assert.equal(await waitForState(app, bob.auth, runId), 'EXECUTOR_ERROR');
-  const log = await getJson<{ run_log: { system_logs?: string[] } }>(app, bob.auth, `/runs/${runId}`);
-  assert.match((log.run_log.system_logs ?? []).join('\n'), /NetworkAccess is not available to sandboxed jobs on batch \(Slurm\) nodes/);
-  assert.deepEqual(await slurmIds(app, runId), [], 'nothing was submitted');
+  const greeting = `hello-${process.pid}`;
+  const port = await greeter(t, greeting);
+  const outside = `${address}:${port}`;
+  // The greeter also listens on 127.0.0.1; slirp's gateway 10.0.2.2 would be the host's loopback.
+  const loopback = ['127.0.0.1:5432', `127.0.0.1:${port}`, '10.0.2.2:5432', `10.0.2.2:${port}`];
+  const probe = async (requirements: string): Promise<string[]> => {
+    const runId = await submitWorkflow(app, bob.auth, 'connect.cwl', {}, [{ name: 'connect.cwl', content: connectTool([outside, ...loopback], requirements) }]);
+    assert.equal(await waitForState(app, bob.auth, runId), 'COMPLETE');
+    assert.match((await slurmIds(app, runId)).join(' '), /^\d+$/, 'the job ran through Slurm');
+    return [...(await report(app, bob.auth, runId)).entries()].flatMap(([what, answers]) => answers.map((answer) => `${what} ${answer}`));
+  };
+  const networked = await probe('NetworkAccess: {networkAccess: true}');
+  assert.equal(networked.find((line) => line.startsWith(outside)), `${outside} connected ${greeting}`, networked.join('\n'));
+  for (const target of loopback) assert.match(networked.find((line) => line.startsWith(`${target} `)) ?? '', / blocked /, networked.join('\n'));
+  assert.ok(networked.includes('nameserver 10.0.2.3'), networked.join('\n'));
+  const isolated = await probe('');
+  for (const target of [outside, ...loopback]) assert.match(isolated.find((line) => line.startsWith(`${target} `)) ?? '', / blocked /, isolated.join('\n'));
+});
+
+test('cancel of a sandboxed NetworkAccess job on Slurm leaves neither the sandbox nor its slirp4netns', { skip: noCluster ?? false }, async (t) => {
+  const app = await buildTestApp(t, { engine: true, executor: 'slurm' });
+  const bob = await app.addUser('bob');
+  const tool = `cwlVersion: v1.2
+class: CommandLineTool
+requirements: {NetworkAccess: {networkAccess: true}}
+baseCommand: [sh, -c, 'trap "" TERM; sleep 300']
+inputs: []
+outputs: []
+`;
+  const runId = await submitWorkflow(app, bob.auth, 'sleep.cwl', {}, [{ name: 'sleep.cwl', content: tool }]);
+  // A failed test leaves nothing of the run running.
+  t.after(() => {
+    for (const pid of [...processesOfRun(runId), ...slirpOfRun(runId)]) process.kill(Number(pid), 'SIGKILL');
+  });
+  const deadline = Date.now() + 60_000;
+  let slirp: string[] = [];
+  while ((slirp = slirpOfRun(runId)).length === 0) {
+    assert.ok(Date.now() < deadline, 'the job\'s slirp4netns did not start');
+    await delay(100);
+  }
+  const [slurmId] = await slurmIds(app, runId);
+  const canceled = await app.app.inject({ method: 'POST', url: `/ga4gh/wes/v1/runs/${runId}/cancel`, headers: { authorization: bob.auth } });
+  assert.equal(canceled.statusCode, 200, canceled.body);
+  assert.equal(await waitForState(app, bob.auth, runId), 'CANCELED');
+  assert.equal(await slurmJobActive(slurmId), false);
+  // Slurm kills what is left of a job KillWait after SIGTERM; the bound is for a hung test, not speed.
+  for (const until = Date.now() + 30_000; Date.now() < until && slirp.some(isSlirp); ) await delay(100);
+  assert.deepEqual(slirp.filter(isSlirp), [], 'slirp4netns outlived the job');
+  assert.deepEqual(processesOfRun(runId), []);
 });
 
 test('a DockerRequirement job on Slurm runs in its image and sees no other run, no database, no data directory; its batch script holds no server secret', { skip: noPodman ?? false }, async (t) => {
@@ -193,4 +283,35 @@ async function containersOfRun(engine: ContainerEngine, runId: string): Promise<
   assert.equal(listed.code, 0, listed.stderr);
   const containers = JSON.parse(listed.stdout) as { Names?: string[]; Labels?: Record<string, string> | null }[];
   return containers.filter((c) => (c.Labels?.[JOB_LABEL] ?? '').includes(runId)).map((c) => c.Names?.[0] ?? '?');
+}
+
+function cmdline(pid: string): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Processes whose command line names the run (its job directory): the batch job's sandbox and its network program. */
+function processesOfRun(runId: string): string[] {
+  return fs.readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && Number(pid) !== process.pid && cmdline(pid).includes(`/runs/${runId}/`));
+}
+
+function isSlirp(pid: string): boolean {
+  return cmdline(pid).startsWith('slirp4netns\0');
+}
+
+/** slirp4netns processes started by the run's network program (their parent names the run). */
+function slirpOfRun(runId: string): string[] {
+  const ofRun = new Set(processesOfRun(runId));
+  return fs.readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && isSlirp(pid) && ofRun.has(parentOf(pid)));
+}
+
+function parentOf(pid: string): string {
+  try {
+    return /^PPid:\s*(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
+  } catch {
+    return '';
+  }
 }
