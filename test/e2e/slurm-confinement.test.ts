@@ -186,8 +186,11 @@ test("a sandboxed NetworkAccess job on Slurm reaches the machine's address but n
   const loopback = ['127.0.0.1:5432', `127.0.0.1:${port}`, '10.0.2.2:5432', `10.0.2.2:${port}`];
   const probe = async (requirements: string): Promise<string[]> => {
     const runId = await submitWorkflow(app, bob.auth, 'connect.cwl', {}, [{ name: 'connect.cwl', content: connectTool([outside, ...loopback], requirements) }]);
+    t.after(() => killProcessesOfRun(runId));
     assert.equal(await waitForState(app, bob.auth, runId), 'COMPLETE');
     assert.match((await slurmIds(app, runId)).join(' '), /^\d+$/, 'the job ran through Slurm');
+    // Its status is written once the network program has stopped slirp4netns.
+    assert.deepEqual(slirpOfRun(runId), [], 'slirp4netns outlived the job');
     return [...(await report(app, bob.auth, runId)).entries()].flatMap(([what, answers]) => answers.map((answer) => `${what} ${answer}`));
   };
   const networked = await probe('NetworkAccess: {networkAccess: true}');
@@ -209,10 +212,7 @@ inputs: []
 outputs: []
 `;
   const runId = await submitWorkflow(app, bob.auth, 'sleep.cwl', {}, [{ name: 'sleep.cwl', content: tool }]);
-  // A failed test leaves nothing of the run running.
-  t.after(() => {
-    for (const pid of [...processesOfRun(runId), ...slirpOfRun(runId)]) process.kill(Number(pid), 'SIGKILL');
-  });
+  t.after(() => killProcessesOfRun(runId));
   const deadline = Date.now() + 60_000;
   let slirp: string[] = [];
   while ((slirp = slirpOfRun(runId)).length === 0) {
@@ -225,7 +225,7 @@ outputs: []
   assert.equal(await waitForState(app, bob.auth, runId), 'CANCELED');
   assert.equal(await slurmJobActive(slurmId), false);
   // Slurm kills what is left of a job KillWait after SIGTERM; the bound is for a hung test, not speed.
-  for (const until = Date.now() + 30_000; Date.now() < until && slirp.some(isSlirp); ) await delay(100);
+  for (const until = Date.now() + 30_000; Date.now() < until && (slirp.some(isSlirp) || processesOfRun(runId).length > 0); ) await delay(100);
   assert.deepEqual(slirp.filter(isSlirp), [], 'slirp4netns outlived the job');
   assert.deepEqual(processesOfRun(runId), []);
 });
@@ -293,25 +293,38 @@ function cmdline(pid: string): string {
   }
 }
 
-/** Processes whose command line names the run (its job directory): the batch job's sandbox and its network program. */
+/**
+ * Processes of the run's batch jobs: named in their command line (the sandbox and its network
+ * program) or working in a job directory (whatever the batch script started, orphans too).
+ */
 function processesOfRun(runId: string): string[] {
-  return fs.readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && Number(pid) !== process.pid && cmdline(pid).includes(`/runs/${runId}/`));
+  const ofRun = (text: string): boolean => text.includes(`/runs/${runId}/`);
+  return fs.readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && Number(pid) !== process.pid && (ofRun(cmdline(pid)) || ofRun(`${cwdOf(pid)}/`)));
+}
+
+function cwdOf(pid: string): string {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return '';
+  }
 }
 
 function isSlirp(pid: string): boolean {
   return cmdline(pid).startsWith('slirp4netns\0');
 }
 
-/** slirp4netns processes started by the run's network program (their parent names the run). */
-function slirpOfRun(runId: string): string[] {
-  const ofRun = new Set(processesOfRun(runId));
-  return fs.readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && isSlirp(pid) && ofRun.has(parentOf(pid)));
+/** So that a failed test leaves nothing of the run running. */
+function killProcessesOfRun(runId: string): void {
+  for (const pid of processesOfRun(runId)) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // Ended meanwhile.
+    }
+  }
 }
 
-function parentOf(pid: string): string {
-  try {
-    return /^PPid:\s*(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
-  } catch {
-    return '';
-  }
+function slirpOfRun(runId: string): string[] {
+  return processesOfRun(runId).filter(isSlirp);
 }

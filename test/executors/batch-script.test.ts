@@ -54,6 +54,22 @@ test('a missing command or directory is reported as failed-to-start with the rea
   assert.match(noDir.status, /^failed-to-start \d+ cannot start true: working directory .*gone is not a directory\n$/);
 });
 
+test('a program the wrapper requires but the node lacks fails the job to start, naming the program and the node; present, the job runs', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'batch-script-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const statusWith = async (requires: string[]): Promise<string> => {
+    const spec: JobSpec = { id: 'j', argv: ['true'], cwd: dir, env: { PATH }, stdoutPath: join(dir, 'o'), stderrPath: join(dir, 'e') };
+    const command = { argv: ['/bin/sh', '-c', 'exec "$@"', 'wrapper', 'true'], env: { PATH }, requires };
+    const result = spawnSync('sh', [], { input: batchScript(spec, dir, { command }), env: { SLURM_JOB_ID: '42' }, encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    return readFile(join(dir, '42.status'), 'utf8');
+  };
+  const host = spawnSync('hostname', { encoding: 'utf8' }).stdout.trim();
+  const missing = await statusWith(['sh', 'no-such-slirp-xyz']);
+  assert.equal(missing.replace(/^failed-to-start \d+ /, ''), `cannot start true: no-such-slirp-xyz is not installed on Slurm node ${host} (command not found on PATH: no-such-slirp-xyz)\n`);
+  assert.match(await statusWith(['sh']), /^exited 0 /);
+});
+
 test('a NUL byte or an invalid variable name makes no script', () => {
   const base = { id: 'j', cwd: '/', env: { PATH }, stdoutPath: '/o', stderrPath: '/e' };
   assert.match(unscriptable({ ...base, argv: ['echo', 'a\0b'] }) ?? '', /NUL/);

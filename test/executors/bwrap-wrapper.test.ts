@@ -75,6 +75,9 @@ test("on a batch node a NetworkAccess job's own command makes its network, and t
   // As the batch script starts it, plus a marker that slirp4netns inherits.
   const marker = `WES_TEST_MARKER=node-network-${process.pid}`;
   const [name, value] = marker.split('=');
+  t.after(async () => {
+    for (const pid of await slirpProcessesWith(marker)) process.kill(Number(pid), 'SIGKILL');
+  });
   const started = spawnSync(wrapped.argv[0], wrapped.argv.slice(1), { env: { ...wrapped.env, [name]: value }, encoding: 'utf8' });
   assert.equal(started.status, 3, started.stderr);
   assert.equal(started.stdout, '1\nnameserver 10.0.2.3\n');
