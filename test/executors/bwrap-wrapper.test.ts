@@ -5,9 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { LocalExecutor } from '../../src/executors/local/local-executor.js';
 import { BwrapWrapper } from '../../src/executors/sandbox/bwrap-wrapper.js';
 import type { JobSpec } from '../../src/executors/executor.js';
@@ -83,6 +84,39 @@ test("on a batch node a NetworkAccess job's own command makes its network, and t
   assert.equal(started.stdout, '1\nnameserver 10.0.2.3\n');
   assert.deepEqual(await slirpProcessesWith(marker), []);
 });
+
+test('on a batch node a NetworkAccess job whose slirp4netns fails exits 125 saying why, and leaves no held sandbox', async (t) => {
+  const { root, wrapper, spec } = await setUp(t);
+  const marker = `wes-held-sandbox-${process.pid}`;
+  const job: JobSpec = { ...spec(`echo ${marker}`), confinement: { ...spec('').confinement!, network: true } };
+  const wrapped = await wrapper.forBatchJobs().wrap(job);
+  const stubs = path.join(root, 'stubs');
+  await mkdir(stubs);
+  await writeFile(path.join(stubs, 'slirp4netns'), '#!/bin/sh\necho "no tap device here" >&2\nexit 1\n', { mode: 0o755 });
+  t.after(() => {
+    for (const pid of processesMentioning(marker)) process.kill(Number(pid), 'SIGKILL');
+  });
+  // Into files: a held sandbox would keep pipes open, and spawnSync waiting for them.
+  const [stdout, stderr] = [path.join(root, 'stdout'), path.join(root, 'stderr')];
+  const fds = [openSync(stdout, 'w'), openSync(stderr, 'w')];
+  const started = spawnSync(wrapped.argv[0], wrapped.argv.slice(1), { env: { ...wrapped.env, PATH: `${stubs}:${wrapped.env.PATH}` }, stdio: ['ignore', ...fds] });
+  fds.forEach((fd) => closeSync(fd));
+  assert.equal(started.status, 125, await readFile(stderr, 'utf8'));
+  assert.equal(await readFile(stdout, 'utf8'), '');
+  assert.match(await readFile(stderr, 'utf8'), new RegExp(`cannot give the job a network on ${hostname()}: slirp4netns: no tap device here`));
+  assert.deepEqual(processesMentioning(marker), []);
+});
+
+/** Pids of processes whose command line holds `text` (a sandbox's holds the job's argv). */
+function processesMentioning(text: string): string[] {
+  return readdirSync('/proc').filter((pid) => {
+    try {
+      return /^\d+$/.test(pid) && Number(pid) !== process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text);
+    } catch {
+      return false;
+    }
+  });
+}
 
 /** Pids of slirp4netns processes whose environment holds `variable` (NAME=value). */
 async function slirpProcessesWith(variable: string): Promise<string[]> {

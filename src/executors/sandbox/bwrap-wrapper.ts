@@ -65,7 +65,8 @@ const NODE_NETWORK = [
   'exec 6<"$d/ready" 7>"$d/exit"',
   'rm -rf "$d"',
   'read -r ready <&6; exec 6<&-',
-  'if [ "$ready" != 1 ]; then kill "$sandbox" 2>/dev/null; wait "$sandbox"; fail "slirp4netns: $(tail -n 3 /dev/fd/8)"; fi',
+  // The held sandbox's PID 1 does not die with bwrap yet (nor end its read of fd 5, open here).
+  'if [ "$ready" != 1 ]; then kill -KILL "$pid" "$sandbox" 2>/dev/null; wait "$sandbox"; fail "slirp4netns: $(tail -n 3 /dev/fd/8)"; fi',
   'exec 8>&-; printf x >&5; exec 5>&-',
   // scancel signals every process of the job; the sandbox also gets it when only this shell does.
   'trap \'kill "$sandbox" 2>/dev/null\' TERM INT HUP',
