@@ -5,9 +5,8 @@
  * the data directory (where the status files of every Slurm job are), and cannot forge a
  * status, and its usage is measured inside the sandbox; with NetworkAccess it gets a network
  * made on the node that reaches the machine's address but not its loopback, and cancel leaves
- * no slirp4netns behind; a DockerRequirement job runs in its
- * image on the node, the server's environment stays out of its batch script, and cancel leaves
- * no container.
+ * no slirp4netns behind; a DockerRequirement job runs in its image on the node, the server's
+ * environment stays out of its batch script, and cancel leaves no container.
  * Without a cluster every test skips, saying why; the container tests also without podman.
  */
 import { test, type TestContext } from 'node:test';
@@ -213,17 +212,8 @@ outputs: []
 `;
   const runId = await submitWorkflow(app, bob.auth, 'sleep.cwl', {}, [{ name: 'sleep.cwl', content: tool }]);
   t.after(() => killProcessesOfRun(runId));
-  const deadline = Date.now() + 60_000;
   let slirp: string[] = [];
-  while ((slirp = slirpOfRun(runId)).length === 0) {
-    assert.ok(Date.now() < deadline, 'the job\'s slirp4netns did not start');
-    await delay(100);
-  }
-  const [slurmId] = await slurmIds(app, runId);
-  const canceled = await app.app.inject({ method: 'POST', url: `/ga4gh/wes/v1/runs/${runId}/cancel`, headers: { authorization: bob.auth } });
-  assert.equal(canceled.statusCode, 200, canceled.body);
-  assert.equal(await waitForState(app, bob.auth, runId), 'CANCELED');
-  assert.equal(await slurmJobActive(slurmId), false);
+  await cancelOnceStarted(app, bob.auth, runId, "the job's slirp4netns", () => (slirp = slirpOfRun(runId)).length > 0);
   // Slurm kills what is left of a job KillWait after SIGTERM; the bound is for a hung test, not speed.
   for (const until = Date.now() + 30_000; Date.now() < until && (slirp.some(isSlirp) || processesOfRun(runId).length > 0); ) await delay(100);
   assert.deepEqual(slirp.filter(isSlirp), [], 'slirp4netns outlived the job');
@@ -264,18 +254,23 @@ outputs: []
   t.after(async () => {
     for (const name of await containersOfRun(engine, runId)) await engine.exec(['rm', '--force', '--time', '0', name]);
   });
+  await cancelOnceStarted(app, bob.auth, runId, 'the container', async () => (await containersOfRun(engine, runId)).length > 0);
+  assert.deepEqual(await containersOfRun(engine, runId), []);
+});
+
+/** Once `started` holds (within a minute), cancels the run; asserts it and its Slurm job ended. */
+async function cancelOnceStarted(app: TestApp, auth: string, runId: string, what: string, started: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 60_000;
-  while ((await containersOfRun(engine, runId)).length === 0) {
-    assert.ok(Date.now() < deadline, 'the container did not start');
+  while (!(await started())) {
+    assert.ok(Date.now() < deadline, `${what} did not start`);
     await delay(100);
   }
   const [slurmId] = await slurmIds(app, runId);
-  const canceled = await app.app.inject({ method: 'POST', url: `/ga4gh/wes/v1/runs/${runId}/cancel`, headers: { authorization: bob.auth } });
+  const canceled = await app.app.inject({ method: 'POST', url: `/ga4gh/wes/v1/runs/${runId}/cancel`, headers: { authorization: auth } });
   assert.equal(canceled.statusCode, 200, canceled.body);
-  assert.equal(await waitForState(app, bob.auth, runId), 'CANCELED');
-  assert.deepEqual(await containersOfRun(engine, runId), []);
+  assert.equal(await waitForState(app, auth, runId), 'CANCELED');
   assert.equal(await slurmJobActive(slurmId), false);
-});
+}
 
 /** Containers (running or not) of the run, found by the job label the wrapper sets. */
 async function containersOfRun(engine: ContainerEngine, runId: string): Promise<string[]> {
