@@ -19,6 +19,7 @@ import { errnoCode, terminateGroup } from './process-group.js';
 import { GroupRegistry, type LiveServers } from './group-registry.js';
 import { FairQueue, type QueueEntry } from './fair-queue.js';
 import { Launcher, LaunchError, type StartedProcess } from './launcher.js';
+import type { LaunchGroups } from './launch-protocol.js';
 import { JobCgroups, USAGE_CONTROLLERS, type JobCgroup } from '../sandbox/job-cgroups.js';
 
 export interface LocalExecutorOptions {
@@ -338,6 +339,12 @@ export class LocalExecutor implements Executor {
     }
   }
 
+  /** The wrapper's groups (the sandbox's limits), else the usage groups, which the job may run without. */
+  #groupsOf(job: Job): LaunchGroups | undefined {
+    if (job.wrapped?.cgroups !== undefined) return { plan: job.wrapped.cgroups, required: true };
+    return job.usageGroup === undefined ? undefined : { plan: job.usageGroup.plan, required: false };
+  }
+
   /** The wrapper's measurement (its own cgroups), else the usage groups' if the job was born in them. */
   async #usageOf(job: Job): Promise<JobUsage | undefined> {
     if (job.wrapped?.usage !== undefined) return job.wrapped.usage();
@@ -382,7 +389,7 @@ export class LocalExecutor implements Executor {
         stdinPath: spec.stdinPath,
         stdoutPath: spec.stdoutPath,
         stderrPath: spec.stderrPath,
-        cgroupTasks: job.usageGroup?.tasksFiles,
+        cgroups: this.#groupsOf(job),
       });
     } catch (err) {
       return failedToStart(err instanceof LaunchError && err.opening !== undefined ? `cannot start ${command}: ${err.message}` : spawnFailureMessage(command, err));

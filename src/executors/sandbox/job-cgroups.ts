@@ -11,11 +11,11 @@
  * Removing a job's groups first kills every process still in them: a process cannot leave
  * its group without privileges the sandbox drops, so nothing a job forked outlives it.
  */
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, type Dirent } from 'node:fs';
-import { mkdir, readdir, readFile, realpath, rmdir, writeFile } from 'node:fs/promises';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync, type Dirent } from 'node:fs';
+import { mkdir, readdir, readFile, realpath, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isStaleName } from './stale-name.js';
-import type { JobUsage } from '../executor.js';
+import type { CgroupPlan, CgroupSetting, JobUsage } from '../executor.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 const CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids'] as const;
@@ -36,13 +36,13 @@ export interface CgroupLimits {
 }
 
 export interface JobCgroup {
-  /** The cgroup.procs files the job's first process writes its pid into before exec. */
-  readonly procsFiles: readonly string[];
   /**
-   * The groups' `tasks` files: writing a thread id there moves that thread alone (cgroup v1),
-   * so a launcher can step in, fork the job inside, and step back out to each group's parent.
+   * What making the groups takes: their `tasks` files (writing a thread id there moves that
+   * thread alone, cgroup v1, so a launcher can step in, fork the job inside, and step back out
+   * to each group's parent) and the limits to write first. Whoever starts the job makes them
+   * (the local executor's launcher), unless create() did.
    */
-  readonly tasksFiles: readonly string[];
+  readonly plan: CgroupPlan;
   /** The groups' path within every hierarchy; only with the 'root' placement. */
   readonly path?: string;
   /** What the job used so far; undefined unless both the memory and cpuacct groups exist. */
@@ -183,45 +183,40 @@ export class JobCgroups {
     return [...this.#parents.keys()];
   }
 
-  /** Creates the groups for one job with its limits set (none: it is only measured). */
-  async create(limits: CgroupLimits = {}): Promise<JobCgroup> {
-    const name = this.#nextName();
-    const made: string[] = [];
+  /** Creates the groups for one job, with no limit: it is only measured (a container's parent group). */
+  async create(): Promise<JobCgroup> {
+    const group = this.reserve();
     try {
-      for (const [controller, parent] of this.#parents) {
-        const dir = path.join(parent, name);
-        mkdirSync(dir);
-        made.push(dir);
-        await setLimits(controller, dir, limits);
-      }
+      makeGroups(group.plan);
     } catch (err) {
-      await killAndRemove(made);
+      await group.remove();
       throw new Error(`cannot set up the job's control groups: ${err instanceof Error ? err.message : String(err)}`);
     }
-    return this.#named(name);
+    return group;
   }
 
   /**
-   * Names one job's groups without making them: for whoever starts the job to make (the local
-   * executor's launcher makes usage-only groups, no limit to set, off the server's event loop:
-   * a memory group's mkdir is most of its cost). Removing them is safe if they were never made.
+   * Names one job's groups and their limits without making them, for whoever starts the job
+   * (the local executor's launcher, off the server's event loop, right before the fork: the
+   * groups are new for every job, see ARCHITECTURE.md). Removing them is safe if they were
+   * never made.
    */
-  reserve(): JobCgroup {
-    return this.#named(this.#nextName());
+  reserve(limits: CgroupLimits = {}): JobCgroup {
+    return this.#named(this.#nextName(), limits);
   }
 
   #nextName(): string {
     return `${this.#prefix}-${process.pid}-${this.#next++}`;
   }
 
-  #named(name: string): JobCgroup {
+  #named(name: string, limits: CgroupLimits = {}): JobCgroup {
     const dirs = [...this.#parents.values()].map((parent) => path.join(parent, name));
+    const settings = [...this.#parents].flatMap(([controller, parent]) => settingsOf(controller, path.join(parent, name), limits));
     const dirOf = (controller: Controller) => (this.#parents.has(controller) ? path.join(this.#parents.get(controller) as string, name) : undefined);
     // Deepest first: a container's groups in the other hierarchies, then the ones that measure it.
     const removal = [...this.#others.map((root) => path.join(root, name)), ...dirs];
     return {
-      procsFiles: dirs.map((dir) => path.join(dir, 'cgroup.procs')),
-      tasksFiles: dirs.map((dir) => path.join(dir, 'tasks')),
+      plan: { tasksFiles: dirs.map((dir) => path.join(dir, 'tasks')), settings },
       ...(this.#placement === 'root' ? { path: `/${name}` } : {}),
       usage: async () => readUsage(dirOf('memory'), dirOf('cpuacct') ?? dirOf('cpu')),
       remove: () => killAndRemove(removal),
@@ -255,26 +250,41 @@ function readUsage(memoryDir: string | undefined, cpuacctDir: string | undefined
   return { cpuSeconds: nanoseconds / 1e9, maxRssBytes: peak };
 }
 
-async function setLimits(controller: Controller, dir: string, limits: CgroupLimits): Promise<void> {
+/**
+ * Makes every group of `plan` and writes its settings (synchronously: see above); throws at
+ * the first failure, leaving what was made for the caller to remove.
+ */
+export function makeGroups(plan: CgroupPlan): void {
+  for (const file of plan.tasksFiles) mkdirSync(path.dirname(file));
+  for (const { file, value, optional } of plan.settings) {
+    try {
+      writeFileSync(file, value);
+    } catch (err) {
+      if (optional !== true) throw err;
+    }
+  }
+}
+
+function settingsOf(controller: Controller, dir: string, limits: CgroupLimits): CgroupSetting[] {
   switch (controller) {
-    case 'memory':
-      if (limits.ramMiB !== undefined && limits.ramMiB > 0) {
-        const bytes = String(Math.ceil(limits.ramMiB) * 1024 * 1024);
-        await writeFile(path.join(dir, 'memory.limit_in_bytes'), bytes);
-        // With swap the job could page out past its limit; memsw caps memory plus swap.
-        await writeFile(path.join(dir, 'memory.memsw.limit_in_bytes'), bytes).catch(() => undefined);
-      }
-      return;
+    case 'memory': {
+      if (limits.ramMiB === undefined || !(limits.ramMiB > 0)) return [];
+      const value = String(Math.ceil(limits.ramMiB) * 1024 * 1024);
+      // With swap the job could page out past its limit; memsw caps memory plus swap (absent without swap accounting).
+      return [
+        { file: path.join(dir, 'memory.limit_in_bytes'), value },
+        { file: path.join(dir, 'memory.memsw.limit_in_bytes'), value, optional: true },
+      ];
+    }
     case 'cpu':
-      if (limits.cores !== undefined && limits.cores > 0) {
-        await writeFile(path.join(dir, 'cpu.cfs_period_us'), String(CFS_PERIOD_US));
-        await writeFile(path.join(dir, 'cpu.cfs_quota_us'), String(Math.max(1000, Math.round(limits.cores * CFS_PERIOD_US))));
-      }
-      return;
+      if (limits.cores === undefined || !(limits.cores > 0)) return [];
+      return [
+        { file: path.join(dir, 'cpu.cfs_period_us'), value: String(CFS_PERIOD_US) },
+        { file: path.join(dir, 'cpu.cfs_quota_us'), value: String(Math.max(1000, Math.round(limits.cores * CFS_PERIOD_US))) },
+      ];
     case 'cpuacct':
-      return;
+      return [];
     case 'pids':
-      if (limits.maxProcesses !== undefined) await writeFile(path.join(dir, 'pids.max'), String(limits.maxProcesses));
-      return;
+      return limits.maxProcesses === undefined ? [] : [{ file: path.join(dir, 'pids.max'), value: String(limits.maxProcesses) }];
   }
 }
