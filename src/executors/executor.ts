@@ -161,6 +161,13 @@ export interface WrappedCommand {
   /** Runs once after the job ended, however it ended (e.g. remove a container, a cgroup). */
   cleanup?(): Promise<void>;
   /**
+   * Resolves once nothing of the job runs any more, which may be before cleanup() could end (a
+   * sandbox's own init still tearing its namespaces down holds its groups for milliseconds).
+   * With it the executor reads usage and reports the job's end then, and lets cleanup() finish
+   * after (its shutdown waits for it); without it, cleanup() comes first.
+   */
+  settled?(): Promise<void>;
+  /**
    * Control groups the job must be born in (the sandbox's limits): whoever starts the process
    * makes them, writes their settings and forks it inside, or fails the job to start. Only for
    * an executor that starts jobs on this host (the local one); batch variants never set it.

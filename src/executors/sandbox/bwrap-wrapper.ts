@@ -17,6 +17,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, realpath, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -174,11 +175,26 @@ export class BwrapWrapper implements CommandWrapper {
       const cgroup = this.#cgroups?.reserve({ ramMiB: spec.ramMiB, cores: spec.cores, maxProcesses: this.#maxProcesses });
       if (cgroup === undefined) return { argv, env: { PATH: WRAPPER_PATH }, cleanup };
       undo.push(() => cgroup.remove());
-      return { argv, env: { PATH: WRAPPER_PATH }, cleanup, usage: () => cgroup.usage(), cgroups: cgroup.plan };
+      return { argv, env: { PATH: WRAPPER_PATH }, cleanup, usage: () => cgroup.usage(), cgroups: cgroup.plan, settled: () => cgroup.vacate(isSandboxInit) };
     } catch (err) {
       await cleanup();
       throw err;
     }
+  }
+}
+
+/**
+ * Whether `pid` is a sandbox's PID 1, bwrap's own init (NSpid "<ours> 1": a job cannot be PID 1
+ * of its sandbox, and a namespace it makes lies one level deeper). Once the job's processes
+ * are gone it runs nothing of the job: it exits, tearing the namespaces down, which waits for
+ * an RCU grace period (synchronize_rcu_expedited on the mount namespace; milliseconds).
+ */
+function isSandboxInit(pid: number): boolean {
+  try {
+    const nspid = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return nspid !== undefined && /^\d+\s+1$/.test(nspid.trim());
+  } catch {
+    return false;
   }
 }
 

@@ -11,7 +11,7 @@
  * Removing a job's groups first kills every process still in them: a process cannot leave
  * its group without privileges the sandbox drops, so nothing a job forked outlives it.
  */
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync, type Dirent } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, realpath, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isStaleName } from './stale-name.js';
@@ -47,6 +47,12 @@ export interface JobCgroup {
   readonly path?: string;
   /** What the job used so far; undefined unless both the memory and cpuacct groups exist. */
   usage(): Promise<JobUsage | undefined>;
+  /**
+   * Kills whatever is left in the groups and resolves once nothing is, but for the processes
+   * `spare` accepts (a sandbox's own init tearing its namespaces down); never rejects. The
+   * groups stay: remove() follows.
+   */
+  vacate(spare: (pid: number) => boolean): Promise<void>;
   /** Kills whatever is left in the groups and removes them; never rejects. */
   remove(): Promise<void>;
 }
@@ -90,33 +96,51 @@ function removeGroup(dir: string): 'removed' | 'busy' | 'failed' {
   }
 }
 
-/** Kills every process in `dirs` until they are empty, then removes them. */
+function killAll(pids: readonly number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+function subgroups(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => path.join(dir, entry.name));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Removes `dirs`, killing every process in them until they are empty. A group stays busy for
+ * a moment after its last process left cgroup.procs (a dying leader is no longer listed), so
+ * the rmdir itself is what is retried.
+ */
 async function killAndRemove(dirs: readonly string[], deadline = Date.now() + REMOVE_TIMEOUT_MS): Promise<void> {
   for (const dir of dirs) {
     // Usually the job's processes are gone already and the group goes at once.
-    if (removeGroup(dir) !== 'busy') continue;
-    for (let wait = FIRST_POLL_MS; ; wait = Math.min(wait * 2, MAX_POLL_MS)) {
-      const pids = pidsIn(dir);
-      if (pids.length === 0 || Date.now() > deadline) break;
-      for (const pid of pids) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }
+    for (let wait = FIRST_POLL_MS; removeGroup(dir) === 'busy' && Date.now() <= deadline; wait = Math.min(wait * 2, MAX_POLL_MS)) {
+      killAll(pidsIn(dir));
+      // Groups inside (a container's, when its runtime did not remove them) go first.
+      await killAndRemove(subgroups(dir), deadline);
       await sleep(wait);
     }
-    // Still busy with groups inside (a container's, when its runtime did not remove them): those go first.
-    if (removeGroup(dir) === 'busy') {
-      let entries: Dirent[] = [];
-      try {
-        entries = readdirSync(dir, { withFileTypes: true });
-      } catch {
-        // Removed meanwhile.
-      }
-      await killAndRemove(entries.filter((entry) => entry.isDirectory()).map((entry) => path.join(dir, entry.name)), deadline);
-      removeGroup(dir);
+  }
+}
+
+/** Kills every process in `dirs` until none is left but those `spare` accepts. */
+async function vacate(dirs: readonly string[], spare: (pid: number) => boolean, deadline = Date.now() + REMOVE_TIMEOUT_MS): Promise<void> {
+  for (const dir of dirs) {
+    for (let wait = FIRST_POLL_MS; Date.now() <= deadline; wait = Math.min(wait * 2, MAX_POLL_MS)) {
+      const pids = pidsIn(dir);
+      if (pids.every(spare)) break;
+      killAll(pids);
+      await sleep(wait);
     }
   }
 }
@@ -219,6 +243,7 @@ export class JobCgroups {
       plan: { tasksFiles: dirs.map((dir) => path.join(dir, 'tasks')), settings },
       ...(this.#placement === 'root' ? { path: `/${name}` } : {}),
       usage: async () => readUsage(dirOf('memory'), dirOf('cpuacct') ?? dirOf('cpu')),
+      vacate: (spare) => vacate(dirs, spare),
       remove: () => killAndRemove(removal),
     };
   }
