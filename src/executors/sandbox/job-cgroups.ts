@@ -137,9 +137,9 @@ async function killAndRemove(dirs: readonly string[], deadline = Date.now() + RE
 async function vacate(dirs: readonly string[], spare: (pid: number) => boolean, deadline = Date.now() + REMOVE_TIMEOUT_MS): Promise<void> {
   for (const dir of dirs) {
     for (let wait = FIRST_POLL_MS; Date.now() <= deadline; wait = Math.min(wait * 2, MAX_POLL_MS)) {
-      const pids = pidsIn(dir);
-      if (pids.every(spare)) break;
-      killAll(pids);
+      const left = pidsIn(dir).filter((pid) => !spare(pid));
+      if (left.length === 0) break;
+      killAll(left);
       await sleep(wait);
     }
   }
