@@ -20,6 +20,8 @@ const PREFIX = `wes-cgtest-${process.pid}`;
 const groups = await JobCgroups.detect(PREFIX, ['memory', 'pids']);
 const usable = groups?.controllers.length === 2 ? groups : undefined;
 const NO_GROUPS = 'no writable memory and pids cgroup v1 hierarchy here';
+/** Only turns a process that is never killed into a failure instead of a hang. */
+const HANG = 60_000;
 
 async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'job-cgroups-'));
@@ -83,7 +85,7 @@ test('a job whose required control groups cannot be made fails to start and neve
   assert.equal(existsSync(marker), false, 'the job ran outside its groups');
 });
 
-test('vacate kills what is in the groups but the processes it spares, and keeps the groups', { skip: usable === undefined && NO_GROUPS }, async (t) => {
+test('vacate kills what is in the groups but the processes it spares, and keeps the groups', { skip: usable === undefined && NO_GROUPS, timeout: HANG }, async (t) => {
   const group = usable!.reserve();
   const [spared, killed] = [sleeper(), sleeper()];
   t.after(() => stop(spared.pid));
@@ -101,7 +103,7 @@ test('vacate kills what is in the groups but the processes it spares, and keeps 
   assert.equal(existsSync(dirname(group.plan.tasksFiles[0]!)), false);
 });
 
-test('a later server removes the groups of a dead one, killing what is still in them', { skip: usable === undefined && NO_GROUPS }, async (t) => {
+test('a later server removes the groups of a dead one, killing what is still in them', { skip: usable === undefined && NO_GROUPS, timeout: HANG }, async (t) => {
   const dead = spawn('true');
   await new Promise((resolve) => dead.once('exit', resolve));
   // The dead server's group, named as its JobCgroups would have, with a process still inside.
