@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -64,4 +65,65 @@ test('a job with NetworkAccess runs in a network namespace of its own, inside th
   const result = await run(job);
   assert.equal(result.code, 0);
   assert.equal(result.stdout, '1\nnameserver 10.0.2.3\n');
+});
+
+const MiB = 1024 * 1024;
+
+/** Live (not zombie) processes whose command line mentions `marker`. */
+function processesMentioning(marker: string): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** This process's job groups (`<prefix>-<our pid>-<n>`) in every hierarchy the sandbox uses. */
+function ourJobGroups(): string[] {
+  const own = new Map(readFileSync('/proc/self/cgroup', 'utf8').split('\n').map((line) => [line.split(':')[1], line.split(':')[2]] as const));
+  const name = new RegExp(`^wes-[0-9a-f]{8}-${process.pid}-\\d+$`);
+  return ['memory', 'cpu', 'cpuacct', 'pids'].flatMap((controller) => {
+    const parent = path.join('/sys/fs/cgroup', controller, own.get(controller) ?? '/');
+    return existsSync(parent) ? readdirSync(parent).filter((entry) => name.test(entry)) : [];
+  });
+}
+
+test("a sandboxed job's CPU time and peak memory are those of its own processes, each job's alone", async (t) => {
+  const { wrapper, spec } = await setUp(t);
+  if (wrapper.description.includes('NOT enforced')) {
+    t.skip('no writable cgroup v1 hierarchy: sandboxed jobs are not measured here');
+    return;
+  }
+  const executor = new LocalExecutor({ maxJobs: 1, wrapper });
+  t.after(() => executor.shutdown());
+  // The shell's child makes the figures: a bytes object is written (200 MiB touched), then 1 s of CPU.
+  const hungry = spec(`python3 -c 'import time; b = b"x" * (200 << 20); t = time.process_time()\nwhile time.process_time() - t < 1: pass' & wait`);
+  const first = await executor.submit(hungry, new AbortController().signal).result;
+  const second = await executor.submit(spec('true'), new AbortController().signal).result;
+  assert.deepEqual(first.outcome, { kind: 'exited', exitCode: 0 });
+  assert.ok(first.usage !== undefined && second.usage !== undefined, 'sandboxed jobs are measured');
+  assert.ok(first.usage.maxRssBytes >= 200 * MiB, `peak ${first.usage.maxRssBytes / MiB} MiB`);
+  assert.ok(first.usage.cpuSeconds >= 0.8, `cpu ${first.usage.cpuSeconds} s`);
+  assert.ok(second.usage.maxRssBytes < 100 * MiB, `true's peak ${second.usage.maxRssBytes / MiB} MiB`);
+  assert.ok(second.usage.cpuSeconds < 0.5, `true's cpu ${second.usage.cpuSeconds} s`);
+});
+
+test('when a sandboxed job is reported ended nothing it forked still runs, and its groups go by shutdown', async (t) => {
+  const { spec, wrapper } = await setUp(t);
+  const marker = `wes-daemon-${process.pid}-${Date.now()}`;
+  const executor = new LocalExecutor({ maxJobs: 2, wrapper });
+  t.after(() => executor.shutdown());
+  // A daemon in a session of its own that ignores SIGTERM, still running when the job's command exits.
+  const daemon = spec(`setsid sh -c 'trap "" TERM HUP; while :; do sleep 1; done' ${marker} & sleep 0.3; echo started`);
+  const results = await Promise.all([daemon, daemon, spec('true'), spec('true')].map((job) => executor.submit(job, new AbortController().signal).result));
+  assert.deepEqual(processesMentioning(marker), [], 'a daemon outlived its job');
+  for (const { outcome } of results) assert.deepEqual(outcome, { kind: 'exited', exitCode: 0 });
+  await executor.shutdown();
+  assert.deepEqual(ourJobGroups(), []);
 });
