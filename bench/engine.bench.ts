@@ -3,7 +3,8 @@
  * --dialect postgres) runs a scatter of `echo` over N strings; the time from POST /runs to
  * COMPLETE, ms per job, the server's peak RSS (VmHWM), the worst latency of GET
  * /service-info, of the first task page and of a middle one (`?from=` the job of element N/2)
- * while the run goes on, and the middle page once the run is over. With --cancel, a second run
+ * while the run goes on, the middle page once the run is over, and GET /runs/{id} (every
+ * output) with the worst GET /service-info while it is answered. With --cancel, a second run
  * of each size is canceled once a tenth of its jobs are done: the time from the cancel request
  * to CANCELED, and the jobs still running at that moment (the task summary). Beside it, the floor: the same N
  * `echo` processes spawned bare from Node as many at a time as the server runs (the job slots),
@@ -75,6 +76,9 @@ interface Row {
   worstTaskPageMs: number;
   worstMiddlePageMs: number;
   middlePageAfterMs: number;
+  /** GET /runs/{id} once the run is over (its outputs are N Files), and the worst GET /service-info meanwhile. */
+  runLogMs: number;
+  worstServiceInfoDuringRunLogMs: number;
   floorSeconds?: number;
   ratioToFloor?: number;
   cwltoolSeconds?: number;
@@ -237,6 +241,7 @@ async function runThroughApi(n: number, sandbox: Sandbox, options: Options): Pro
     const wallSeconds = (performance.now() - started) / 1000;
     const after: number[] = [];
     for (let i = 0; i < 5 && middle !== undefined; i++) after.push((await middlePage(api, runId, middle)).ms);
+    const runLog = await runLogWithProbes(api, runId);
     return {
       n,
       sandbox,
@@ -249,11 +254,29 @@ async function runThroughApi(n: number, sandbox: Sandbox, options: Options): Pro
       worstTaskPageMs,
       worstMiddlePageMs,
       middlePageAfterMs: after.sort((a, b) => a - b)[Math.floor(after.length / 2)] ?? 0,
+      ...runLog,
     };
   } finally {
     await server.stop();
     await database.drop();
   }
+}
+
+/** GET /runs/{id} (the RunLog with every output), probing GET /service-info while it is answered. */
+async function runLogWithProbes(api: string, runId: string): Promise<{ runLogMs: number; worstServiceInfoDuringRunLogMs: number }> {
+  let answered = false;
+  const runLog = timed(async () => {
+    const response = await fetch(`${api}/runs/${runId}`);
+    if (!response.ok) throw new Error(`run log: ${response.status}`);
+    await response.arrayBuffer();
+  }).finally(() => (answered = true));
+  let worst = 0;
+  while (!answered) {
+    const info = await timed(() => fetch(`${api}/service-info`).then((r) => r.arrayBuffer()));
+    worst = Math.max(worst, info.ms);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return { runLogMs: (await runLog).ms, worstServiceInfoDuringRunLogMs: worst };
 }
 
 /** The same N echo processes, stdout to a file each, `slots` at a time, started bare from Node. */
@@ -305,7 +328,7 @@ function cwltoolSeconds(n: number): number | undefined {
 }
 
 function table(rows: Row[]): string {
-  const header = ['N', 'sandbox', 'db', 'state', 'wall s', 'ms/job', 'peak RSS MiB', 'worst svc-info ms', 'worst page ms', 'worst mid page ms', 'mid page after ms', 'floor s', '× floor', 'cwltool s', 'cancel s', 'running after cancel'];
+  const header = ['N', 'sandbox', 'db', 'state', 'wall s', 'ms/job', 'peak RSS MiB', 'worst svc-info ms', 'worst page ms', 'worst mid page ms', 'mid page after ms', 'run log ms (worst svc-info meanwhile)', 'floor s', '× floor', 'cwltool s', 'cancel s', 'running after cancel'];
   const cells = rows.map((r) => [
     r.n.toLocaleString('en-US'),
     r.sandbox,
@@ -318,6 +341,7 @@ function table(rows: Row[]): string {
     r.worstTaskPageMs.toFixed(0),
     r.worstMiddlePageMs.toFixed(0),
     r.middlePageAfterMs.toFixed(1),
+    `${r.runLogMs.toFixed(0)} (${r.worstServiceInfoDuringRunLogMs.toFixed(0)})`,
     r.floorSeconds?.toFixed(2) ?? '-',
     r.ratioToFloor?.toFixed(2) ?? '-',
     r.cwltoolSeconds === undefined ? '-' : r.cwltoolSeconds.toFixed(1),

@@ -6,16 +6,15 @@
  * in pieces, under a new name, then renamed into place before the run is marked COMPLETE, so
  * a reader never sees half of it. A job may have planted something at that path (an unconfined
  * job can write anywhere in its run): the temporary file is created exclusively without
- * following links, the rename replaces whatever was there, and the reader opens it like any
- * file a job could have touched (run-files.openRunFile).
+ * following links, the rename replaces whatever was there, and the reader (wes/linked-outputs.ts)
+ * opens it like any file a job could have touched (run-files.openRunFile).
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { parseJson, stringifyJsonInPieces } from './exact-json.js';
+import { stringifyJsonInPieces } from './exact-json.js';
 import { RUN_LAYOUT } from './run-layout.js';
-import { openRunFile, RunFileRefused } from './run-files.js';
 
 /** Bytes gathered before a write: few system calls, little held. */
 const WRITE_CHUNK = 1 << 20;
@@ -44,26 +43,5 @@ export async function writeRunOutputs(runDir: string, outputs: Record<string, un
     await handle.close().catch(() => undefined);
     await fsp.rm(temporary, { force: true });
     throw error;
-  }
-}
-
-/** The outputs written by writeRunOutputs, or undefined when there is no such file (or only something a job planted). */
-export async function readRunOutputs(runDir: string): Promise<Record<string, unknown> | undefined> {
-  const opened = await openRunFile({ path: path.join(runDir, RUN_LAYOUT.outputs), runDir, followLinks: false }).catch((error: unknown) => {
-    if (error instanceof RunFileRefused) return undefined;
-    throw error;
-  });
-  if (opened === undefined) return undefined;
-  try {
-    const text = await opened.handle.readFile('utf8');
-    let value: unknown;
-    try {
-      value = parseJson(text);
-    } catch {
-      return undefined;
-    }
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } finally {
-    await opened.handle.close();
   }
 }

@@ -162,4 +162,31 @@ export interface WrappedCommand {
   usage?(): Promise<JobUsage | undefined>;
   /** Runs once after the job ended, however it ended (e.g. remove a container, a cgroup). */
   cleanup?(): Promise<void>;
+  /**
+   * Resolves once nothing of the job runs any more, which may be before cleanup() could end (a
+   * sandbox's own init still tearing its namespaces down holds its groups for milliseconds).
+   * With it the executor reads usage and reports the job's end then, and lets cleanup() finish
+   * after (its shutdown waits for it); without it, cleanup() comes first.
+   */
+  settled?(): Promise<void>;
+  /**
+   * Control groups the job must be born in (the sandbox's limits): whoever starts the process
+   * makes them, writes their settings and forks it inside, or fails the job to start. Only for
+   * an executor that starts jobs on this host (the local one); batch variants never set it.
+   */
+  readonly cgroups?: CgroupPlan;
+}
+
+/** Control groups (cgroup v1, one directory per hierarchy) to make for one job and start it in. */
+export interface CgroupPlan {
+  /** Each group's `tasks` file; the group is its directory. */
+  readonly tasksFiles: readonly string[];
+  /** Written once every group exists, before the job starts; a failed `optional` one is skipped. */
+  readonly settings: readonly CgroupSetting[];
+}
+
+export interface CgroupSetting {
+  readonly file: string;
+  readonly value: string;
+  readonly optional?: boolean;
 }

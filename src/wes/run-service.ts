@@ -16,12 +16,12 @@ import { RUN_LAYOUT } from '../run-layout.js';
 import type { PageTokenCodec } from './page-token.js';
 import { presentToken, resolvePageSize, splitLookAhead, type PageRequest } from './paging.js';
 import { parseRunRequest } from './run-request.js';
-import { parseStoredRequest, toRunLog, toRunSummary } from './to-wes.js';
-import type { RunListResponse, RunLog } from './wes-types.js';
+import { parseStoredRequest, runLogJson, runUrl, toRunLog, toRunSummary } from './to-wes.js';
+import type { RunListResponse } from './wes-types.js';
 import type { RunLauncher, WorkflowGraph } from '../run-launcher.js';
 import type { RunFile } from '../run-files.js';
-import { parseJson, stringifyJson } from '../exact-json.js';
-import { readRunOutputs } from '../run-outputs.js';
+import { stringifyJson } from '../exact-json.js';
+import { linkedJson, linkedOutputsJson } from './linked-outputs.js';
 
 export interface Caller {
   readonly userId: number;
@@ -94,11 +94,14 @@ export class RunService {
     }
   }
 
-  async getRunLog(caller: Caller, runId: string, baseUrl: string): Promise<RunLog> {
+  /** The RunLog as JSON text: its outputs may be tens of MB, linked off the event loop (linked-outputs.ts). */
+  async getRunLogJson(caller: Caller, runId: string, baseUrl: string): Promise<string> {
     const row = await getOwnedRun(this.#db, caller, runId);
+    const url = runUrl(baseUrl, row.uuid);
     // Runs completed before outputs moved to outputs.json kept them in the row.
-    const outputs = row.outputs !== null ? (parseJson(row.outputs) as Record<string, unknown>) : row.state === 'COMPLETE' ? await readRunOutputs(row.run_dir) : undefined;
-    return toRunLog(row, baseUrl, outputs);
+    const outputs =
+      row.outputs !== null ? linkedJson(row.outputs, row.run_dir, url) : row.state === 'COMPLETE' ? await linkedOutputsJson(row.run_dir, url) : undefined;
+    return runLogJson(toRunLog(row, baseUrl), outputs ?? '{}');
   }
 
   async getRunState(caller: Caller, runId: string): Promise<{ run_id: string; state: RunState }> {

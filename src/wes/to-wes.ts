@@ -6,8 +6,7 @@ import type { WorkflowInvocationRow } from '../store/tables/invocation.table.js'
 import { STEP_LEVEL_JOB_INDEX } from '../store/queries/tasks.js';
 import { formatTaskId } from '../store/task-path.js';
 import type { RunLog, RunRequest, RunSummary, TaskLog, TaskResources } from './wes-types.js';
-import { linkOutputs } from './output-links.js';
-import { parseJson } from '../exact-json.js';
+import { parseJson, stringifyJson } from '../exact-json.js';
 import { ENGINE_NAME } from './run-request.js';
 
 /** ISO 8601 UTC to the second, as the spec's "%Y-%m-%dT%H:%M:%SZ". */
@@ -106,7 +105,8 @@ export function toRunSummary(row: RunSummaryRow): RunSummary {
  * clients such as wes-client print with `--log`; each job's own streams are in its TaskLog.
  */
 /** `outputs`: the run's CWL output object, read by the caller (run-outputs.ts); undefined for none. */
-export function toRunLog(row: WorkflowInvocationRow, baseUrl: string, outputs: Record<string, unknown> | undefined): RunLog {
+/** A RunLog without its outputs, which come as text (runLogJson). */
+export function toRunLog(row: WorkflowInvocationRow, baseUrl: string): Omit<RunLog, 'outputs'> {
   const url = runUrl(baseUrl, row.uuid);
   const request = parseStoredRequest(row.request);
   const runLog: RunLog['run_log'] = {
@@ -134,6 +134,11 @@ export function toRunLog(row: WorkflowInvocationRow, baseUrl: string, outputs: R
     run_log: runLog,
     task_logs_url: `${url}/tasks`,
     task_logs: null,
-    outputs: outputs === undefined ? {} : linkOutputs(outputs, row.run_dir, url),
   };
+}
+
+/** The RunLog's JSON text with `outputsJson` (a JSON object's text) as its outputs. */
+export function runLogJson(runLog: Omit<RunLog, 'outputs'>, outputsJson: string): string {
+  const text = stringifyJson(runLog);
+  return `${text.slice(0, -1)},"outputs":${outputsJson}}`;
 }

@@ -4,11 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
 import { LocalExecutor } from '../../src/executors/local/local-executor.js';
 import { BwrapWrapper } from '../../src/executors/sandbox/bwrap-wrapper.js';
 import type { JobSpec } from '../../src/executors/executor.js';
@@ -94,7 +94,7 @@ test('on a batch node a NetworkAccess job whose slirp4netns fails exits 125 sayi
   await mkdir(stubs);
   await writeFile(path.join(stubs, 'slirp4netns'), '#!/bin/sh\necho "no tap device here" >&2\nexit 1\n', { mode: 0o755 });
   t.after(() => {
-    for (const pid of processesMentioning(marker)) process.kill(Number(pid), 'SIGKILL');
+    for (const pid of processesMentioning(marker)) process.kill(pid, 'SIGKILL');
   });
   // Into files: a held sandbox would keep pipes open, and spawnSync waiting for them.
   const [stdout, stderr] = [path.join(root, 'stdout'), path.join(root, 'stderr')];
@@ -107,17 +107,6 @@ test('on a batch node a NetworkAccess job whose slirp4netns fails exits 125 sayi
   assert.deepEqual(processesMentioning(marker), []);
 });
 
-/** Pids of processes whose command line holds `text` (a sandbox's holds the job's argv). */
-function processesMentioning(text: string): string[] {
-  return readdirSync('/proc').filter((pid) => {
-    try {
-      return /^\d+$/.test(pid) && Number(pid) !== process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text);
-    } catch {
-      return false;
-    }
-  });
-}
-
 /** Pids of slirp4netns processes whose environment holds `variable` (NAME=value). */
 async function slirpProcessesWith(variable: string): Promise<string[]> {
   const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry));
@@ -128,3 +117,64 @@ async function slirpProcessesWith(variable: string): Promise<string[]> {
   }
   return found;
 }
+
+const MiB = 1024 * 1024;
+
+/** Live (not zombie) processes whose command line mentions `marker`. */
+function processesMentioning(marker: string): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** This process's job groups (`<prefix>-<our pid>-<n>`) in every hierarchy the sandbox uses. */
+function ourJobGroups(): string[] {
+  const own = new Map(readFileSync('/proc/self/cgroup', 'utf8').split('\n').map((line) => [line.split(':')[1], line.split(':')[2]] as const));
+  const name = new RegExp(`^wes-[0-9a-f]{8}-${process.pid}-\\d+$`);
+  return ['memory', 'cpu', 'cpuacct', 'pids'].flatMap((controller) => {
+    const parent = path.join('/sys/fs/cgroup', controller, own.get(controller) ?? '/');
+    return existsSync(parent) ? readdirSync(parent).filter((entry) => name.test(entry)) : [];
+  });
+}
+
+test("a sandboxed job's CPU time and peak memory are those of its own processes, each job's alone", async (t) => {
+  const { wrapper, spec } = await setUp(t);
+  if (wrapper.description.includes('NOT enforced')) {
+    t.skip('no writable cgroup v1 hierarchy: sandboxed jobs are not measured here');
+    return;
+  }
+  const executor = new LocalExecutor({ maxJobs: 1, wrapper });
+  t.after(() => executor.shutdown());
+  // The shell's child makes the figures: a bytes object is written (200 MiB touched), then 1 s of CPU.
+  const hungry = spec(`python3 -c 'import time; b = b"x" * (200 << 20); t = time.process_time()\nwhile time.process_time() - t < 1: pass' & wait`);
+  const first = await executor.submit(hungry, new AbortController().signal).result;
+  const second = await executor.submit(spec('true'), new AbortController().signal).result;
+  assert.deepEqual(first.outcome, { kind: 'exited', exitCode: 0 });
+  assert.ok(first.usage !== undefined && second.usage !== undefined, 'sandboxed jobs are measured');
+  assert.ok(first.usage.maxRssBytes >= 200 * MiB, `peak ${first.usage.maxRssBytes / MiB} MiB`);
+  assert.ok(first.usage.cpuSeconds >= 0.8, `cpu ${first.usage.cpuSeconds} s`);
+  assert.ok(second.usage.maxRssBytes < 100 * MiB, `true's peak ${second.usage.maxRssBytes / MiB} MiB`);
+  assert.ok(second.usage.cpuSeconds < 0.5, `true's cpu ${second.usage.cpuSeconds} s`);
+});
+
+test('when a sandboxed job is reported ended nothing it forked still runs, and its groups go by shutdown', async (t) => {
+  const { spec, wrapper } = await setUp(t);
+  const marker = `wes-daemon-${process.pid}-${Date.now()}`;
+  const executor = new LocalExecutor({ maxJobs: 2, wrapper });
+  t.after(() => executor.shutdown());
+  // A daemon in a session of its own that ignores SIGTERM, still running when the job's command exits.
+  const daemon = spec(`setsid sh -c 'trap "" TERM HUP; while :; do sleep 1; done' ${marker} & sleep 0.3; echo started`);
+  const results = await Promise.all([daemon, daemon, spec('true'), spec('true')].map((job) => executor.submit(job, new AbortController().signal).result));
+  assert.deepEqual(processesMentioning(marker), [], 'a daemon outlived its job');
+  for (const { outcome } of results) assert.deepEqual(outcome, { kind: 'exited', exitCode: 0 });
+  await executor.shutdown();
+  assert.deepEqual(ourJobGroups(), []);
+});

@@ -1,13 +1,24 @@
 /**
  * A run's outputs.json, in a run directory an unconfined job could write into: written
- * whole or not at all, never through a link planted at its name, and never read through one.
+ * whole or not at all, never through a link planted at its name, and never read through one;
+ * read back linked for the RunLog, a large one off the event loop.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readRunOutputs, writeRunOutputs } from '../../src/run-outputs.js';
+import { writeRunOutputs } from '../../src/run-outputs.js';
+import { INLINE_BYTES, linkedOutputsJson } from '../../src/wes/linked-outputs.js';
+import { parseJson } from '../../src/exact-json.js';
+
+const RUN_URL = 'http://wes.test/ga4gh/wes/v1/runs/r1';
+
+/** What GetRunLog shows as outputs, parsed; undefined when it shows none. */
+async function readRunOutputs(runDir: string): Promise<unknown> {
+  const text = await linkedOutputsJson(runDir, RUN_URL);
+  return text === undefined ? undefined : parseJson(text);
+}
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wes-outputs-'));
@@ -43,4 +54,37 @@ test('no outputs file, or one that is not a JSON object, reads as no outputs', a
   assert.equal(await readRunOutputs(runDir), undefined);
   fs.writeFileSync(path.join(runDir, 'outputs.json'), '[1]');
   assert.equal(await readRunOutputs(runDir), undefined);
+});
+
+test('a large outputs file is linked in a worker thread, as a small one is here', async (t) => {
+  const runDir = tempDir(t);
+  const files = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({ class: 'File', path: path.join(runDir, 'work', `job.${i}`, 'out.txt'), basename: 'out.txt', size: i }));
+  const small = { out: files(3), n: 12345678901234567890n };
+  await writeRunOutputs(runDir, small);
+  const linkedSmall = (await readRunOutputs(runDir)) as { out: Record<string, unknown>[]; n: bigint };
+  assert.deepEqual(linkedSmall.out[2], { class: 'File', basename: 'out.txt', size: 2, location: `${RUN_URL}/outputs/work/job.2/out.txt` });
+  assert.equal(linkedSmall.n, 12345678901234567890n);
+
+  const large = { out: files(200_000), n: 12345678901234567890n };
+  await writeRunOutputs(runDir, large);
+  assert.ok(fs.statSync(path.join(runDir, 'outputs.json')).size > 10 * INLINE_BYTES);
+  // The threads of this process while the outputs are read: one more means the work went to a worker.
+  const threads = (): number => fs.readdirSync('/proc/self/task').length;
+  const before = threads();
+  let most = before;
+  let reading = true;
+  const tick = (): void => {
+    most = Math.max(most, threads());
+    if (reading) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const linkedLarge = (await readRunOutputs(runDir)) as { out: Record<string, unknown>[]; n: bigint };
+  reading = false;
+  assert.equal(linkedLarge.out.length, 200_000);
+  assert.deepEqual(linkedLarge.out[2], linkedSmall.out[2]);
+  assert.deepEqual(linkedLarge.out[199_999], { class: 'File', basename: 'out.txt', size: 199_999, location: `${RUN_URL}/outputs/work/job.199999/out.txt` });
+  assert.equal(linkedLarge.n, 12345678901234567890n);
+  // Parsed and linked on this thread, the ~20 MB would stall every request for as long.
+  assert.ok(most > before, `${before} threads before, at most ${most} while the outputs were linked`);
 });

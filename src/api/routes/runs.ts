@@ -80,8 +80,8 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
     return { run_id: await services.runs.submit(request.caller, fields, staging) };
   });
 
-  app.get('/runs/:run_id', { schema: { params: RunParams } }, async (request) =>
-    services.runs.getRunLog(request.caller, request.params.run_id, baseUrlOf(request, links)),
+  app.get('/runs/:run_id', { schema: { params: RunParams } }, async (request, reply) =>
+    reply.type('application/json; charset=utf-8').send(await services.runs.getRunLogJson(request.caller, request.params.run_id, baseUrlOf(request, links))),
   );
 
   app.get('/runs/:run_id/status', { schema: { params: RunParams } }, async (request) =>

@@ -1,4 +1,5 @@
 /** Messages between the executor and its launcher process (launcher.ts, launcher-process.ts). */
+import type { CgroupPlan } from '../executor.js';
 
 /** A job's standard stream, as a launch failure names the one it could not open. */
 export type Redirection = 'stdin' | 'stdout' | 'stderr';
@@ -14,12 +15,21 @@ export interface LaunchRequest {
   readonly stdoutPath: string;
   readonly stderrPath: string;
   /**
-   * `tasks` files of the job's own control groups (job-cgroups.ts): the launcher makes the
-   * groups and its thread steps into them for the fork, so the job's first process is born
-   * inside and nothing it forks escapes measurement, then steps back to each one's parent (the
-   * groups are named below the server's own, where the launcher lives).
+   * The job's own control groups (job-cgroups.ts): the launcher makes them, writes their
+   * settings, and its thread steps into them for the fork, so the job's first process is born
+   * inside and nothing it forks escapes them, then steps back to each one's parent (the groups
+   * are named below the server's own, where the launcher lives).
    */
-  readonly cgroupTasks?: readonly string[];
+  readonly cgroups?: LaunchGroups;
+}
+
+export interface LaunchGroups {
+  readonly plan: CgroupPlan;
+  /**
+   * The job must not run outside them (they hold the sandbox's limits): failing to make or
+   * enter them fails the launch. Otherwise (usage-only groups) the job then runs unmeasured.
+   */
+  readonly required: boolean;
 }
 
 export type LaunchReply =

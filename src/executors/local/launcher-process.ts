@@ -6,9 +6,10 @@
  * executor's group registry for the next server to stop).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, openSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { LaunchReply, LaunchRequest, Redirection } from './launch-protocol.js';
+import type { LaunchGroups, LaunchReply, LaunchRequest, Redirection } from './launch-protocol.js';
+import { makeGroups } from '../sandbox/job-cgroups.js';
 
 const reply = (message: LaunchReply): void => {
   process.send?.(message);
@@ -31,15 +32,14 @@ function launch(request: LaunchRequest): void {
     }
   };
   let child: ChildProcess;
-  const groups = request.cgroupTasks ?? [];
-  let measured = false;
+  let entered: readonly string[] = [];
   try {
     const stdin = request.stdinPath === undefined ? 'ignore' : open('stdin', request.stdinPath, constants.O_RDONLY);
     const stdout = open('stdout', request.stdoutPath, WRITE);
     // One shared descriptor when both go to the same file, so the streams interleave instead of
     // overwriting each other from two independent offsets.
     const stderr = request.stderrPath === request.stdoutPath ? stdout : open('stderr', request.stderrPath, WRITE);
-    measured = enterGroups(groups);
+    entered = enterGroups(request.cgroups);
     child = spawn(request.command, request.args, {
       cwd: request.cwd,
       env: { ...request.env },
@@ -48,7 +48,7 @@ function launch(request: LaunchRequest): void {
       stdio: [stdin, stdout, stderr],
     });
   } catch (error) {
-    // Failed opens, and argument errors such as a NUL byte in argv.
+    // Failed opens, groups a sandboxed job cannot run without, and argument errors such as a NUL byte in argv.
     reply({ id: request.id, kind: 'failed', ...describe(error) });
     return;
   } finally {
@@ -56,8 +56,9 @@ function launch(request: LaunchRequest): void {
     for (const fd of fds) closeSync(fd);
     // A throw here ends the launcher, as it must: left inside, it would be measured as the job
     // and killed with the job's leftovers.
-    if (measured) leaveGroups(groups);
+    leaveGroups(entered);
   }
+  const measured = entered.length > 0;
   if (child.pid === undefined) {
     // An exec failure (ENOENT, EACCES) is reported through 'error' on the next tick.
     child.once('error', (error) => reply({ id: request.id, kind: 'failed', ...describe(error) }));
@@ -70,25 +71,28 @@ function launch(request: LaunchRequest): void {
 }
 
 /**
- * Makes the groups (here: a memory group's mkdir is most of what measuring costs, better spent
- * off the server's event loop), all before entering one, so that making them is not charged
- * to the job; then moves this (the main, forking) thread into each: cgroup v1 moves one thread
- * per write to `tasks`, so the launcher's other threads stay where they are. All or none: a job
- * measured in some groups only would report part of its use, so a failure steps back out (the
- * executor removes what was made).
+ * Makes the groups with their limits (here, off the server's event loop, and without a shell
+ * exec per job to step in), all before entering one, so that making them is not charged to the
+ * job; then moves this (the main, forking) thread into each: cgroup v1 moves one thread per
+ * write to `tasks`, so the launcher's other threads stay where they are. All or none: a job
+ * measured in some groups only would report part of its use, and a sandboxed job must not run
+ * outside its limits, so a failure steps back out and, when the groups are required, fails the
+ * launch (the executor removes what was made). Returns the groups entered.
  */
-function enterGroups(files: readonly string[]): boolean {
+function enterGroups(groups: LaunchGroups | undefined): readonly string[] {
+  if (groups === undefined) return [];
   const entered: string[] = [];
   try {
-    for (const file of files) mkdirSync(dirname(file));
-    for (const file of files) {
+    makeGroups(groups.plan);
+    for (const file of groups.plan.tasksFiles) {
       writeFileSync(file, String(process.pid));
       entered.push(file);
     }
-    return entered.length > 0;
-  } catch {
+    return entered;
+  } catch (error) {
     leaveGroups(entered);
-    return false;
+    if (groups.required) throw new Error(`cannot set up the job's control groups: ${messageOf(error)}`);
+    return [];
   }
 }
 

@@ -20,7 +20,7 @@ export interface ProcessExit {
 
 export interface StartedProcess {
   readonly pid: number;
-  /** Born inside the control groups the request named (LaunchRequest.cgroupTasks). */
+  /** Born inside the control groups the request named (LaunchRequest.cgroups). */
   readonly measured: boolean;
   /** Resolves when the process has exited (its group may live on). */
   readonly exit: Promise<ProcessExit>;

@@ -19,6 +19,7 @@ import { errnoCode, terminateGroup } from './process-group.js';
 import { GroupRegistry, type LiveServers } from './group-registry.js';
 import { FairQueue, type QueueEntry } from './fair-queue.js';
 import { Launcher, LaunchError, type StartedProcess } from './launcher.js';
+import type { LaunchGroups } from './launch-protocol.js';
 import { JobCgroups, USAGE_CONTROLLERS, type JobCgroup } from '../sandbox/job-cgroups.js';
 
 export interface LocalExecutorOptions {
@@ -122,6 +123,8 @@ export class LocalExecutor implements Executor {
   readonly #bySignal = new Map<AbortSignal, { readonly jobs: Set<Job>; readonly onAbort: () => void }>();
   /** Jobs holding a slot: starting, running, or waiting for their group to disappear. */
   readonly #active = new Set<Job>();
+  /** Cleanups of settled jobs still under way (WrappedCommand.settled). */
+  readonly #cleanups = new Set<Promise<void>>();
   #usedCores = 0;
   #usedRamMiB = 0;
   /** Set first thing in shutdown, so dropping queued jobs cannot let others start. */
@@ -206,7 +209,9 @@ export class LocalExecutor implements Executor {
       for (const job of this.#queue.drain()) this.#finish(job, ended({ kind: 'canceled' }));
       const active = [...this.#active];
       for (const job of active) this.#stop(job, 'canceled');
-      this.#shutdown = Promise.all(active.map((job) => job.result)).then(() => this.#launcher.close());
+      this.#shutdown = Promise.all(active.map((job) => job.result))
+        .then(() => Promise.all(this.#cleanups))
+        .then(() => this.#launcher.close());
     }
     return this.#shutdown;
   }
@@ -327,15 +332,34 @@ export class LocalExecutor implements Executor {
   }
 
   async #execute(job: Job): Promise<JobResult> {
+    let settled = false;
     try {
       const result = await this.#spawnAndWait(job);
+      if (job.wrapped?.settled !== undefined) {
+        await job.wrapped.settled().catch(() => undefined);
+        settled = true;
+      }
       const usage = await this.#usageOf(job).catch(() => undefined);
       return usage === undefined ? result : { ...result, usage };
     } finally {
-      await job.wrapped?.cleanup?.().catch(() => undefined);
+      const cleanup = job.wrapped?.cleanup?.().catch(() => undefined);
+      if (settled && cleanup !== undefined) this.#finishLater(cleanup);
+      else await cleanup;
       // Also kills what escaped the job's process group (a setsid daemon): it is still in the group.
       await job.usageGroup?.remove();
     }
+  }
+
+  /** A settled job's cleanup, which shutdown waits for. */
+  #finishLater(cleanup: Promise<void>): void {
+    this.#cleanups.add(cleanup);
+    void cleanup.then(() => this.#cleanups.delete(cleanup));
+  }
+
+  /** The wrapper's groups (the sandbox's limits), else the usage groups, which the job may run without. */
+  #groupsOf(job: Job): LaunchGroups | undefined {
+    if (job.wrapped?.cgroups !== undefined) return { plan: job.wrapped.cgroups, required: true };
+    return job.usageGroup === undefined ? undefined : { plan: job.usageGroup.plan, required: false };
   }
 
   /** The wrapper's measurement (its own cgroups), else the usage groups' if the job was born in them. */
@@ -382,7 +406,7 @@ export class LocalExecutor implements Executor {
         stdinPath: spec.stdinPath,
         stdoutPath: spec.stdoutPath,
         stderrPath: spec.stderrPath,
-        cgroupTasks: job.usageGroup?.tasksFiles,
+        cgroups: this.#groupsOf(job),
       });
     } catch (err) {
       return failedToStart(err instanceof LaunchError && err.opening !== undefined ? `cannot start ${command}: ${err.message}` : spawnFailureMessage(command, err));

@@ -18,11 +18,12 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, realpath, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { CommandWrapper, JobSpec, Mount, WrappedCommand } from '../executor.js';
-import { JobCgroups, type JobCgroup } from './job-cgroups.js';
+import { JobCgroups } from './job-cgroups.js';
 import { SLIRP_NAMESERVER, SLIRP_OPTIONS, SlirpNetworks, type JobNetwork } from './slirp-network.js';
 import { systemEntries, unreadableEntries, type HiddenEntries, type SystemEntry } from './system-view.js';
 
@@ -34,8 +35,6 @@ export const SLIRP_PACKAGE = 'slirp4netns';
  * operator controls; the job's PATH is set inside the sandbox.
  */
 const WRAPPER_PATH = process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin';
-/** Moves the shell into each cgroup.procs file named before `--`, then execs the rest. */
-const ENTER_CGROUPS = 'for f do case $f in --) break;; esac; echo $$ > "$f" || exit 125; shift; done; shift; exec "$@"';
 
 const NO_NETWORK_HERE = 'NetworkAccess needs slirp4netns and iproute2 and a server running as root; this server has no network for sandboxed jobs';
 /**
@@ -207,7 +206,6 @@ export class BwrapWrapper implements CommandWrapper {
     const cleanup = async (): Promise<void> => {
       for (const step of undo.reverse()) await step();
     };
-    let usage: WrappedCommand['usage'];
     try {
       let argv = bwrap;
       if (confinement.network && this.#networks !== undefined) {
@@ -215,21 +213,30 @@ export class BwrapWrapper implements CommandWrapper {
         undo.push(() => network.remove());
         argv = ['nsenter', `--net=${network.path}`, '--', ...argv];
       }
-      if (this.#cgroups !== undefined) {
-        const cgroup: JobCgroup = await this.#cgroups.create({
-          ramMiB: spec.ramMiB,
-          cores: spec.cores,
-          maxProcesses: this.#maxProcesses,
-        });
-        undo.push(() => cgroup.remove());
-        usage = () => cgroup.usage();
-        argv = ['/bin/sh', '-c', ENTER_CGROUPS, 'wes-job', ...cgroup.procsFiles, '--', ...argv];
-      }
-      return { argv, env: { PATH: WRAPPER_PATH }, cleanup, usage };
+      // The executor's launcher makes them and forks the job inside (WrappedCommand.cgroups).
+      const cgroup = this.#cgroups?.reserve({ ramMiB: spec.ramMiB, cores: spec.cores, maxProcesses: this.#maxProcesses });
+      if (cgroup === undefined) return { argv, env: { PATH: WRAPPER_PATH }, cleanup };
+      undo.push(() => cgroup.remove());
+      return { argv, env: { PATH: WRAPPER_PATH }, cleanup, usage: () => cgroup.usage(), cgroups: cgroup.plan, settled: () => cgroup.vacate(isSandboxInit) };
     } catch (err) {
       await cleanup();
       throw err;
     }
+  }
+}
+
+/**
+ * Whether `pid` is a sandbox's PID 1, bwrap's own init (NSpid "<ours> 1": a job cannot be PID 1
+ * of its sandbox, and a namespace it makes lies one level deeper). Once the job's processes
+ * are gone it runs nothing of the job: it exits, tearing the namespaces down, which waits for
+ * an RCU grace period (synchronize_rcu_expedited on the mount namespace; milliseconds).
+ */
+function isSandboxInit(pid: number): boolean {
+  try {
+    const nspid = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return nspid !== undefined && /^\d+\s+1$/.test(nspid.trim());
+  } catch {
+    return false;
   }
 }
 

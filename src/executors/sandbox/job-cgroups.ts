@@ -11,11 +11,11 @@
  * Removing a job's groups first kills every process still in them: a process cannot leave
  * its group without privileges the sandbox drops, so nothing a job forked outlives it.
  */
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, type Dirent } from 'node:fs';
-import { mkdir, readdir, readFile, realpath, rmdir, writeFile } from 'node:fs/promises';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, realpath, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isStaleName } from './stale-name.js';
-import type { JobUsage } from '../executor.js';
+import type { CgroupPlan, CgroupSetting, JobUsage } from '../executor.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 const CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids'] as const;
@@ -36,17 +36,23 @@ export interface CgroupLimits {
 }
 
 export interface JobCgroup {
-  /** The cgroup.procs files the job's first process writes its pid into before exec. */
-  readonly procsFiles: readonly string[];
   /**
-   * The groups' `tasks` files: writing a thread id there moves that thread alone (cgroup v1),
-   * so a launcher can step in, fork the job inside, and step back out to each group's parent.
+   * What making the groups takes: their `tasks` files (writing a thread id there moves that
+   * thread alone, cgroup v1, so a launcher can step in, fork the job inside, and step back out
+   * to each group's parent) and the limits to write first. Whoever starts the job makes them
+   * (the local executor's launcher), unless create() did.
    */
-  readonly tasksFiles: readonly string[];
+  readonly plan: CgroupPlan;
   /** The groups' path within every hierarchy; only with the 'root' placement. */
   readonly path?: string;
   /** What the job used so far; undefined unless both the memory and cpuacct groups exist. */
   usage(): Promise<JobUsage | undefined>;
+  /**
+   * Kills whatever is left in the groups and resolves once nothing is, but for the processes
+   * `spare` accepts (a sandbox's own init tearing its namespaces down); never rejects. The
+   * groups stay: remove() follows.
+   */
+  vacate(spare: (pid: number) => boolean): Promise<void>;
   /** Kills whatever is left in the groups and removes them; never rejects. */
   remove(): Promise<void>;
 }
@@ -90,33 +96,51 @@ function removeGroup(dir: string): 'removed' | 'busy' | 'failed' {
   }
 }
 
-/** Kills every process in `dirs` until they are empty, then removes them. */
+function killAll(pids: readonly number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+function subgroups(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => path.join(dir, entry.name));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Removes `dirs`, killing every process in them until they are empty. A group stays busy for
+ * a moment after its last process left cgroup.procs (a dying leader is no longer listed), so
+ * the rmdir itself is what is retried.
+ */
 async function killAndRemove(dirs: readonly string[], deadline = Date.now() + REMOVE_TIMEOUT_MS): Promise<void> {
   for (const dir of dirs) {
     // Usually the job's processes are gone already and the group goes at once.
-    if (removeGroup(dir) !== 'busy') continue;
-    for (let wait = FIRST_POLL_MS; ; wait = Math.min(wait * 2, MAX_POLL_MS)) {
-      const pids = pidsIn(dir);
-      if (pids.length === 0 || Date.now() > deadline) break;
-      for (const pid of pids) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }
+    for (let wait = FIRST_POLL_MS; removeGroup(dir) === 'busy' && Date.now() <= deadline; wait = Math.min(wait * 2, MAX_POLL_MS)) {
+      killAll(pidsIn(dir));
+      // Groups inside (a container's, when its runtime did not remove them) go first.
+      await killAndRemove(subgroups(dir), deadline);
       await sleep(wait);
     }
-    // Still busy with groups inside (a container's, when its runtime did not remove them): those go first.
-    if (removeGroup(dir) === 'busy') {
-      let entries: Dirent[] = [];
-      try {
-        entries = readdirSync(dir, { withFileTypes: true });
-      } catch {
-        // Removed meanwhile.
-      }
-      await killAndRemove(entries.filter((entry) => entry.isDirectory()).map((entry) => path.join(dir, entry.name)), deadline);
-      removeGroup(dir);
+  }
+}
+
+/** Kills every process in `dirs` until none is left but those `spare` accepts. */
+async function vacate(dirs: readonly string[], spare: (pid: number) => boolean, deadline = Date.now() + REMOVE_TIMEOUT_MS): Promise<void> {
+  for (const dir of dirs) {
+    for (let wait = FIRST_POLL_MS; Date.now() <= deadline; wait = Math.min(wait * 2, MAX_POLL_MS)) {
+      const left = pidsIn(dir).filter((pid) => !spare(pid));
+      if (left.length === 0) break;
+      killAll(left);
+      await sleep(wait);
     }
   }
 }
@@ -183,47 +207,43 @@ export class JobCgroups {
     return [...this.#parents.keys()];
   }
 
-  /** Creates the groups for one job with its limits set (none: it is only measured). */
-  async create(limits: CgroupLimits = {}): Promise<JobCgroup> {
-    const name = this.#nextName();
-    const made: string[] = [];
+  /** Creates the groups for one job, with no limit: it is only measured (a container's parent group). */
+  async create(): Promise<JobCgroup> {
+    const group = this.reserve();
     try {
-      for (const [controller, parent] of this.#parents) {
-        const dir = path.join(parent, name);
-        mkdirSync(dir);
-        made.push(dir);
-        await setLimits(controller, dir, limits);
-      }
+      makeGroups(group.plan);
     } catch (err) {
-      await killAndRemove(made);
+      await group.remove();
       throw new Error(`cannot set up the job's control groups: ${err instanceof Error ? err.message : String(err)}`);
     }
-    return this.#named(name);
+    return group;
   }
 
   /**
-   * Names one job's groups without making them: for whoever starts the job to make (the local
-   * executor's launcher makes usage-only groups, no limit to set, off the server's event loop:
-   * a memory group's mkdir is most of its cost). Removing them is safe if they were never made.
+   * Names one job's groups and their limits without making them, for whoever starts the job
+   * (the local executor's launcher, off the server's event loop, right before the fork: the
+   * groups are new for every job, see ARCHITECTURE.md). Removing them is safe if they were
+   * never made.
    */
-  reserve(): JobCgroup {
-    return this.#named(this.#nextName());
+  reserve(limits: CgroupLimits = {}): JobCgroup {
+    return this.#named(this.#nextName(), limits);
   }
 
   #nextName(): string {
     return `${this.#prefix}-${process.pid}-${this.#next++}`;
   }
 
-  #named(name: string): JobCgroup {
+  #named(name: string, limits: CgroupLimits = {}): JobCgroup {
     const dirs = [...this.#parents.values()].map((parent) => path.join(parent, name));
+    const settings = [...this.#parents].flatMap(([controller, parent]) => settingsOf(controller, path.join(parent, name), limits));
     const dirOf = (controller: Controller) => (this.#parents.has(controller) ? path.join(this.#parents.get(controller) as string, name) : undefined);
     // Deepest first: a container's groups in the other hierarchies, then the ones that measure it.
     const removal = [...this.#others.map((root) => path.join(root, name)), ...dirs];
     return {
-      procsFiles: dirs.map((dir) => path.join(dir, 'cgroup.procs')),
-      tasksFiles: dirs.map((dir) => path.join(dir, 'tasks')),
+      plan: { tasksFiles: dirs.map((dir) => path.join(dir, 'tasks')), settings },
       ...(this.#placement === 'root' ? { path: `/${name}` } : {}),
       usage: async () => readUsage(dirOf('memory'), dirOf('cpuacct') ?? dirOf('cpu')),
+      vacate: (spare) => vacate(dirs, spare),
       remove: () => killAndRemove(removal),
     };
   }
@@ -255,26 +275,41 @@ function readUsage(memoryDir: string | undefined, cpuacctDir: string | undefined
   return { cpuSeconds: nanoseconds / 1e9, maxRssBytes: peak };
 }
 
-async function setLimits(controller: Controller, dir: string, limits: CgroupLimits): Promise<void> {
+/**
+ * Makes every group of `plan` and writes its settings (synchronously: see above); throws at
+ * the first failure, leaving what was made for the caller to remove.
+ */
+export function makeGroups(plan: CgroupPlan): void {
+  for (const file of plan.tasksFiles) mkdirSync(path.dirname(file));
+  for (const { file, value, optional } of plan.settings) {
+    try {
+      writeFileSync(file, value);
+    } catch (err) {
+      if (optional !== true) throw err;
+    }
+  }
+}
+
+function settingsOf(controller: Controller, dir: string, limits: CgroupLimits): CgroupSetting[] {
   switch (controller) {
-    case 'memory':
-      if (limits.ramMiB !== undefined && limits.ramMiB > 0) {
-        const bytes = String(Math.ceil(limits.ramMiB) * 1024 * 1024);
-        await writeFile(path.join(dir, 'memory.limit_in_bytes'), bytes);
-        // With swap the job could page out past its limit; memsw caps memory plus swap.
-        await writeFile(path.join(dir, 'memory.memsw.limit_in_bytes'), bytes).catch(() => undefined);
-      }
-      return;
+    case 'memory': {
+      if (limits.ramMiB === undefined || !(limits.ramMiB > 0)) return [];
+      const value = String(Math.ceil(limits.ramMiB) * 1024 * 1024);
+      // With swap the job could page out past its limit; memsw caps memory plus swap (absent without swap accounting).
+      return [
+        { file: path.join(dir, 'memory.limit_in_bytes'), value },
+        { file: path.join(dir, 'memory.memsw.limit_in_bytes'), value, optional: true },
+      ];
+    }
     case 'cpu':
-      if (limits.cores !== undefined && limits.cores > 0) {
-        await writeFile(path.join(dir, 'cpu.cfs_period_us'), String(CFS_PERIOD_US));
-        await writeFile(path.join(dir, 'cpu.cfs_quota_us'), String(Math.max(1000, Math.round(limits.cores * CFS_PERIOD_US))));
-      }
-      return;
+      if (limits.cores === undefined || !(limits.cores > 0)) return [];
+      return [
+        { file: path.join(dir, 'cpu.cfs_period_us'), value: String(CFS_PERIOD_US) },
+        { file: path.join(dir, 'cpu.cfs_quota_us'), value: String(Math.max(1000, Math.round(limits.cores * CFS_PERIOD_US))) },
+      ];
     case 'cpuacct':
-      return;
+      return [];
     case 'pids':
-      if (limits.maxProcesses !== undefined) await writeFile(path.join(dir, 'pids.max'), String(limits.maxProcesses));
-      return;
+      return limits.maxProcesses === undefined ? [] : [{ file: path.join(dir, 'pids.max'), value: String(limits.maxProcesses) }];
   }
 }
