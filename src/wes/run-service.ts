@@ -94,14 +94,15 @@ export class RunService {
     }
   }
 
-  /** The RunLog as JSON text: its outputs may be tens of MB, linked off the event loop (linked-outputs.ts). */
-  async getRunLogJson(caller: Caller, runId: string, baseUrl: string): Promise<string> {
+  /** The RunLog as JSON (UTF-8): its outputs may be tens of MB, linked off the event loop (linked-outputs.ts). */
+  async getRunLogJson(caller: Caller, runId: string, baseUrl: string): Promise<Buffer> {
     const row = await getOwnedRun(this.#db, caller, runId);
     const url = runUrl(baseUrl, row.uuid);
     // Runs completed before outputs moved to outputs.json kept them in the row.
+    const legacy = row.outputs === null ? undefined : linkedJson(row.outputs, row.run_dir, url);
     const outputs =
-      row.outputs !== null ? linkedJson(row.outputs, row.run_dir, url) : row.state === 'COMPLETE' ? await linkedOutputsJson(row.run_dir, url) : undefined;
-    return runLogJson(toRunLog(row, baseUrl), outputs ?? '{}');
+      legacy !== undefined ? Buffer.from(legacy) : row.state === 'COMPLETE' && row.outputs === null ? await linkedOutputsJson(row.run_dir, url) : undefined;
+    return runLogJson(toRunLog(row, baseUrl), outputs ?? Buffer.from('{}'));
   }
 
   async getRunState(caller: Caller, runId: string): Promise<{ run_id: string; state: RunState }> {

@@ -137,8 +137,8 @@ export function toRunLog(row: WorkflowInvocationRow, baseUrl: string): Omit<RunL
   };
 }
 
-/** The RunLog's JSON text with `outputsJson` (a JSON object's text) as its outputs. */
-export function runLogJson(runLog: Omit<RunLog, 'outputs'>, outputsJson: string): string {
+/** The RunLog's JSON with `outputsJson` (a JSON object, UTF-8) as its outputs. */
+export function runLogJson(runLog: Omit<RunLog, 'outputs'>, outputsJson: Buffer): Buffer {
   const text = stringifyJson(runLog);
-  return `${text.slice(0, -1)},"outputs":${outputsJson}}`;
+  return Buffer.concat([Buffer.from(`${text.slice(0, -1)},"outputs":`), outputsJson, Buffer.from('}')]);
 }

@@ -16,8 +16,8 @@ const RUN_URL = 'http://wes.test/ga4gh/wes/v1/runs/r1';
 
 /** What GetRunLog shows as outputs, parsed; undefined when it shows none. */
 async function readRunOutputs(runDir: string): Promise<unknown> {
-  const text = await linkedOutputsJson(runDir, RUN_URL);
-  return text === undefined ? undefined : parseJson(text);
+  const bytes = await linkedOutputsJson(runDir, RUN_URL);
+  return bytes === undefined ? undefined : parseJson(bytes.toString('utf8'));
 }
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
