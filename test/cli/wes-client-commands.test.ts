@@ -49,7 +49,9 @@ async function setup(t: import('node:test').TestContext, jobSandbox?: 'none') {
   return { env, dir };
 }
 
-test('submit attaches tools from a sub-folder and input files; --wait prints outputs and exits by the run state', { timeout: 120_000 }, async (t) => {
+// The time limits are safety limits only: each step starts the CLI from its TypeScript sources,
+// seconds apiece on a loaded 2-core machine.
+test('submit attaches tools from a sub-folder and input files; --wait prints outputs and exits by the run state', { timeout: 300_000 }, async (t) => {
   const { env, dir } = await setup(t);
   fs.mkdirSync(path.join(dir, 'workflow/tools'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'data'));
@@ -105,7 +107,7 @@ test('submit attaches tools from a sub-folder and input files; --wait prints out
   assert.equal(fs.readFileSync(path.join(dir, 'again/count.txt'), 'utf8').trim(), '3');
 });
 
-test('logs -f follows a running job to its end; logs of the run; errors are one line with a non-zero exit', { timeout: 120_000 }, async (t) => {
+test('logs -f follows a running job to its end; logs of the run; errors are one line with a non-zero exit', { timeout: 300_000 }, async (t) => {
   // The job waits for a gate file the test creates on the host, which a sandboxed job cannot see.
   const { env, dir } = await setup(t, 'none');
   fs.writeFileSync(path.join(dir, 'gated.cwl'), GATED_TOOL);
