@@ -11,6 +11,7 @@ import type { EngineHost } from '../engine/engine-host.js';
 
 export function limitHost(host: EngineHost, maxInFlight: number): EngineHost {
   const lane = new Lane(maxInFlight);
+  const scatterOutputs = host.scatterOutputs?.bind(host);
   return {
     stepStarted: (step) => lane.run('new', () => host.stepStarted(step)),
     scatterSized: (path, elements) => lane.run('new', () => host.scatterSized(path, elements)),
@@ -24,9 +25,7 @@ export function limitHost(host: EngineHost, maxInFlight: number): EngineHost {
     jobEnded: (path, element, end, endedAt) => host.jobEnded(path, element, end, endedAt),
     jobSubmitted: async (path, element, externalId) => host.jobSubmitted?.(path, element, externalId),
     // Whether the host keeps scatter outputs decides where the engine keeps them: pass its absence on.
-    ...(host.scatterOutputs === undefined
-      ? {}
-      : { scatterOutputs: (path, from, to) => lane.run('progress', async () => (await host.scatterOutputs?.(path, from, to)) ?? []) }),
+    ...(scatterOutputs === undefined ? {} : { scatterOutputs: (path, from, to) => lane.run('progress', () => scatterOutputs(path, from, to)) }),
   };
 }
 

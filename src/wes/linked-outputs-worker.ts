@@ -4,12 +4,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { linkedJson, type LinkAnswer, type LinkRequest } from './linked-outputs.js';
 
 const { fd, runDir, runUrl } = workerData as LinkRequest;
-const text = linkedJson(readFileSync(fd, 'utf8'), runDir, runUrl);
-if (text === undefined) {
+const bytes = linkedJson(readFileSync(fd, 'utf8'), runDir, runUrl);
+if (bytes === undefined) {
   parentPort?.postMessage(null satisfies LinkAnswer);
 } else {
-  // Buffer.from gives a buffer this large its own ArrayBuffer (only small ones share a pool), so all of it can move.
-  const bytes = Buffer.from(text);
+  // A small result may sit in Buffer's shared pool: offset and length say where in the moved ArrayBuffer it is.
   const answer: LinkAnswer = { buffer: bytes.buffer as ArrayBuffer, offset: bytes.byteOffset, length: bytes.length };
   parentPort?.postMessage(answer, [bytes.buffer as ArrayBuffer]);
 }

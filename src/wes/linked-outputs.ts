@@ -39,18 +39,15 @@ export async function linkedOutputsJson(runDir: string, runUrl: string): Promise
   if (opened === undefined) return undefined;
   try {
     const { size } = await opened.handle.stat();
-    if (size <= INLINE_BYTES) {
-      const text = linkedJson(await opened.handle.readFile('utf8'), runDir, runUrl);
-      return text === undefined ? undefined : Buffer.from(text);
-    }
+    if (size <= INLINE_BYTES) return linkedJson(await opened.handle.readFile('utf8'), runDir, runUrl);
     return await inWorker({ fd: opened.handle.fd, runDir, runUrl });
   } finally {
     await opened.handle.close();
   }
 }
 
-/** Outputs text → linked outputs text; undefined unless the text is a JSON object. */
-export function linkedJson(text: string, runDir: string, runUrl: string): string | undefined {
+/** Outputs text → the linked outputs' JSON (UTF-8); undefined unless the text is a JSON object. */
+export function linkedJson(text: string, runDir: string, runUrl: string): Buffer | undefined {
   let value: unknown;
   try {
     value = parseJson(text);
@@ -58,7 +55,7 @@ export function linkedJson(text: string, runDir: string, runUrl: string): string
     return undefined;
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  return stringifyJson(linkOutputs(value as Record<string, unknown>, runDir, runUrl));
+  return Buffer.from(stringifyJson(linkOutputs(value as Record<string, unknown>, runDir, runUrl)));
 }
 
 function inWorker(request: LinkRequest): Promise<Buffer | undefined> {

@@ -99,9 +99,8 @@ export class RunService {
     const row = await getOwnedRun(this.#db, caller, runId);
     const url = runUrl(baseUrl, row.uuid);
     // Runs completed before outputs moved to outputs.json kept them in the row.
-    const legacy = row.outputs === null ? undefined : linkedJson(row.outputs, row.run_dir, url);
     const outputs =
-      legacy !== undefined ? Buffer.from(legacy) : row.state === 'COMPLETE' && row.outputs === null ? await linkedOutputsJson(row.run_dir, url) : undefined;
+      row.outputs !== null ? linkedJson(row.outputs, row.run_dir, url) : row.state === 'COMPLETE' ? await linkedOutputsJson(row.run_dir, url) : undefined;
     return runLogJson(toRunLog(row, baseUrl), outputs ?? Buffer.from('{}'));
   }
 

@@ -104,7 +104,6 @@ export function toRunSummary(row: RunSummaryRow): RunSummary {
  * both lead to the engine's log (progress and failures alike: the engine writes one log), which
  * clients such as wes-client print with `--log`; each job's own streams are in its TaskLog.
  */
-/** `outputs`: the run's CWL output object, read by the caller (run-outputs.ts); undefined for none. */
 /** A RunLog without its outputs, which come as text (runLogJson). */
 export function toRunLog(row: WorkflowInvocationRow, baseUrl: string): Omit<RunLog, 'outputs'> {
   const url = runUrl(baseUrl, row.uuid);
