@@ -1,12 +1,12 @@
 /**
- * Runs a scatter's elements a window at a time, in element order: at most `width` in flight,
- * the next one starting as one settles. Starting all of a 100,000-element scatter at once made
- * 100,000 promise chains, job specs and queue entries live together (gigabytes, and a cancel
- * that had to walk them all); a window keeps what is in memory proportional to what can run,
- * while the store already lists every planned job. What an element gives is the caller's to
- * keep (or to leave in the store). Once `signal` aborts nothing new starts, and the result says
- * where the run stopped, so the caller can mark the rest as never run.
+ * Carries out a scatter's ElementSchedule: starts what it says, feeds back each element's end.
+ * What an element gives is the caller's to keep (or to leave in the store). Once `signal`
+ * aborts nothing new starts, and the result says where the run stopped, so the caller can mark
+ * the rest as never run.
  */
+import { elementEnded, elementsSettled, elementsStarted, elementsToStart, planElements } from './element-schedule.js';
+import { Settlements } from './settlements.js';
+
 export interface WindowResult {
   /** The first failure by element order, if any. */
   readonly failure?: { readonly error: unknown };
@@ -20,18 +20,16 @@ export async function runWindowed(
   signal: AbortSignal,
   run: (element: number) => Promise<void>,
 ): Promise<WindowResult> {
-  let next = 0;
-  let failed: { element: number; error: unknown } | undefined;
-  const lane = async (): Promise<void> => {
-    while (next < count && !signal.aborted) {
-      const element = next++;
-      try {
-        await run(element);
-      } catch (error) {
-        if (failed === undefined || element < failed.element) failed = { element, error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, count) }, lane));
-  return { notStarted: next, ...(failed === undefined ? {} : { failure: { error: failed.error } }) };
+  let schedule = planElements(count, width);
+  const inFlight = new Settlements<number, void>();
+  for (;;) {
+    const { from, to } = elementsToStart(schedule, signal.aborted);
+    for (let element = from; element < to; element++) inFlight.add(element, run(element));
+    schedule = elementsStarted(schedule, to);
+    if (elementsSettled(schedule, signal.aborted)) break;
+    const ended = await inFlight.next();
+    schedule = elementEnded(schedule, ended.key, ended.ok ? undefined : { error: ended.error });
+  }
+  const failure = schedule.failure;
+  return { notStarted: schedule.next, ...(failure === undefined ? {} : { failure: { error: failure.error } }) };
 }

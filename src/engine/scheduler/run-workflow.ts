@@ -1,14 +1,16 @@
 /**
- * Runs a loaded process against the host: workflow inputs become input steps, each step
- * starts as soon as the steps it reads from have finished (steps with no dependency between
- * them run concurrently, bounded by the Executor), scattered steps fan out one job per
- * element, `when` can skip a step, subworkflows recurse one StepPath level deeper. Every job
- * is first looked up with `findCompletedJob` so a resumed run reuses finished work. The
- * first failure aborts what is still running; the run ends only when every job has ended.
+ * Runs a loaded process against the host: workflow inputs become input steps; each workflow
+ * level's steps go through a StepSchedule (step-schedule.ts: a step starts once the steps it
+ * reads from are done, steps with no dependency between them run concurrently, bounded by the
+ * Executor), scattered steps fan out one job per element through an ElementSchedule
+ * (element-schedule.ts), `when` can skip a step, subworkflows recurse one StepPath level
+ * deeper. The schedules decide; the drivers here only carry their decisions out. Every job is
+ * first looked up with `findCompletedJob` so a resumed run reuses finished work. The first
+ * failure aborts what is still running; the run ends only when every job has ended.
  */
 import { setMaxListeners } from 'node:events';
 import { basename } from 'node:path';
-import { CancelledError, CommandFailedError, InvalidWorkflowError } from '../../errors.js';
+import { CancelledError, CommandFailedError } from '../../errors.js';
 import type { CwlObject, CwlValue } from '../values/cwl-value.js';
 import type { CwlType, Process, Requirement, Workflow, WorkflowStep } from '../cwl/model.js';
 import type { StepInfo, StepPath } from '../engine-host.js';
@@ -21,6 +23,8 @@ import { recordFailure, type ExecuteOptions, type RunState } from './run-state.j
 import { mergeSources } from './merge-sources.js';
 import { gatherScatter, planScatter } from './scatter.js';
 import { runWindowed } from './element-window.js';
+import { decideSteps, isRunning, planSteps, withStates } from './step-schedule.js';
+import { Settlements } from './settlements.js';
 import { asStepFailure, failAsStep } from './step-failure.js';
 import { materialized, materializeOutputs, ScatterOutput, type ElementOutputs, type StepOutputs } from './scatter-output.js';
 import { completeInputs, withDefaults } from '../job/tool-inputs.js';
@@ -119,36 +123,14 @@ async function runWorkflow(
     inputs = await failAsStep(() => completeInputs(workflow, defaults, scope, evaluate, true, run.policy), workflow.id);
   }
   const k = await reportInputs(workflow, prefix, run);
-  const started = new Map<string, Promise<StepOutputs>>();
-  const byId = new Map(workflow.steps.map((s, j) => [s.id, { step: s, order: k + j }]));
-  const stepOutputs = (id: string): Promise<StepOutputs> => {
-    let promise = started.get(id);
-    if (promise === undefined) {
-      const entry = byId.get(id);
-      if (entry === undefined) throw new InvalidWorkflowError([`${workflow.id}: unknown step ${id}`]);
-      promise = runStep(entry.step, [...prefix, { order: entry.order }], scope, sourceValue, run).catch((error: unknown) => {
-        recordFailure(run, error);
-        throw error;
-      });
-      started.set(id, promise);
-    }
-    return promise;
-  };
-  const gatheredValue = async (source: string): Promise<CwlValue | ScatterOutput> => {
-    if (source in inputs) return inputs[source];
-    const slash = source.lastIndexOf('/');
-    const outputs = await stepOutputs(source.slice(0, slash));
-    return outputs[source.slice(slash + 1)] ?? null;
-  };
-  const sourceValue = async (source: string): Promise<CwlValue> => materialized(await gatheredValue(source));
-  const settled = await Promise.allSettled(workflow.steps.map((s) => stepOutputs(s.id)));
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed !== undefined) throw run.firstError ?? failed.reason;
+  const results = await runSteps(workflow, inputs, run, (step, j, sourceValue) => runStep(step, [...prefix, { order: k + j }], scope, sourceValue, run));
+  const gatheredValue = (source: string): CwlValue | ScatterOutput => gatheredFrom(source, inputs, results);
+  const sourceValue = async (source: string): Promise<CwlValue> => materialized(gatheredValue(source));
   const outputs: StepOutputs = {};
   for (const output of workflow.outputs) {
     const items = arrayItems(output.type);
     if (output.outputSource.length === 1 && output.linkMerge === undefined && output.pickValue === undefined && items !== undefined) {
-      const value = await gatheredValue(output.outputSource[0]);
+      const value = gatheredValue(output.outputSource[0]);
       if (value instanceof ScatterOutput) {
         // Passed on unread: checked element by element wherever it is read.
         outputs[output.id] = value.checkedBy((element, index) => {
@@ -169,6 +151,45 @@ async function runWorkflow(
     }, workflow.id);
   }
   return outputs;
+}
+
+type StepRunner = (step: WorkflowStep, index: number, sourceValue: (source: string) => Promise<CwlValue>) => Promise<StepOutputs>;
+
+/**
+ * Carries out the workflow's StepSchedule: starts what it says, feeds back each step's end.
+ * Returns every step's outputs by id once all are done; otherwise throws the run's first failure
+ * (or, canceled, a CancelledError).
+ */
+async function runSteps(workflow: Workflow, inputs: CwlObject, run: RunState, runOne: StepRunner): Promise<ReadonlyMap<string, StepOutputs>> {
+  let schedule = planSteps(workflow);
+  const results = new Map<string, StepOutputs>();
+  const sourceValue = async (source: string): Promise<CwlValue> => materialized(gatheredFrom(source, inputs, results));
+  const running = new Settlements<number, StepOutputs>();
+  let stepError: unknown;
+  for (;;) {
+    const { start, notRun } = decideSteps(schedule, run.controller.signal.aborted);
+    schedule = withStates(withStates(schedule, notRun, 'not-run'), start, 'running');
+    for (const i of start) running.add(i, runOne(workflow.steps[i], i, sourceValue));
+    if (!isRunning(schedule)) break;
+    const ended = await running.next();
+    if (ended.ok) {
+      results.set(workflow.steps[ended.key].id, ended.value);
+      schedule = withStates(schedule, [ended.key], 'done');
+    } else {
+      recordFailure(run, ended.error);
+      stepError ??= ended.error;
+      schedule = withStates(schedule, [ended.key], 'failed');
+    }
+  }
+  if (schedule.states.some((state) => state !== 'done')) throw run.firstError ?? stepError ?? new CancelledError();
+  return results;
+}
+
+/** A source's value: a workflow input, or an output of a step that is done. */
+function gatheredFrom(source: string, inputs: CwlObject, results: ReadonlyMap<string, StepOutputs>): CwlValue | ScatterOutput {
+  if (source in inputs) return inputs[source];
+  const slash = source.lastIndexOf('/');
+  return results.get(source.slice(0, slash))?.[source.slice(slash + 1)] ?? null;
 }
 
 async function runStep(
