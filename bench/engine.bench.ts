@@ -11,7 +11,9 @@
  * and cwltool's time on the same workflow where it is installed and N ≤ 10,000.
  *
  *   npm run bench:engine -- [--sizes 1000,10000,100000] [--sandbox none,bwrap] [--no-cwltool]
- *                           [--dialect sqlite|postgres] [--max-jobs 2] [--cancel] [--no-floor]
+ *                           [--dialect sqlite|postgres] [--max-jobs 2] [--cancel | --cancel-only] [--no-floor]
+ *
+ * --cancel-only makes only the canceled run (at 100,000 jobs the full run alone takes ~25 minutes).
  *
  * Prints a table, then one JSON line with every figure.
  */
@@ -62,12 +64,12 @@ interface Options {
   readonly dialect: Dialect;
   readonly maxJobs: number;
   readonly cancel: boolean;
+  /** False with --cancel-only. */
+  readonly fullRun: boolean;
 }
 
-interface Row {
-  n: number;
-  sandbox: Sandbox;
-  dialect: Dialect;
+/** What one full run gives (absent with --cancel-only). */
+interface RunFigures {
   state: string;
   wallSeconds: number;
   msPerJob: number;
@@ -79,6 +81,12 @@ interface Row {
   /** GET /runs/{id} once the run is over (its outputs are N Files), and the worst GET /service-info meanwhile. */
   runLogMs: number;
   worstServiceInfoDuringRunLogMs: number;
+}
+
+interface Row extends Partial<RunFigures> {
+  n: number;
+  sandbox: Sandbox;
+  dialect: Dialect;
   floorSeconds?: number;
   ratioToFloor?: number;
   cwltoolSeconds?: number;
@@ -98,7 +106,7 @@ function parseOptions(argv: string[]): Options {
   const dialect = (value('--dialect') ?? 'sqlite') as Dialect;
   if (dialect !== 'sqlite' && dialect !== 'postgres') throw new Error('--dialect takes sqlite or postgres');
   const maxJobs = Number(value('--max-jobs') ?? 2);
-  return { sizes, sandboxes, cwltool: !argv.includes('--no-cwltool'), floor: !argv.includes('--no-floor'), dialect, maxJobs, cancel: argv.includes('--cancel') };
+  return { sizes, sandboxes, cwltool: !argv.includes('--no-cwltool'), floor: !argv.includes('--no-floor'), dialect, maxJobs, cancel: argv.includes('--cancel') || argv.includes('--cancel-only'), fullRun: !argv.includes('--cancel-only') };
 }
 
 interface Server {
@@ -215,7 +223,7 @@ async function cancelThroughApi(n: number, sandbox: Sandbox, options: Options): 
   }
 }
 
-async function runThroughApi(n: number, sandbox: Sandbox, options: Options): Promise<Omit<Row, 'floorSeconds' | 'ratioToFloor' | 'cwltoolSeconds'>> {
+async function runThroughApi(n: number, sandbox: Sandbox, options: Options): Promise<Pick<Row, 'n' | 'sandbox' | 'dialect'> & RunFigures> {
   const database = await createTestDatabase(options.dialect);
   const server = await startServer(database, sandbox, options.maxJobs);
   try {
@@ -329,23 +337,24 @@ function cwltoolSeconds(n: number): number | undefined {
 
 function table(rows: Row[]): string {
   const header = ['N', 'sandbox', 'db', 'state', 'wall s', 'ms/job', 'peak RSS MiB', 'worst svc-info ms', 'worst page ms', 'worst mid page ms', 'mid page after ms', 'run log ms (worst svc-info meanwhile)', 'floor s', '× floor', 'cwltool s', 'cancel s', 'running after cancel'];
+  const fixed = (value: number | undefined, digits: number): string => value?.toFixed(digits) ?? '-';
   const cells = rows.map((r) => [
     r.n.toLocaleString('en-US'),
     r.sandbox,
     r.dialect,
-    r.state,
-    r.wallSeconds.toFixed(2),
-    r.msPerJob.toFixed(2),
-    r.peakRssMiB.toFixed(0),
-    r.worstServiceInfoMs.toFixed(0),
-    r.worstTaskPageMs.toFixed(0),
-    r.worstMiddlePageMs.toFixed(0),
-    r.middlePageAfterMs.toFixed(1),
-    `${r.runLogMs.toFixed(0)} (${r.worstServiceInfoDuringRunLogMs.toFixed(0)})`,
-    r.floorSeconds?.toFixed(2) ?? '-',
-    r.ratioToFloor?.toFixed(2) ?? '-',
-    r.cwltoolSeconds === undefined ? '-' : r.cwltoolSeconds.toFixed(1),
-    r.cancelSeconds === undefined ? '-' : r.cancelSeconds.toFixed(2),
+    r.state ?? '-',
+    fixed(r.wallSeconds, 2),
+    fixed(r.msPerJob, 2),
+    fixed(r.peakRssMiB, 0),
+    fixed(r.worstServiceInfoMs, 0),
+    fixed(r.worstTaskPageMs, 0),
+    fixed(r.worstMiddlePageMs, 0),
+    fixed(r.middlePageAfterMs, 1),
+    r.runLogMs === undefined ? '-' : `${r.runLogMs.toFixed(0)} (${fixed(r.worstServiceInfoDuringRunLogMs, 0)})`,
+    fixed(r.floorSeconds, 2),
+    fixed(r.ratioToFloor, 2),
+    fixed(r.cwltoolSeconds, 1),
+    fixed(r.cancelSeconds, 2),
     r.runningAfterCancel === undefined ? '-' : String(r.runningAfterCancel),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
@@ -360,13 +369,14 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const sandbox of options.sandboxes) {
     for (const n of options.sizes) {
-      const api = await runThroughApi(n, sandbox, options);
+      const api = options.fullRun ? await runThroughApi(n, sandbox, options) : undefined;
       const floor = options.floor ? await floorSeconds(n, sandbox, options.maxJobs) : undefined;
       const cwltool = options.cwltool && sandbox === 'none' && n <= CWLTOOL_MAX_N ? cwltoolSeconds(n) : undefined;
       const cancel = options.cancel ? await cancelThroughApi(n, sandbox, options) : {};
-      const row: Row = { ...api, floorSeconds: floor, ratioToFloor: floor === undefined ? undefined : api.wallSeconds / floor, cwltoolSeconds: cwltool, ...cancel };
+      const ratioToFloor = floor === undefined || api === undefined ? undefined : api.wallSeconds / floor;
+      const row: Row = { ...(api ?? { n, sandbox, dialect: options.dialect }), floorSeconds: floor, ratioToFloor, cwltoolSeconds: cwltool, ...cancel };
       rows.push(row);
-      process.stderr.write(`done: N=${n} sandbox=${sandbox} ${row.wallSeconds.toFixed(2)} s\n`);
+      process.stderr.write(`done: N=${n} sandbox=${sandbox}\n`);
     }
   }
   process.stdout.write(`${table(rows)}\n`);

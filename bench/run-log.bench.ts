@@ -1,32 +1,46 @@
 /**
  * GetRunLog's outputs for a big run: a run directory whose outputs.json holds N Files (a
- * scatter's), linked for the RunLog as the server does (wes/linked-outputs.ts: a worker thread
- * above 1 MiB) against the same work on the calling thread (what the server did before). Per
- * way: the time to the linked text, and the longest stretch the event loop stood still meanwhile
- * (the largest gap between 1 ms timers): what every other request waited at worst.
+ * scatter's), linked for the RunLog as the server does (wes/linked-outputs.ts: a piece at a
+ * time, each piece consumed as a socket would) against parsing, linking and writing it whole
+ * (what the server did before, on the event loop or in a worker thread: the same memory). Per
+ * way: the time to the linked text, the longest stretch the event loop stood still meanwhile
+ * (the largest gap between 1 ms timers: what every other request waited at worst), and how far
+ * the process's peak RSS rose above its RSS before (VmHWM, reset through /proc/self/clear_refs).
  *
  *   npm run bench:runlog -- [--sizes 10000,100000]
  *
  * Prints a table, then one JSON line with every figure.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeRunOutputs } from '../src/run-outputs.js';
-import { linkedJson, linkedOutputsJson } from '../src/wes/linked-outputs.js';
+import { parseJson, stringifyJson } from '../src/exact-json.js';
+import { linkedOutputs } from '../src/wes/linked-outputs.js';
+import { outputLinker } from '../src/wes/output-links.js';
 
 const RUN_URL = 'http://wes.test/ga4gh/wes/v1/runs/r1';
 
 interface Row {
   n: number;
-  way: 'worker' | 'event loop';
+  way: 'pieces' | 'whole (before)';
   megabytes: number;
   ms: number;
   longestStallMs: number;
+  peakRssRiseMiB: number;
+}
+
+function statusMiB(field: 'VmRSS' | 'VmHWM'): number {
+  const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync('/proc/self/status', 'utf8'));
+  return Number(match?.[1] ?? NaN) / 1024;
 }
 
 /** Runs `work`, timing it and the largest gap between 1 ms timers while it runs. */
-async function measured(work: () => Promise<unknown>): Promise<{ ms: number; longestStallMs: number }> {
+async function measured(work: () => Promise<unknown>): Promise<{ ms: number; longestStallMs: number; peakRssRiseMiB: number }> {
+  globalThis.gc?.();
+  // Writing 5 resets the peak (VmHWM) to the current RSS.
+  writeFileSync('/proc/self/clear_refs', '5');
+  const rssBefore = statusMiB('VmRSS');
   let last = performance.now();
   let longest = 0;
   const timer = setInterval(() => {
@@ -40,7 +54,7 @@ async function measured(work: () => Promise<unknown>): Promise<{ ms: number; lon
   // The stall that ends with the work is only seen by the next timer.
   await new Promise((resolve) => setTimeout(resolve, 5));
   clearInterval(timer);
-  return { ms, longestStallMs: longest };
+  return { ms, longestStallMs: longest, peakRssRiseMiB: Math.max(0, statusMiB('VmHWM') - rssBefore) };
 }
 
 async function rowsFor(n: number): Promise<Row[]> {
@@ -53,11 +67,17 @@ async function rowsFor(n: number): Promise<Row[]> {
     await writeRunOutputs(runDir, { out });
     const file = path.join(runDir, 'outputs.json');
     const megabytes = readFileSync(file).length / 1e6;
-    const worker = await measured(() => linkedOutputsJson(runDir, RUN_URL));
-    const inline = await measured(async () => linkedJson(readFileSync(file, 'utf8'), runDir, RUN_URL));
+    const pieces = await measured(async () => {
+      const linked = await linkedOutputs(runDir, RUN_URL);
+      let bytes = linked?.first.length ?? 0;
+      if (linked?.rest !== undefined) for await (const piece of linked.rest) bytes += piece.length;
+      return bytes;
+    });
+    const link = outputLinker(runDir, RUN_URL);
+    const whole = await measured(async () => Buffer.from(stringifyJson(link(parseJson(readFileSync(file, 'utf8'))))));
     return [
-      { n, way: 'worker', megabytes, ...worker },
-      { n, way: 'event loop', megabytes, ...inline },
+      { n, way: 'pieces', megabytes, ...pieces },
+      { n, way: 'whole (before)', megabytes, ...whole },
     ];
   } finally {
     rmSync(runDir, { recursive: true, force: true });
@@ -65,8 +85,8 @@ async function rowsFor(n: number): Promise<Row[]> {
 }
 
 function table(rows: Row[]): string {
-  const header = ['N', 'outputs.json MB', 'linked on', 'ms', 'longest event-loop stall ms'];
-  const cells = rows.map((r) => [r.n.toLocaleString('en-US'), r.megabytes.toFixed(1), r.way, r.ms.toFixed(0), r.longestStallMs.toFixed(0)]);
+  const header = ['N', 'outputs.json MB', 'linked', 'ms', 'longest event-loop stall ms', 'peak RSS rise MiB'];
+  const cells = rows.map((r) => [r.n.toLocaleString('en-US'), r.megabytes.toFixed(1), r.way, r.ms.toFixed(0), r.longestStallMs.toFixed(0), r.peakRssRiseMiB.toFixed(0)]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((v, i) => v.padStart(widths[i])).join('  ');
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');

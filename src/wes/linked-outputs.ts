@@ -1,68 +1,99 @@
 /**
- * RunLog.outputs as JSON (UTF-8 bytes), linked (output-links.ts), from the run's outputs.json.
- * A 100,000-element scatter's file is ~45 MB: parsing it, linking every File and writing it out
- * again took seconds in one synchronous stretch, during which no other user's request was
- * answered. A large file is therefore handled by a worker thread, given the descriptor this
- * thread opened (openRunFile: never through a link a job planted), which hands back the bytes
- * as a transferred buffer: posting the text as a string made the receiving thread copy and
- * decode it, itself a stall of hundreds of ms. A small file, the common case, is done right
- * here, where starting a thread would cost more than the work.
+ * RunLog.outputs as JSON (UTF-8), linked (output-links.ts), from the run's outputs.json, a piece
+ * at a time (outputs-linker.ts). A piece is linked on the event loop between two reads: a few ms
+ * of work, so a 100,000-element scatter's 40 MB neither stalls other users' requests for
+ * seconds nor takes hundreds of MB per request. The file is read through the descriptor
+ * openRunFile opened, never through a link a job planted; the server writes it whole or not at
+ * all (run-outputs.ts), so a file that starts as a JSON object is one to its end.
  */
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { FileHandle } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
 import { parseJson, stringifyJson } from '../exact-json.js';
 import { RUN_LAYOUT } from '../run-layout.js';
 import { openRunFile, RunFileRefused } from '../run-files.js';
-import { siblingModule } from '../sibling-module.js';
-import { linkOutputs } from './output-links.js';
+import { outputLinker } from './output-links.js';
+import { OutputsLinker, OutputsSyntaxError } from './outputs-linker.js';
 
-/** Up to this size the file is handled on the calling thread (about 10 ms of work). */
-export const INLINE_BYTES = 1 << 20;
-const ENTRY = new URL('../module-entry.mjs', import.meta.url);
-const MODULE = siblingModule(import.meta.url, './linked-outputs-worker');
+/** Bytes read (and so, about, written) per piece. */
+export const PIECE_BYTES = 64 * 1024;
 
-export interface LinkRequest {
-  readonly fd: number;
-  readonly runDir: string;
-  readonly runUrl: string;
+/** Linked outputs: the first piece (all of them for a small file), then the rest as it is asked for. */
+export interface LinkedOutputs {
+  readonly first: Buffer;
+  /** Reads on from the open file; return() closes it. Absent when `first` is everything. */
+  readonly rest?: AsyncGenerator<Buffer>;
 }
 
-/** The worker's answer: the JSON's bytes, or null when the file is not a JSON object. */
-export type LinkAnswer = { readonly buffer: ArrayBuffer; readonly offset: number; readonly length: number } | null;
-
-/** The linked outputs' JSON; undefined without an outputs file (or with only something a job planted there). */
-export async function linkedOutputsJson(runDir: string, runUrl: string): Promise<Buffer | undefined> {
+/** Undefined without an outputs file (or with only something a job planted there), or when it is not a JSON object. */
+export async function linkedOutputs(runDir: string, runUrl: string): Promise<LinkedOutputs | undefined> {
   const opened = await openRunFile({ path: path.join(runDir, RUN_LAYOUT.outputs), runDir, followLinks: false }).catch((error: unknown) => {
     if (error instanceof RunFileRefused) return undefined;
     throw error;
   });
   if (opened === undefined) return undefined;
-  try {
-    const { size } = await opened.handle.stat();
-    if (size <= INLINE_BYTES) return linkedJson(await opened.handle.readFile('utf8'), runDir, runUrl);
-    return await inWorker({ fd: opened.handle.fd, runDir, runUrl });
-  } finally {
+  const small = (await opened.handle.stat().catch(async (error: unknown) => {
     await opened.handle.close();
-  }
-}
-
-/** Outputs text → the linked outputs' JSON (UTF-8); undefined unless the text is a JSON object. */
-export function linkedJson(text: string, runDir: string, runUrl: string): Buffer | undefined {
-  let value: unknown;
+    throw error;
+  })).size <= PIECE_BYTES;
+  // The generator closes the file once it ends, throws or is returned.
+  const pieces = linkedPieces(opened.handle, newLinker(runDir, runUrl));
   try {
-    value = parseJson(text);
-  } catch {
-    return undefined;
+    if (small) {
+      // Read to the end before answering: a small file that is not a whole JSON object shows no outputs.
+      const all: Buffer[] = [];
+      for await (const piece of pieces) all.push(piece);
+      return { first: Buffer.concat(all) };
+    }
+    const first = await pieces.next();
+    return first.done === true ? undefined : { first: first.value, rest: pieces };
+  } catch (error) {
+    if (error instanceof OutputsSyntaxError) return undefined;
+    throw error;
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  return Buffer.from(stringifyJson(linkOutputs(value as Record<string, unknown>, runDir, runUrl)));
 }
 
-function inWorker(request: LinkRequest): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(ENTRY, { workerData: { ...request, module: MODULE }, env: {}, stdout: false, stderr: false });
-    worker.once('message', (answer: LinkAnswer) => resolve(answer === null ? undefined : Buffer.from(answer.buffer, answer.offset, answer.length)));
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`the outputs worker exited with ${code} before answering`)));
+/** Outputs kept as text (runs completed before outputs.json) → linked JSON; undefined unless a JSON object. */
+export function linkedText(text: string, runDir: string, runUrl: string): Buffer | undefined {
+  const linker = newLinker(runDir, runUrl);
+  try {
+    const linked = linker.push(text);
+    linker.end();
+    return Buffer.from(linked);
+  } catch (error) {
+    if (error instanceof OutputsSyntaxError) return undefined;
+    throw error;
+  }
+}
+
+function newLinker(runDir: string, runUrl: string): OutputsLinker {
+  const link = outputLinker(runDir, runUrl);
+  return new OutputsLinker((text) => {
+    let value: unknown;
+    try {
+      value = parseJson(text);
+    } catch (error) {
+      throw new OutputsSyntaxError(error instanceof Error ? error.message : String(error));
+    }
+    return stringifyJson(link(value));
   });
+}
+
+async function* linkedPieces(handle: FileHandle, linker: OutputsLinker): AsyncGenerator<Buffer> {
+  try {
+    const decoder = new StringDecoder('utf8');
+    const buffer = Buffer.allocUnsafe(PIECE_BYTES);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, PIECE_BYTES, null);
+      if (bytesRead === 0) {
+        const last = linker.push(decoder.end());
+        linker.end();
+        yield Buffer.from(last);
+        return;
+      }
+      yield Buffer.from(linker.push(decoder.write(buffer.subarray(0, bytesRead))));
+    }
+  } finally {
+    await handle.close();
+  }
 }

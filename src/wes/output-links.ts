@@ -8,8 +8,10 @@ import { fileURLToPath } from 'node:url';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-export function linkOutputs(outputs: Record<string, unknown>, runDir: string, runUrl: string): Record<string, unknown> {
-  return link(outputs as Json, path.resolve(runDir), runUrl) as Record<string, unknown>;
+/** Links one output value (any JSON value, Files and Directories anywhere within it). */
+export function outputLinker(runDir: string, runUrl: string): (value: unknown) => unknown {
+  const resolved = path.resolve(runDir);
+  return (value) => link(value as Json, resolved, runUrl);
 }
 
 function link(value: Json, runDir: string, runUrl: string): Json {

@@ -21,7 +21,7 @@ import type { RunListResponse } from './wes-types.js';
 import type { RunLauncher, WorkflowGraph } from '../run-launcher.js';
 import type { RunFile } from '../run-files.js';
 import { stringifyJson } from '../exact-json.js';
-import { linkedJson, linkedOutputsJson } from './linked-outputs.js';
+import { linkedOutputs, linkedText, type LinkedOutputs } from './linked-outputs.js';
 
 export interface Caller {
   readonly userId: number;
@@ -94,14 +94,15 @@ export class RunService {
     }
   }
 
-  /** The RunLog as JSON (UTF-8): its outputs may be tens of MB, linked off the event loop (linked-outputs.ts). */
-  async getRunLogJson(caller: Caller, runId: string, baseUrl: string): Promise<Buffer> {
+  /** The RunLog as JSON (UTF-8), in pieces: its outputs may be tens of MB, linked as they are sent (linked-outputs.ts). */
+  async getRunLogJson(caller: Caller, runId: string, baseUrl: string): Promise<AsyncIterable<Buffer>> {
     const row = await getOwnedRun(this.#db, caller, runId);
     const url = runUrl(baseUrl, row.uuid);
     // Runs completed before outputs moved to outputs.json kept them in the row.
-    const outputs =
-      row.outputs !== null ? linkedJson(row.outputs, row.run_dir, url) : row.state === 'COMPLETE' ? await linkedOutputsJson(row.run_dir, url) : undefined;
-    return runLogJson(toRunLog(row, baseUrl), outputs ?? Buffer.from('{}'));
+    const stored = row.outputs === null ? undefined : linkedText(row.outputs, row.run_dir, url);
+    const outputs: LinkedOutputs | undefined =
+      stored !== undefined ? { first: stored } : row.outputs === null && row.state === 'COMPLETE' ? await linkedOutputs(row.run_dir, url) : undefined;
+    return runLogJson(toRunLog(row, baseUrl), outputs ?? { first: Buffer.from('{}') });
   }
 
   async getRunState(caller: Caller, runId: string): Promise<{ run_id: string; state: RunState }> {

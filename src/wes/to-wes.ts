@@ -7,6 +7,7 @@ import { STEP_LEVEL_JOB_INDEX } from '../store/queries/tasks.js';
 import { formatTaskId } from '../store/task-path.js';
 import type { RunLog, RunRequest, RunSummary, TaskLog, TaskResources } from './wes-types.js';
 import { parseJson, stringifyJson } from '../exact-json.js';
+import type { LinkedOutputs } from './linked-outputs.js';
 import { ENGINE_NAME } from './run-request.js';
 
 /** ISO 8601 UTC to the second, as the spec's "%Y-%m-%dT%H:%M:%SZ". */
@@ -136,8 +137,34 @@ export function toRunLog(row: WorkflowInvocationRow, baseUrl: string): Omit<RunL
   };
 }
 
-/** The RunLog's JSON with `outputsJson` (a JSON object, UTF-8) as its outputs. */
-export function runLogJson(runLog: Omit<RunLog, 'outputs'>, outputsJson: Buffer): Buffer {
+/** The RunLog's JSON, the linked outputs spliced in, as pieces; ending it early closes the outputs file. */
+export function runLogJson(runLog: Omit<RunLog, 'outputs'>, outputs: LinkedOutputs): AsyncIterable<Buffer> {
   const text = stringifyJson(runLog);
-  return Buffer.concat([Buffer.from(`${text.slice(0, -1)},"outputs":`), outputsJson, Buffer.from('}')]);
+  const head = Buffer.concat([Buffer.from(`${text.slice(0, -1)},"outputs":`), outputs.first]);
+  const rest = outputs.rest;
+  let stage: 'head' | 'rest' | 'tail' | 'done' = 'head';
+  const pieces: AsyncIterator<Buffer, undefined> = {
+    async next() {
+      if (stage === 'head') {
+        stage = rest === undefined ? 'tail' : 'rest';
+        return { done: false, value: head };
+      }
+      if (stage === 'rest' && rest !== undefined) {
+        const piece = await rest.next();
+        if (piece.done !== true) return piece;
+        stage = 'tail';
+      }
+      if (stage === 'tail') {
+        stage = 'done';
+        return { done: false, value: Buffer.from('}') };
+      }
+      return { done: true, value: undefined };
+    },
+    async return() {
+      stage = 'done';
+      await rest?.return(undefined);
+      return { done: true, value: undefined };
+    },
+  };
+  return { [Symbol.asyncIterator]: () => pieces };
 }

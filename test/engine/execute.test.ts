@@ -14,7 +14,7 @@ import {
   type EngineHost,
   type StepPath,
 } from '../../src/engine/index.js';
-import { CancelledError, CommandFailedError } from '../../src/errors.js';
+import { CancelledError, CommandFailedError, InvalidWorkflowError } from '../../src/errors.js';
 import { LocalExecutor } from '../../src/executors/local/local-executor.js';
 import { PathPolicy } from '../../src/engine/values/path-policy.js';
 import type { OnError } from '../../src/engine-parameters.js';
@@ -186,6 +186,29 @@ steps:
       return true;
     });
     assert.ok(host.events.some((e) => e[0] === 'jobEnded' && e[1] === '0' && e[3] === 'failed'));
+  });
+
+  it('fails a workflow whose steps read from each other in a cycle before any job, instead of hanging', async () => {
+    const dir = await setup({
+      'echo.cwl': echoTool,
+      'wf.cwl': `cwlVersion: v1.2
+class: Workflow
+requirements: {StepInputExpressionRequirement: {}}
+inputs: {w: string}
+outputs: {o: {type: File, outputSource: b/out}}
+steps:
+  first: {run: echo.cwl, in: {word: w}, out: [out]}
+  a: {run: echo.cwl, in: {word: {source: b/out, valueFrom: x}}, out: [out]}
+  b: {run: echo.cwl, in: {word: {source: a/out, valueFrom: y}}, out: [out]}
+`,
+    });
+    const host = recordingHost();
+    await assert.rejects(run(dir, 'wf.cwl', { w: 'hi' }, host), (error: unknown) => {
+      assert.ok(error instanceof InvalidWorkflowError, String(error));
+      assert.match(error.message, /steps read from each other in a cycle: (a → b → a|b → a → b)/);
+      return true;
+    });
+    assert.ok(!host.events.some((e) => e[0] === 'jobCreated'));
   });
 
   it('stops the other elements of a scatter when one fails, and reports the failure', async () => {

@@ -1,7 +1,7 @@
 /**
  * A run's outputs.json, in a run directory an unconfined job could write into: written
  * whole or not at all, never through a link planted at its name, and never read through one;
- * read back linked for the RunLog, a large one off the event loop.
+ * read back linked for the RunLog a piece at a time, whatever the way the pieces fall.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,15 +9,24 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { writeRunOutputs } from '../../src/run-outputs.js';
-import { INLINE_BYTES, linkedOutputsJson } from '../../src/wes/linked-outputs.js';
-import { parseJson } from '../../src/exact-json.js';
+import fc from 'fast-check';
+import { PIECE_BYTES, linkedOutputs, type LinkedOutputs } from '../../src/wes/linked-outputs.js';
+import { OutputsLinker, OutputsSyntaxError } from '../../src/wes/outputs-linker.js';
+import { outputLinker } from '../../src/wes/output-links.js';
+import { parseJson, stringifyJson } from '../../src/exact-json.js';
 
 const RUN_URL = 'http://wes.test/ga4gh/wes/v1/runs/r1';
 
 /** What GetRunLog shows as outputs, parsed; undefined when it shows none. */
 async function readRunOutputs(runDir: string): Promise<unknown> {
-  const bytes = await linkedOutputsJson(runDir, RUN_URL);
-  return bytes === undefined ? undefined : parseJson(bytes.toString('utf8'));
+  const linked = await linkedOutputs(runDir, RUN_URL);
+  return linked === undefined ? undefined : parseJson((await piecesOf(linked)).join(''));
+}
+
+async function piecesOf(linked: LinkedOutputs): Promise<string[]> {
+  const pieces = [linked.first.toString('utf8')];
+  if (linked.rest !== undefined) for await (const piece of linked.rest) pieces.push(piece.toString('utf8'));
+  return pieces;
 }
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
@@ -56,35 +65,94 @@ test('no outputs file, or one that is not a JSON object, reads as no outputs', a
   assert.equal(await readRunOutputs(runDir), undefined);
 });
 
-test('a large outputs file is linked in a worker thread, as a small one is here', async (t) => {
+test('a large outputs file is linked a piece at a time, as a small one is whole', async (t) => {
   const runDir = tempDir(t);
   const files = (n: number) =>
     Array.from({ length: n }, (_, i) => ({ class: 'File', path: path.join(runDir, 'work', `job.${i}`, 'out.txt'), basename: 'out.txt', size: i }));
   const small = { out: files(3), n: 12345678901234567890n };
   await writeRunOutputs(runDir, small);
+  const smallLinked = await linkedOutputs(runDir, RUN_URL);
+  assert.equal(smallLinked?.rest, undefined, 'a small file comes whole');
   const linkedSmall = (await readRunOutputs(runDir)) as { out: Record<string, unknown>[]; n: bigint };
   assert.deepEqual(linkedSmall.out[2], { class: 'File', basename: 'out.txt', size: 2, location: `${RUN_URL}/outputs/work/job.2/out.txt` });
   assert.equal(linkedSmall.n, 12345678901234567890n);
 
   const large = { out: files(200_000), n: 12345678901234567890n };
   await writeRunOutputs(runDir, large);
-  assert.ok(fs.statSync(path.join(runDir, 'outputs.json')).size > 10 * INLINE_BYTES);
-  // The threads of this process while the outputs are read: one more means the work went to a worker.
-  const threads = (): number => fs.readdirSync('/proc/self/task').length;
-  const before = threads();
-  let most = before;
-  let reading = true;
-  const tick = (): void => {
-    most = Math.max(most, threads());
-    if (reading) setImmediate(tick);
-  };
-  setImmediate(tick);
-  const linkedLarge = (await readRunOutputs(runDir)) as { out: Record<string, unknown>[]; n: bigint };
-  reading = false;
+  const size = fs.statSync(path.join(runDir, 'outputs.json')).size;
+  const linked = await linkedOutputs(runDir, RUN_URL);
+  assert.ok(linked !== undefined);
+  const pieces = await piecesOf(linked);
+  // Parsed and linked whole, the ~20 MB took ~220 MB of heap and one long stall; in pieces, no piece is much more than one read.
+  assert.ok(pieces.length >= size / PIECE_BYTES, `${pieces.length} pieces for ${size} bytes`);
+  const largest = Math.max(...pieces.map((p) => p.length));
+  assert.ok(largest < 2 * PIECE_BYTES, `a piece of ${largest} characters`);
+  const linkedLarge = parseJson(pieces.join('')) as { out: Record<string, unknown>[]; n: bigint };
   assert.equal(linkedLarge.out.length, 200_000);
   assert.deepEqual(linkedLarge.out[2], linkedSmall.out[2]);
   assert.deepEqual(linkedLarge.out[199_999], { class: 'File', basename: 'out.txt', size: 199_999, location: `${RUN_URL}/outputs/work/job.199999/out.txt` });
   assert.equal(linkedLarge.n, 12345678901234567890n);
-  // Parsed and linked on this thread, the ~20 MB would stall every request for as long.
-  assert.ok(most > before, `${before} threads before, at most ${most} while the outputs were linked`);
+});
+
+test('closing the pieces early closes the outputs file', async (t) => {
+  const runDir = tempDir(t);
+  await writeRunOutputs(runDir, { out: Array.from({ length: 20_000 }, (_, i) => ({ class: 'File', path: path.join(runDir, `f${i}`) })) });
+  const openFiles = (): number => fs.readdirSync('/proc/self/fd').length;
+  const before = openFiles();
+  const linked = await linkedOutputs(runDir, RUN_URL);
+  assert.ok(linked?.rest !== undefined);
+  assert.equal(openFiles(), before + 1);
+  await linked.rest.next();
+  await linked.rest.return(undefined);
+  assert.equal(openFiles(), before);
+});
+
+/** Outputs as the engine writes them: records, arrays nested in arrays, Files in and out of the run directory, big integers, awkward strings. */
+const outputsValue = fc.letrec((tie) => ({
+  leaf: fc.oneof(
+    fc.string({ unit: 'binary' }),
+    fc.integer(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.boolean(),
+    fc.constant(null),
+    fc.bigInt({ min: 10n ** 20n, max: 10n ** 30n }),
+    fc.record({ class: fc.constantFrom('File', 'Directory'), path: fc.constantFrom('/run/work/a b/ü.txt', '/run/x', '/elsewhere/y'), basename: fc.string() }),
+  ),
+  node: fc.oneof({ depthSize: 'small' }, tie('leaf'), fc.array(tie('node')), fc.dictionary(fc.string({ unit: 'binary' }), tie('node'))),
+}));
+
+test('linking in pieces gives what linking the whole gives, wherever the pieces are cut', () => {
+  const link = outputLinker('/run', RUN_URL);
+  fc.assert(
+    fc.property(fc.dictionary(fc.string({ unit: 'binary' }), outputsValue.node), fc.array(fc.nat(), { maxLength: 8 }), (outputs, cuts) => {
+      const text = stringifyJson(outputs);
+      const linker = new OutputsLinker((value) => stringifyJson(link(parseJson(value))));
+      const points = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b);
+      let linked = '';
+      let from = 0;
+      for (const point of [...points, text.length]) {
+        linked += linker.push(text.slice(from, point));
+        from = point;
+      }
+      linker.end();
+      const expected = Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, link(v)]));
+      assert.deepEqual(parseJson(linked), parseJson(stringifyJson(expected)));
+    }),
+  );
+});
+
+test('a file that is not one whole JSON object is refused, naming the problem', () => {
+  const refuse = (text: string, message: RegExp): void => {
+    const linker = new OutputsLinker((value) => value);
+    assert.throws(() => {
+      linker.push(text);
+      linker.end();
+    }, (error: unknown) => error instanceof OutputsSyntaxError && message.test(error.message));
+  };
+  refuse('[1]', /not a JSON object/);
+  refuse('{"a":1', /cut off/);
+  refuse('{"a":1}{}', /after the outputs object/);
+  refuse('{"a" 1}', /expected ':'/);
+  refuse('{"a":nope}', /not a JSON value: nope/);
+  refuse('{"a":[1,,2]}', /expected a value/);
 });

@@ -1,4 +1,5 @@
 /** The run endpoints: ListRuns, RunWorkflow, GetRunLog, GetRunStatus, CancelRun, and the run's engine log and workflow graph. */
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import multipart, { type Multipart } from '@fastify/multipart';
 import { BadRequestError, WesError } from '../../errors.js';
@@ -81,7 +82,9 @@ export const runRoutes: FastifyPluginAsyncTypebox<RunRoutesOptions> = async (app
   });
 
   app.get('/runs/:run_id', { schema: { params: RunParams } }, async (request, reply) =>
-    reply.type('application/json; charset=utf-8').send(await services.runs.getRunLogJson(request.caller, request.params.run_id, baseUrlOf(request, links))),
+    reply
+      .type('application/json; charset=utf-8')
+      .send(Readable.from(await services.runs.getRunLogJson(request.caller, request.params.run_id, baseUrlOf(request, links)), { objectMode: false })),
   );
 
   app.get('/runs/:run_id/status', { schema: { params: RunParams } }, async (request) =>

@@ -8,7 +8,6 @@
  * InvalidWorkflowError before anything at that level starts.
  */
 import { InvalidWorkflowError } from '../../errors.js';
-import type { Workflow } from '../cwl/model.js';
 
 export type StepState = 'waiting' | 'running' | 'done' | 'failed' | 'not-run';
 
@@ -26,8 +25,15 @@ export interface StepDecision {
   readonly notRun: readonly number[];
 }
 
-/** The schedule of a workflow's steps, all waiting; throws on an unknown step or a cycle. */
-export function planSteps(workflow: Workflow): StepSchedule {
+/** What scheduling reads of a workflow: which step reads from which. */
+export interface StepGraph {
+  readonly id: string;
+  readonly inputs: readonly { readonly id: string }[];
+  readonly steps: readonly { readonly id: string; readonly in: readonly { readonly source: readonly string[] }[] }[];
+}
+
+/** The schedule of a workflow's steps, all waiting; throws on an unknown source or a cycle. */
+export function planSteps(workflow: StepGraph): StepSchedule {
   const index = new Map(workflow.steps.map((step, i) => [step.id, i]));
   const inputs = new Set(workflow.inputs.map((input) => input.id));
   const upstream = workflow.steps.map((step) => {
