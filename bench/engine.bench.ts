@@ -1,7 +1,7 @@
 /**
  * Engine throughput, end to end through the API: a real `wes serve` (SQLite, or PostgreSQL with
  * --dialect postgres) runs a scatter of `echo` over N strings; the time from POST /runs to
- * COMPLETE, ms per job, the server's peak RSS (VmHWM), the worst latency of GET
+ * COMPLETE, ms per job, the server's peak RSS (VmHWM; before GET /runs/{id} too), the worst latency (and when) and p99 of GET
  * /service-info, of the first task page and of a middle one (`?from=` the job of element N/2)
  * while the run goes on, the middle page once the run is over, and GET /runs/{id} (every
  * output) with the worst GET /service-info while it is answered. With --cancel, a second run
@@ -74,7 +74,12 @@ interface RunFigures {
   wallSeconds: number;
   msPerJob: number;
   peakRssMiB: number;
+  /** Before GET /runs/{id} is asked for (peakRssMiB is after it). */
+  peakRssBeforeRunLogMiB: number;
   worstServiceInfoMs: number;
+  /** Seconds after the submission. */
+  worstServiceInfoAtSeconds: number;
+  p99ServiceInfoMs: number;
   worstTaskPageMs: number;
   worstMiddlePageMs: number;
   middlePageAfterMs: number;
@@ -230,14 +235,20 @@ async function runThroughApi(n: number, sandbox: Sandbox, options: Options): Pro
     const api = `${server.baseUrl}/ga4gh/wes/v1`;
     const started = performance.now();
     const runId = await submitScatter(api, n);
+    const serviceInfoMs: number[] = [];
     let worstServiceInfoMs = 0;
+    let worstServiceInfoAtSeconds = 0;
     let worstTaskPageMs = 0;
     let worstMiddlePageMs = 0;
     let middle: string | undefined;
     let state = 'QUEUED';
     while (!FINAL.includes(state)) {
       const info = await timed(() => fetch(`${api}/service-info`).then((r) => r.arrayBuffer()));
-      worstServiceInfoMs = Math.max(worstServiceInfoMs, info.ms);
+      serviceInfoMs.push(info.ms);
+      if (info.ms > worstServiceInfoMs) {
+        worstServiceInfoMs = info.ms;
+        worstServiceInfoAtSeconds = (performance.now() - started) / 1000;
+      }
       const page = await timed(() => fetch(`${api}/runs/${runId}/tasks?page_size=100`).then((r) => r.json() as Promise<TaskPage>));
       worstTaskPageMs = Math.max(worstTaskPageMs, page.ms);
       middle ??= middleTaskId(page.value, n);
@@ -249,6 +260,7 @@ async function runThroughApi(n: number, sandbox: Sandbox, options: Options): Pro
     const wallSeconds = (performance.now() - started) / 1000;
     const after: number[] = [];
     for (let i = 0; i < 5 && middle !== undefined; i++) after.push((await middlePage(api, runId, middle)).ms);
+    const peakRssBeforeRunLogMiB = peakRssMiB(server.child.pid!);
     const runLog = await runLogWithProbes(api, runId);
     return {
       n,
@@ -258,7 +270,10 @@ async function runThroughApi(n: number, sandbox: Sandbox, options: Options): Pro
       wallSeconds,
       msPerJob: (wallSeconds * 1000) / n,
       peakRssMiB: peakRssMiB(server.child.pid!),
+      peakRssBeforeRunLogMiB,
       worstServiceInfoMs,
+      worstServiceInfoAtSeconds,
+      p99ServiceInfoMs: serviceInfoMs.sort((a, b) => a - b)[Math.floor(serviceInfoMs.length * 0.99)] ?? 0,
       worstTaskPageMs,
       worstMiddlePageMs,
       middlePageAfterMs: after.sort((a, b) => a - b)[Math.floor(after.length / 2)] ?? 0,
@@ -336,7 +351,7 @@ function cwltoolSeconds(n: number): number | undefined {
 }
 
 function table(rows: Row[]): string {
-  const header = ['N', 'sandbox', 'db', 'state', 'wall s', 'ms/job', 'peak RSS MiB', 'worst svc-info ms', 'worst page ms', 'worst mid page ms', 'mid page after ms', 'run log ms (worst svc-info meanwhile)', 'floor s', '× floor', 'cwltool s', 'cancel s', 'running after cancel'];
+  const header = ['N', 'sandbox', 'db', 'state', 'wall s', 'ms/job', 'peak RSS MiB (before run log)', 'worst svc-info ms (at s)', 'p99 svc-info ms', 'worst page ms', 'worst mid page ms', 'mid page after ms', 'run log ms (worst svc-info meanwhile)', 'floor s', '× floor', 'cwltool s', 'cancel s', 'running after cancel'];
   const fixed = (value: number | undefined, digits: number): string => value?.toFixed(digits) ?? '-';
   const cells = rows.map((r) => [
     r.n.toLocaleString('en-US'),
@@ -345,8 +360,9 @@ function table(rows: Row[]): string {
     r.state ?? '-',
     fixed(r.wallSeconds, 2),
     fixed(r.msPerJob, 2),
-    fixed(r.peakRssMiB, 0),
-    fixed(r.worstServiceInfoMs, 0),
+    r.peakRssMiB === undefined ? '-' : `${r.peakRssMiB.toFixed(0)} (${fixed(r.peakRssBeforeRunLogMiB, 0)})`,
+    r.worstServiceInfoMs === undefined ? '-' : `${r.worstServiceInfoMs.toFixed(0)} (${fixed(r.worstServiceInfoAtSeconds, 0)})`,
+    fixed(r.p99ServiceInfoMs, 0),
     fixed(r.worstTaskPageMs, 0),
     fixed(r.worstMiddlePageMs, 0),
     fixed(r.middlePageAfterMs, 1),
