@@ -80,6 +80,9 @@ interface RunFigures {
   /** Seconds after the submission. */
   worstServiceInfoAtSeconds: number;
   p99ServiceInfoMs: number;
+  /** The server's own longest event-loop stall (its /metrics) during the run, and during the RunLog. */
+  worstLoopStallMs: number;
+  worstLoopStallDuringRunLogMs: number;
   worstTaskPageMs: number;
   worstMiddlePageMs: number;
   middlePageAfterMs: number;
@@ -233,6 +236,7 @@ async function runThroughApi(n: number, sandbox: Sandbox, options: Options): Pro
   const server = await startServer(database, sandbox, options.maxJobs);
   try {
     const api = `${server.baseUrl}/ga4gh/wes/v1`;
+    await loopStallMs(server.baseUrl);
     const started = performance.now();
     const runId = await submitScatter(api, n);
     const serviceInfoMs: number[] = [];
@@ -261,7 +265,9 @@ async function runThroughApi(n: number, sandbox: Sandbox, options: Options): Pro
     const after: number[] = [];
     for (let i = 0; i < 5 && middle !== undefined; i++) after.push((await middlePage(api, runId, middle)).ms);
     const peakRssBeforeRunLogMiB = peakRssMiB(server.child.pid!);
+    const worstLoopStallMs = await loopStallMs(server.baseUrl);
     const runLog = await runLogWithProbes(api, runId);
+    const worstLoopStallDuringRunLogMs = await loopStallMs(server.baseUrl);
     return {
       n,
       sandbox,
@@ -273,6 +279,8 @@ async function runThroughApi(n: number, sandbox: Sandbox, options: Options): Pro
       peakRssBeforeRunLogMiB,
       worstServiceInfoMs,
       worstServiceInfoAtSeconds,
+      worstLoopStallMs,
+      worstLoopStallDuringRunLogMs,
       p99ServiceInfoMs: serviceInfoMs.sort((a, b) => a - b)[Math.floor(serviceInfoMs.length * 0.99)] ?? 0,
       worstTaskPageMs,
       worstMiddlePageMs,
@@ -283,6 +291,14 @@ async function runThroughApi(n: number, sandbox: Sandbox, options: Options): Pro
     await server.stop();
     await database.drop();
   }
+}
+
+/** The server's longest event-loop stall since the previous call (the first starts its watch). */
+async function loopStallMs(baseUrl: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const seconds = /^wes_event_loop_delay_max_seconds (\S+)$/m.exec(text)?.[1];
+  if (seconds === undefined) throw new Error('the server\'s /metrics has no wes_event_loop_delay_max_seconds');
+  return Number(seconds) * 1000;
 }
 
 /** GET /runs/{id} (the RunLog with every output), probing GET /service-info while it is answered. */
@@ -351,7 +367,7 @@ function cwltoolSeconds(n: number): number | undefined {
 }
 
 function table(rows: Row[]): string {
-  const header = ['N', 'sandbox', 'db', 'state', 'wall s', 'ms/job', 'peak RSS MiB (before run log)', 'worst svc-info ms (at s)', 'p99 svc-info ms', 'worst page ms', 'worst mid page ms', 'mid page after ms', 'run log ms (worst svc-info meanwhile)', 'floor s', '× floor', 'cwltool s', 'cancel s', 'running after cancel'];
+  const header = ['N', 'sandbox', 'db', 'state', 'wall s', 'ms/job', 'peak RSS MiB (before run log)', 'worst svc-info ms (at s)', 'p99 svc-info ms', 'server loop stall ms', 'worst page ms', 'worst mid page ms', 'mid page after ms', 'run log ms (worst svc-info, loop stall meanwhile)', 'floor s', '× floor', 'cwltool s', 'cancel s', 'running after cancel'];
   const fixed = (value: number | undefined, digits: number): string => value?.toFixed(digits) ?? '-';
   const cells = rows.map((r) => [
     r.n.toLocaleString('en-US'),
@@ -363,10 +379,11 @@ function table(rows: Row[]): string {
     r.peakRssMiB === undefined ? '-' : `${r.peakRssMiB.toFixed(0)} (${fixed(r.peakRssBeforeRunLogMiB, 0)})`,
     r.worstServiceInfoMs === undefined ? '-' : `${r.worstServiceInfoMs.toFixed(0)} (${fixed(r.worstServiceInfoAtSeconds, 0)})`,
     fixed(r.p99ServiceInfoMs, 0),
+    fixed(r.worstLoopStallMs, 0),
     fixed(r.worstTaskPageMs, 0),
     fixed(r.worstMiddlePageMs, 0),
     fixed(r.middlePageAfterMs, 1),
-    r.runLogMs === undefined ? '-' : `${r.runLogMs.toFixed(0)} (${fixed(r.worstServiceInfoDuringRunLogMs, 0)})`,
+    r.runLogMs === undefined ? '-' : `${r.runLogMs.toFixed(0)} (${fixed(r.worstServiceInfoDuringRunLogMs, 0)}, ${fixed(r.worstLoopStallDuringRunLogMs, 0)})`,
     fixed(r.floorSeconds, 2),
     fixed(r.ratioToFloor, 2),
     fixed(r.cwltoolSeconds, 1),

@@ -58,10 +58,51 @@ function labelText(labels: Record<string, string>): string {
 export class ServerMetrics {
   readonly requestDuration = new Histogram('wes_http_request_duration_seconds', 'HTTP requests by method, route and status class');
   readonly jobDuration = new Histogram('wes_job_duration_seconds', 'Jobs from start to end, by outcome', [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400]);
+  readonly #loopDelay = new LoopDelayWatch();
+
+  renderEventLoopDelay(): string {
+    return renderGauge('wes_event_loop_delay_max_seconds', 'Longest event-loop delay since the last scrape (0 at the first)', [
+      { labels: {}, value: this.#loopDelay.takeMax() / 1000 },
+    ]);
+  }
 
   /** For the runner's onJobEnded: a job that never started has no duration. */
   readonly observeJob = (result: JobResult): void => {
     if (result.startedAt === undefined) return;
     this.jobDuration.observe({ outcome: result.outcome.kind }, (result.endedAt.getTime() - result.startedAt.getTime()) / 1000);
   };
+}
+
+const WATCH_INTERVAL_MS = 10;
+
+/**
+ * How late the event loop ran a 10 ms timer: how long every request and job report waited at
+ * worst for the server's one thread (apart from waiting for a core). Started by the first
+ * scrape, so a server nobody scrapes pays nothing. Not perf_hooks' monitorEventLoopDelay: after
+ * its reset() the first interval is not recorded, so a stall just after a scrape went unseen.
+ */
+class LoopDelayWatch {
+  #last = 0;
+  #maxMs = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  /** The longest delay in ms since the previous call. */
+  takeMax(): number {
+    if (this.#timer === undefined) {
+      this.#last = performance.now();
+      this.#timer = setInterval(() => this.#tick(), WATCH_INTERVAL_MS).unref();
+      return 0;
+    }
+    // A stall that ended just now, before the timer could run, counts too.
+    this.#tick();
+    const max = this.#maxMs;
+    this.#maxMs = 0;
+    return max;
+  }
+
+  #tick(): void {
+    const now = performance.now();
+    this.#maxMs = Math.max(this.#maxMs, now - this.#last - WATCH_INTERVAL_MS);
+    this.#last = now;
+  }
 }

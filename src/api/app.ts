@@ -74,7 +74,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     });
     // Aggregates only (no user's data): public like service-info, for a Prometheus scraper.
     app.get('/metrics', async (_request, reply) => {
-      const text = [await services.storeGauges(), metrics.requestDuration.render(), metrics.jobDuration.render()].join('\n');
+      const text = [await services.storeGauges(), metrics.requestDuration.render(), metrics.jobDuration.render(), metrics.renderEventLoopDelay()].join('\n');
       return reply.type('text/plain; version=0.0.4; charset=utf-8').send(`${text}\n`);
     });
   }

@@ -269,6 +269,16 @@ test('GET /metrics: runs by state, jobs queued and running, job and request dura
   assert.match(text, /^wes_job_duration_seconds_count\{outcome="exited"\} 3$/m);
   assert.match(text, /^wes_http_request_duration_seconds_count\{method="POST",route="\/ga4gh\/wes\/v1\/runs",status="2xx"\} 1$/m);
   assert.match(text, /^wes_http_request_duration_seconds_bucket\{method="GET",route="\/ga4gh\/wes\/v1\/runs\/:run_id\/status",status="2xx",le="\+Inf"\} \d+$/m);
+  // A stall of the server's one thread shows, then the next scrape starts afresh.
+  const stalledUntil = performance.now() + 300;
+  while (performance.now() < stalledUntil);
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  const loopMax = (body: string): number => Number(/^wes_event_loop_delay_max_seconds (\S+)$/m.exec(body)?.[1]);
+  const stalled = loopMax((await app.app.inject({ url: '/metrics' })).body);
+  assert.ok(stalled >= 0.25, `the 300 ms stall showed as ${stalled} s`);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const after = loopMax((await app.app.inject({ url: '/metrics' })).body);
+  assert.ok(after < 0.25, `still ${after} s after the scrape`);
   // Without metrics configured there is no endpoint.
   const plain = await buildTestApp(t);
   assertErrorResponse(await plain.app.inject({ url: '/metrics' }), 404);
