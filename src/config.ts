@@ -94,6 +94,11 @@ export interface SlurmConfig {
   readonly pollIntervalMs: number;
   /** Most jobs in Slurm at once, queued or running (WES_SLURM_MAX_JOBS); more wait in the server. */
   readonly maxJobs: number;
+  /**
+   * Most jobs in one Slurm job array (WES_SLURM_MAX_ARRAY_SIZE); the executor lowers it to the
+   * cluster's MaxArraySize at start. 1: every job a plain batch job.
+   */
+  readonly maxArraySize: number;
 }
 
 function parsePort(value: string | undefined, fallback: number): number {
@@ -182,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       sbatchArgs: (env.WES_SLURM_SBATCH_ARGS ?? '').split(/\s+/).filter((arg) => arg !== ''),
       pollIntervalMs: parsePositiveInt('WES_SLURM_POLL_MS', env.WES_SLURM_POLL_MS, 2000),
       maxJobs: parsePositiveInt('WES_SLURM_MAX_JOBS', env.WES_SLURM_MAX_JOBS, 1000),
+      maxArraySize: parsePositiveInt('WES_SLURM_MAX_ARRAY_SIZE', env.WES_SLURM_MAX_ARRAY_SIZE, 1000),
     },
     ...overrides,
   };

@@ -23,6 +23,8 @@ export async function writeRunOutputs(runDir: string, outputs: Record<string, un
   const target = path.join(runDir, RUN_LAYOUT.outputs);
   const temporary = `${target}.${randomBytes(6).toString('hex')}.tmp`;
   const handle = await fsp.open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  // Cleared before the close is tried: a failed close(2) releases the descriptor all the same.
+  let handleOpen = true;
   try {
     let pending: string[] = [];
     let size = 0;
@@ -37,10 +39,11 @@ export async function writeRunOutputs(runDir: string, outputs: Record<string, un
     }
     await handle.write(pending.join(''));
     await handle.sync();
+    handleOpen = false;
     await handle.close();
     await fsp.rename(temporary, target);
   } catch (error) {
-    await handle.close().catch(() => undefined);
+    if (handleOpen) await handle.close().catch(() => undefined);
     await fsp.rm(temporary, { force: true });
     throw error;
   }

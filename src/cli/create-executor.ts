@@ -2,9 +2,10 @@
  * The executor the configuration asks for (WES_EXECUTOR), ready to use: the one place that
  * chooses, for `wes serve` and for tests alike. Local: process groups recorded under
  * <dataDir>/executor, so that orphans of a crashed server can be stopped. Slurm: the commands
- * checked, status files under <dataDir>/executor/slurm (the data directory must be shared with
- * the nodes). Both confine jobs with the same wrapper: the sandbox mode chosen at start holds on
- * Slurm nodes too (a node that cannot run it fails the job, saying so, never runs it unconfined).
+ * checked and job arrays fitted to the cluster's MaxArraySize, status files under
+ * <dataDir>/executor/slurm (the data directory must be shared with the nodes). Both confine
+ * jobs with the same wrapper: the sandbox mode chosen at start holds on Slurm nodes too (a
+ * node that cannot run it fails the job, saying so, never runs it unconfined).
  */
 import path from 'node:path';
 import type { Config } from '../config.js';

@@ -12,13 +12,12 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { buildTestApp, type TestApp } from '../helpers/test-app.js';
 import { slurmClusterProblem, slurmJobActive } from '../helpers/slurm.js';
+import { connectProgram, greeter, machineAddress } from '../helpers/network-probe.js';
 import { buildTestImages } from '../helpers/test-images.js';
 import { detectContainerEngine, type ContainerEngine } from '../../src/executors/container/container-engine.js';
 import { JOB_LABEL } from '../../src/executors/container/container-wrapper.js';
@@ -136,16 +135,7 @@ test("a Slurm job runs in the sandbox: it cannot read the database, another user
  * connected <greeting>" or "<host:port> blocked <error>" line, then its nameserver line.
  */
 function connectTool(targets: readonly string[], requirements = ''): string {
-  const code = `import socket
-for target in ${JSON.stringify(targets)}:
-    host, port = target.rsplit(':', 1)
-    try:
-        s = socket.create_connection((host, int(port)), timeout=5)
-        print(target, 'connected', s.recv(100).decode().strip())
-    except OSError as e:
-        print(target, 'blocked', e)
-print(open('/etc/resolv.conf').read().strip())
-`;
+  const code = `${connectProgram(targets)}print(open('/etc/resolv.conf').read().strip())\n`;
   return `cwlVersion: v1.2
 class: CommandLineTool
 requirements: {${requirements}}
@@ -155,21 +145,6 @@ outputs:
   report: {type: stdout}
 stdout: report.txt
 `;
-}
-
-/** The first IPv4 address of this machine that is not loopback: what `hostname -I` shows first. */
-function machineAddress(): string | undefined {
-  return Object.values(os.networkInterfaces())
-    .flat()
-    .find((each) => each !== undefined && each.family === 'IPv4' && !each.internal)?.address;
-}
-
-/** A TCP server on every address of this machine that greets each connection. */
-async function greeter(t: TestContext, greeting: string): Promise<number> {
-  const server = net.createServer((socket) => socket.end(`${greeting}\n`));
-  await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return (server.address() as net.AddressInfo).port;
 }
 
 const address = machineAddress();

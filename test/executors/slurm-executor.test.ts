@@ -5,12 +5,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { access, chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createExecutor } from '../../src/cli/create-executor.js';
+import { loadConfig } from '../../src/config.js';
 import type { CommandWrapper, JobResult, JobSpec } from '../../src/executors/executor.js';
+import { JobWrapper } from '../../src/executors/job-wrapper.js';
+import { BwrapWrapper } from '../../src/executors/sandbox/bwrap-wrapper.js';
+import { SlurmCommands } from '../../src/executors/slurm/slurm-commands.js';
 import { SlurmExecutor, type SlurmExecutorOptions } from '../../src/executors/slurm/slurm-executor.js';
+import { connectProgram, greeter, machineAddress } from '../helpers/network-probe.js';
 import { slurmClusterProblem, slurmJobActive } from '../helpers/slurm.js';
 
 const PATH = process.env.PATH ?? '/usr/bin:/bin';
@@ -441,4 +447,146 @@ test('after a restart a new executor attaches to array elements, running or ende
   assert.deepEqual(await leftovers(f.options.stateDir), []);
   // An element nothing is known of: the caller submits again.
   assert.equal(await second.attach(`${ids[0].split('_')[0]}_7`, new AbortController().signal), undefined);
+});
+
+test("arrays keep within the cluster's MaxArraySize, which check() reads at start", { skip }, async (t) => {
+  const f = await fixture(t);
+  // The real scontrol, telling a MaxArraySize of 2.
+  const scontrol = join(f.dir, 'scontrol-small');
+  await writeFile(scontrol, `#!/bin/sh\nscontrol "$@" | sed 's/^MaxArraySize .*/MaxArraySize            = 2/'\n`, { mode: 0o755 });
+  const commands = f.options.commands;
+  assert.ok(commands !== undefined);
+  const executor = f.executor({ commands: { ...commands, scontrol } });
+  await executor.check();
+  const before = await f.calls('sbatch');
+  const ids: string[] = [];
+  const results = await Promise.all(
+    Array.from({ length: 5 }, (_, i) => executor.submit(f.spec(['true'], { cores: 0.1 }), new AbortController().signal, undefined, (id) => (ids[i] = id)).result),
+  );
+  assert.deepEqual(results.map((r) => r.outcome), Array(5).fill({ kind: 'exited', exitCode: 0 }));
+  assert.equal((await f.calls('sbatch')) - before, 3, 'arrays of 2, 2 and a plain job');
+  assert.deepEqual(ids.map((id) => id.replace(/^\d+/, '')), ['_0', '_1', '_0', '_1', '']);
+});
+
+test("an array sbatch refuses for the cluster's MaxArraySize fails its jobs saying so", { skip }, async (t) => {
+  const clusterMax = await new SlurmCommands().maxArraySize();
+  assert.ok(clusterMax !== undefined, 'scontrol show config tells MaxArraySize');
+  if (clusterMax > 5000) return t.skip(`the cluster's MaxArraySize (${clusterMax}) is too large to exceed here`);
+  const f = await fixture(t);
+  // As if the limit had been lowered after check(): never called here.
+  const size = clusterMax + 1;
+  const executor = f.executor({ maxArraySize: size, maxJobs: size });
+  const results = await Promise.all(Array.from({ length: size }, () => executor.submit(f.spec(['true'], { cores: 0.1 }), new AbortController().signal).result));
+  assert.equal(await f.calls('sbatch'), 1);
+  for (const result of results) {
+    assert.equal(result.outcome.kind, 'failed-to-start');
+    assert.match(
+      result.outcome.kind === 'failed-to-start' ? result.outcome.message : '',
+      new RegExp(`^cannot start true: sbatch: .*Invalid job array specification: an array of ${size} jobs is more than the cluster's MaxArraySize of ${clusterMax} allows \\(WES_SLURM_MAX_ARRAY_SIZE sets`),
+    );
+  }
+  assert.deepEqual(await leftovers(f.options.stateDir), []);
+});
+
+test('WES_SLURM_MAX_ARRAY_SIZE reaches the executor createExecutor makes: 1 submits jobs waiting together as plain jobs', { skip }, async (t) => {
+  const f = await fixture(t);
+  const env = { WES_EXECUTOR: 'slurm', WES_DATA_DIR: join(f.dir, 'data'), WES_SLURM_POLL_MS: String(POLL_MS), WES_SLURM_MAX_ARRAY_SIZE: '1' };
+  const { executor } = await createExecutor(loadConfig(env), { wrapper: new JobWrapper({}) });
+  t.after(() => executor.shutdown());
+  const ids: string[] = [];
+  const results = await Promise.all(
+    Array.from({ length: 3 }, (_, i) => executor.submit(f.spec(['true'], { cores: 0.1 }), new AbortController().signal, undefined, (id) => (ids[i] = id)).result),
+  );
+  assert.deepEqual(results.map((r) => r.outcome), Array(3).fill({ kind: 'exited', exitCode: 0 }));
+  for (const id of ids) assert.match(id, /^\d+$/, 'a plain job, not an array element');
+});
+
+const address = machineAddress();
+
+/** A job that tries the targets and names its network namespace, records it started, then blocks until the gate file exists. */
+function networkProbe(dir: string, name: string, targets: readonly string[]): string[] {
+  const script = `python3 -c "$1"; echo "netns $(readlink /proc/self/ns/net)"; touch '${join(dir, `started-${name}`)}'; while [ ! -e '${join(dir, `gate-${name}`)}' ]; do sleep 0.1; done`;
+  return ['sh', '-c', script, 'probe', connectProgram(targets)];
+}
+
+function cmdline(pid: string): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((arg) => arg !== '');
+  } catch {
+    return [];
+  }
+}
+
+/** Live slirp4netns processes by the network namespace each serves ("net:[…]" → its pid). */
+function slirpNetworks(): Map<string, string> {
+  const networks = new Map<string, string>();
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    const args = cmdline(pid);
+    if (args[0] !== 'slirp4netns') continue;
+    // `slirp4netns … <pid of the sandbox> tap0`
+    try {
+      networks.set(readlinkSync(`/proc/${args[args.length - 2]}/ns/net`), pid);
+    } catch {
+      // Its sandbox has just ended.
+    }
+  }
+  return networks;
+}
+
+test("NetworkAccess jobs submitted together go as one array, each element in a network of its own made on the node: the machine's address, not its loopback", { skip: skip ?? (address === undefined && 'no non-loopback IPv4 address here') }, async (t) => {
+  assert.ok(address !== undefined);
+  const f = await fixture(t);
+  const sandbox = await BwrapWrapper.create({ hiddenPaths: [f.options.stateDir], stateDir: join(f.dir, 'sandbox'), maxProcesses: 64 });
+  const executor = f.executor({ wrapper: sandbox.forBatchJobs() });
+  const greeting = `hello-${process.pid}`;
+  const port = await greeter(t, greeting);
+  const outside = `${address}:${port}`;
+  // The server listens on 127.0.0.1 too; slirp's gateway 10.0.2.2 would be the host's loopback.
+  const loopback = [`127.0.0.1:${port}`, `10.0.2.2:${port}`];
+  const names = ['n0', 'n1', 'n2'];
+  const confinement = { mounts: [{ hostPath: f.dir, jobPath: f.dir, writable: true }], network: true };
+  const specs = names.map((name) => f.spec(networkProbe(f.dir, name, [outside, ...loopback]), { env: { PATH: '/usr/bin:/bin' }, confinement, cores: 0.1 }));
+  const ids: string[] = [];
+  const results = specs.map((spec, i) => executor.submit(spec, new AbortController().signal, undefined, (id) => (ids[i] = id)).result);
+
+  // Each element, while it runs, is in a namespace of its own, neither the host's nor a
+  // running sibling's, which a slirp4netns of its own serves.
+  const host = readlinkSync('/proc/self/ns/net');
+  const slirps = new Map<number, string>();
+  /** Once `count` elements not yet checked run, checks them and lets them end. */
+  const checkRunning = async (count: number, what: string): Promise<void> => {
+    let running: number[] = [];
+    await waitFor(async () => {
+      const started = await Promise.all(names.map((name) => exists(join(f.dir, `started-${name}`))));
+      running = started.flatMap((yes, i) => (yes && !slirps.has(i) ? [i] : []));
+      return running.length >= count;
+    }, what);
+    const networks = slirpNetworks();
+    const namespaces = await Promise.all(running.map(async (i) => /^netns (.*)$/m.exec(await readFile(specs[i].stdoutPath, 'utf8'))?.[1]));
+    assert.equal(new Set(namespaces).size, running.length, `elements running at once share a namespace: ${namespaces.join(' ')}`);
+    for (const [k, i] of running.entries()) {
+      const namespace = namespaces[k];
+      assert.ok(namespace !== undefined && namespace !== host, `element ${i} is in the host's network`);
+      const slirp = networks.get(namespace);
+      assert.ok(slirp !== undefined, `no slirp4netns serves element ${i}'s ${namespace}`);
+      assert.ok(![...slirps.values()].includes(slirp), `element ${i} shares a slirp4netns`);
+      slirps.set(i, slirp);
+    }
+    for (const i of running) await writeFile(join(f.dir, `gate-${names[i]}`), '');
+  };
+  // The node has 2 CPUs: two elements run at once, the third after them.
+  await checkRunning(2, 'two elements to run at once');
+  await checkRunning(1, 'the third element to run');
+  assert.deepEqual((await Promise.all(results)).map((r) => r.outcome), Array(names.length).fill({ kind: 'exited', exitCode: 0 }));
+  assert.equal(await f.calls('sbatch'), 1, 'one job array');
+  const arrayId = ids[0].split('_')[0];
+  assert.deepEqual(ids, names.map((_, i) => `${arrayId}_${i}`));
+  for (const spec of specs) {
+    const report = await readFile(spec.stdoutPath, 'utf8');
+    assert.match(report, new RegExp(`^${outside} connected ${greeting}$`, 'm'), report);
+    for (const target of loopback) assert.match(report, new RegExp(`^${target} blocked `, 'm'), report);
+  }
+  // Each job's status came once its batch job had stopped its slirp4netns.
+  for (const pid of slirps.values()) assert.notEqual(cmdline(pid)[0], 'slirp4netns', `slirp4netns ${pid} outlived its job`);
+  assert.deepEqual(await leftovers(f.options.stateDir), []);
 });

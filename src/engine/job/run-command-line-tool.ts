@@ -36,7 +36,6 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
     // A link a previous attempt's job planted in place of a log is removed, not followed.
     await freshDirectory(ctx.logsDir);
   }
-  await mkdir(ctx.logsDir, { recursive: true });
   await mkdir(outdir, { recursive: true });
   await mkdir(tmpdir, { recursive: true });
   const options = expressionOptions(ctx.scope, ctx.runDir, ctx.signal);

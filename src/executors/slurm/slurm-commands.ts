@@ -1,8 +1,9 @@
 /**
- * The three Slurm client commands the executor uses, run as child processes and parsed:
+ * The Slurm client commands the executor uses, run as child processes and parsed:
  * `sbatch --parsable` (script on stdin) → job id, one `squeue` for every job of this user →
- * state and start time per job id, one `scancel` for any number of ids. The command paths are
- * options so that an operator can point at wrappers (and tests can count calls).
+ * state and start time per job id, one `scancel` for any number of ids, and `scontrol show
+ * config` for the cluster's MaxArraySize. The command paths are options so that an operator
+ * can point at wrappers (and tests can count calls).
  *
  * A job id is a plain job's `<id>` or an array element's `<array id>_<index>`, as squeue
  * prints it with `--array` (one line per element) and as scancel takes it.
@@ -13,6 +14,8 @@ export interface SlurmCommandPaths {
   readonly sbatch: string;
   readonly squeue: string;
   readonly scancel: string;
+  /** Reads the cluster's limits; defaults to `scontrol`. */
+  readonly scontrol?: string;
 }
 
 /** Job ids per scancel call, well below the kernel's limits on argument lists. */
@@ -21,7 +24,7 @@ const CANCEL_BATCH = 1000;
 /** A plain job's id or an array element's (`123`, `123_4`). */
 export const SLURM_JOB_ID = /^\d+(?:_\d+)?$/;
 
-export const DEFAULT_COMMANDS: SlurmCommandPaths = { sbatch: 'sbatch', squeue: 'squeue', scancel: 'scancel' };
+export const DEFAULT_COMMANDS: SlurmCommandPaths = { sbatch: 'sbatch', squeue: 'squeue', scancel: 'scancel', scontrol: 'scontrol' };
 
 export interface SlurmJobState {
   /** Slurm's long state name: PENDING, RUNNING, COMPLETED, CANCELLED, TIMEOUT, … */
@@ -82,6 +85,7 @@ export class SlurmCommands {
   /** Rejects, saying what to install, unless every command runs (`--version`). */
   async check(): Promise<void> {
     for (const [name, command] of Object.entries(this.#paths)) {
+      if (command === undefined) continue;
       const result = await run(command, ['--version']);
       if (result.code !== 0) {
         throw new Error(`WES_EXECUTOR=slurm needs ${name} (${command}) on PATH, e.g. from Debian's slurm-client: ${result.stderr.trim()}`);
@@ -115,6 +119,16 @@ export class SlurmCommands {
       states.set(id, startTime === undefined || Number.isNaN(startTime.getTime()) ? { state } : { state, startTime });
     }
     return states;
+  }
+
+  /**
+   * The cluster's MaxArraySize: array indexes stay below it, so it is the most jobs one array
+   * may have (0: no arrays). Undefined when the controller does not answer or does not say.
+   */
+  async maxArraySize(): Promise<number | undefined> {
+    const result = await run(this.#paths.scontrol ?? 'scontrol', ['show', 'config']);
+    const value = result.code === 0 ? /^MaxArraySize\s*=\s*(\d+)\s*$/m.exec(result.stdout)?.[1] : undefined;
+    return value === undefined ? undefined : Number(value);
   }
 
   /** Cancels the jobs (one call per CANCEL_BATCH ids); ids Slurm no longer knows are not an error. */

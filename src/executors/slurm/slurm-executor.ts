@@ -48,12 +48,13 @@ export interface SlurmExecutorOptions {
   /**
    * Most jobs of this executor in Slurm at once (queued or running), array elements counted
    * one by one; more wait here, so a large scatter stays within the cluster's MaxJobCount and
-   * fair share. Defaults to 1000. It bounds an array's size too (so below MaxArraySize).
+   * fair share. Defaults to 1000. It bounds an array's size too.
    */
   readonly maxJobs?: number;
   /**
    * Most jobs in one job array; defaults to 1000, indexes 0…999, below Slurm's default
-   * MaxArraySize (1001). 1: every job a plain batch job (a cluster without arrays).
+   * MaxArraySize (1001). 1: every job a plain batch job (a cluster without arrays). `check`
+   * lowers it to the cluster's MaxArraySize.
    */
   readonly maxArraySize?: number;
   readonly commands?: SlurmCommandPaths;
@@ -157,7 +158,8 @@ export class SlurmExecutor implements Executor {
   readonly #pollMs: number;
   readonly #maxSubmitting: number;
   readonly #maxJobs: number;
-  readonly #maxArraySize: number;
+  /** Lowered to the cluster's MaxArraySize when the controller tells it (`#fitArraysToCluster`). */
+  #maxArraySize: number;
   readonly #commands: SlurmCommands;
   readonly #wrapper: CommandWrapper | undefined;
   /**
@@ -202,9 +204,20 @@ export class SlurmExecutor implements Executor {
     this.#wrapper = options.wrapper;
   }
 
-  /** Checks once at start-up that the Slurm commands run; rejects saying what to install. */
-  check(): Promise<void> {
-    return this.#commands.check();
+  /**
+   * Checks once at start-up that the Slurm commands run, rejecting saying what to install, and
+   * keeps arrays within the cluster's MaxArraySize (sbatch refuses a larger one).
+   */
+  async check(): Promise<void> {
+    await this.#commands.check();
+    await this.#fitArraysToCluster();
+  }
+
+  /** Lowers maxArraySize to the cluster's MaxArraySize; resolves to that, when the controller tells it. */
+  async #fitArraysToCluster(): Promise<number | undefined> {
+    const clusterMax = await this.#commands.maxArraySize();
+    if (clusterMax !== undefined) this.#maxArraySize = Math.max(1, Math.min(this.#maxArraySize, clusterMax));
+    return clusterMax;
   }
 
   submit(
@@ -415,7 +428,8 @@ export class SlurmExecutor implements Executor {
       ]);
     } catch (err) {
       if (dir !== undefined) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
-      await Promise.all(elements.map(({ job }) => this.#notSubmitted(job, err)));
+      const cause = await this.#arrayRefusal(err, elements.length);
+      await Promise.all(elements.map(({ job }) => this.#notSubmitted(job, cause)));
       return;
     }
     // A link left by an earlier array with the same id (a controller reset) is replaced.
@@ -424,6 +438,20 @@ export class SlurmExecutor implements Executor {
       .then(() => symlink(path.basename(dir), link))
       .catch(() => undefined);
     elements.forEach(({ job }, i) => this.#submitted(job, `${arrayId}_${i}`));
+  }
+
+  /**
+   * sbatch refuses an array above the cluster's MaxArraySize only as an "Invalid job array
+   * specification"; when that was the reason (the limit was lowered after `check`, or `check`
+   * was not called), the error says so, and later arrays keep within the limit.
+   */
+  async #arrayRefusal(err: unknown, size: number): Promise<unknown> {
+    if (!/invalid job array specification/i.test(errorMessage(err))) return err;
+    const clusterMax = await this.#fitArraysToCluster();
+    if (clusterMax === undefined || clusterMax >= size) return err;
+    return new Error(
+      `${errorMessage(err)}: an array of ${size} jobs is more than the cluster's MaxArraySize of ${clusterMax} allows (WES_SLURM_MAX_ARRAY_SIZE sets the most jobs per array; later arrays keep within it)`,
+    );
   }
 
   /** The job's batch script, wrapped as the wrapper says; rejects when it cannot be written. */
