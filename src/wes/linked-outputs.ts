@@ -32,14 +32,10 @@ export async function linkedOutputs(runDir: string, runUrl: string): Promise<Lin
     throw error;
   });
   if (opened === undefined) return undefined;
-  const small = (await opened.handle.stat().catch(async (error: unknown) => {
-    await opened.handle.close();
-    throw error;
-  })).size <= PIECE_BYTES;
   // The generator closes the file once it ends, throws or is returned.
   const pieces = linkedPieces(opened.handle, newLinker(runDir, runUrl));
   try {
-    if (small) {
+    if (opened.size <= PIECE_BYTES) {
       // Read to the end before answering: a small file that is not a whole JSON object shows no outputs.
       const all: Buffer[] = [];
       for await (const piece of pieces) all.push(piece);
@@ -53,13 +49,13 @@ export async function linkedOutputs(runDir: string, runUrl: string): Promise<Lin
   }
 }
 
-/** Outputs kept as text (runs completed before outputs.json) → linked JSON; undefined unless a JSON object. */
-export function linkedText(text: string, runDir: string, runUrl: string): Buffer | undefined {
+/** Outputs kept as text (runs completed before outputs.json), linked; undefined unless a JSON object. */
+export function linkedText(text: string, runDir: string, runUrl: string): LinkedOutputs | undefined {
   const linker = newLinker(runDir, runUrl);
   try {
     const linked = linker.push(text);
     linker.end();
-    return Buffer.from(linked);
+    return { first: Buffer.from(linked) };
   } catch (error) {
     if (error instanceof OutputsSyntaxError) return undefined;
     throw error;

@@ -21,7 +21,7 @@ import type { RunListResponse } from './wes-types.js';
 import type { RunLauncher, WorkflowGraph } from '../run-launcher.js';
 import type { RunFile } from '../run-files.js';
 import { stringifyJson } from '../exact-json.js';
-import { linkedOutputs, linkedText, type LinkedOutputs } from './linked-outputs.js';
+import { linkedOutputs, linkedText } from './linked-outputs.js';
 
 export interface Caller {
   readonly userId: number;
@@ -99,9 +99,8 @@ export class RunService {
     const row = await getOwnedRun(this.#db, caller, runId);
     const url = runUrl(baseUrl, row.uuid);
     // Runs completed before outputs moved to outputs.json kept them in the row.
-    const stored = row.outputs === null ? undefined : linkedText(row.outputs, row.run_dir, url);
-    const outputs: LinkedOutputs | undefined =
-      stored !== undefined ? { first: stored } : row.outputs === null && row.state === 'COMPLETE' ? await linkedOutputs(row.run_dir, url) : undefined;
+    const outputs =
+      row.outputs !== null ? linkedText(row.outputs, row.run_dir, url) : row.state === 'COMPLETE' ? await linkedOutputs(row.run_dir, url) : undefined;
     return runLogJson(toRunLog(row, baseUrl), outputs ?? { first: Buffer.from('{}') });
   }
 

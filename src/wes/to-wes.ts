@@ -142,6 +142,8 @@ export function runLogJson(runLog: Omit<RunLog, 'outputs'>, outputs: LinkedOutpu
   const text = stringifyJson(runLog);
   const head = Buffer.concat([Buffer.from(`${text.slice(0, -1)},"outputs":`), outputs.first]);
   const rest = outputs.rest;
+  // Not an async generator: returning one that has not started runs none of its body, so a
+  // response torn down before its first read would leave the outputs file open.
   let stage: 'head' | 'rest' | 'tail' | 'done' = 'head';
   const pieces: AsyncIterator<Buffer, undefined> = {
     async next() {

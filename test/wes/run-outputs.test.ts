@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { writeRunOutputs } from '../../src/run-outputs.js';
 import fc from 'fast-check';
-import { PIECE_BYTES, linkedOutputs, type LinkedOutputs } from '../../src/wes/linked-outputs.js';
+import { PIECE_BYTES, linkedOutputs, linkedText, type LinkedOutputs } from '../../src/wes/linked-outputs.js';
 import { OutputsLinker, OutputsSyntaxError } from '../../src/wes/outputs-linker.js';
 import { outputLinker } from '../../src/wes/output-links.js';
 import { parseJson, stringifyJson } from '../../src/exact-json.js';
@@ -139,6 +139,14 @@ test('linking in pieces gives what linking the whole gives, wherever the pieces 
       assert.deepEqual(parseJson(linked), parseJson(stringifyJson(expected)));
     }),
   );
+});
+
+test('outputs kept in the run row (runs completed before outputs.json) are linked the same way', () => {
+  const linked = linkedText(stringifyJson({ f: { class: 'File', path: '/run/work/a.txt' }, n: 12345678901234567890n }), '/run', RUN_URL);
+  assert.deepEqual(parseJson(String(linked?.first)), { f: { class: 'File', location: `${RUN_URL}/outputs/work/a.txt` }, n: 12345678901234567890n });
+  assert.equal(linked?.rest, undefined);
+  assert.equal(linkedText('[1]', '/run', RUN_URL), undefined);
+  assert.equal(linkedText('{"a":', '/run', RUN_URL), undefined);
 });
 
 test('a file that is not one whole JSON object is refused, naming the problem', () => {
