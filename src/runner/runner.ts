@@ -381,7 +381,7 @@ export class Runner implements RunLauncher {
       const process = await this.#load(request, attachmentsDir);
       const prepared = prepareInputs(process, request.workflow_params as CwlObject, attachmentsDir);
       const inputs = await downloadRemoteInputs(prepared, path.join(run.run_dir, RUN_LAYOUT.downloads), this.#inputPolicy, signal);
-      const topLevelSteps = await this.#recordWorkflow(run, process);
+      const topLevelSteps = await this.#recordWorkflow(run, request.workflow_url, process);
       const started = run.start_time ?? time();
       if (!(await markRunState(this.#db, run.id, ['INITIALIZING', 'RUNNING'], 'RUNNING', time(), { start_time: started }, heldBy))) {
         // Canceled while initializing: nothing has run, so the cancel is complete.
@@ -434,14 +434,14 @@ export class Runner implements RunLauncher {
   }
 
   /** The run's workflow and top-level steps: recorded once, read back on resume. */
-  async #recordWorkflow(run: WorkflowInvocationRow, process: LoadedProcess): Promise<Map<number, number>> {
+  async #recordWorkflow(run: WorkflowInvocationRow, workflowUrl: string, process: LoadedProcess): Promise<Map<number, number>> {
     if (run.workflow_id !== null) {
       return new Map((await listWorkflowSteps(this.#db, run.workflow_id)).map((s) => [s.order_index, s.id]));
     }
     const steps = describeTopLevelSteps(process);
     const { workflowId, stepIds } = await insertWorkflow(
       this.#db,
-      JSON.parse(run.request).workflow_url as string,
+      workflowUrl,
       steps.map((s) => ({ order_index: s.path[0].order, type: s.kind, label: s.label ?? null, tool_id: s.toolId ?? null })),
       new Date().toISOString(),
     );

@@ -9,6 +9,7 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type LogEvent } from 'kysely';
 import { withStatementCache } from './statement-cache.js';
+import { EventLoopTurns } from './event-loop-turns.js';
 import type { Database } from './database.js';
 import type { Dialect } from './dialect.js';
 import { migrationProvider } from './migrations/index.js';
@@ -65,7 +66,7 @@ export async function openStore(options: OpenOptions): Promise<Store> {
     database.pragma('foreign_keys = ON');
     database.pragma('busy_timeout = 5000');
     database.pragma('synchronous = NORMAL');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }), log });
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }), log, plugins: [new EventLoopTurns()] });
   }
   const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
   const { error, results } = await migrator.migrateToLatest();
