@@ -252,21 +252,11 @@ export async function planCollectionJobs(
   elements: readonly number[],
   now: string,
 ): Promise<number[]> {
+  // Only the columns that are not NULL: every bound value is an object Kysely builds and
+  // PostgreSQL's round trip keeps alive, 3 a job here instead of 11.
   const ids = await insertJobs(
     trx,
-    elements.map(() => ({
-      state: 'queued' as const,
-      argv: '[]',
-      exit_code: null,
-      work_dir: null,
-      stdout_path: null,
-      stderr_path: null,
-      outputs: null,
-      message: null,
-      create_time: now,
-      start_time: null,
-      end_time: null,
-    })),
+    elements.map(() => ({ state: 'queued' as const, argv: '[]', create_time: now })),
   );
   await insertCollectionJobs(trx, step, elements.map((orderIndex, i) => ({ orderIndex, jobId: ids[i] })), now);
   return ids;
