@@ -3,6 +3,7 @@
  * start, listens, and claims the runs no live server drives.
  */
 import path from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import type { Config } from '../config.js';
 import { buildApp } from '../api/app.js';
 import { createServices } from '../wes/services.js';
@@ -20,7 +21,17 @@ import { createExecutor } from './create-executor.js';
 import { ServerLease } from '../runner/server-lease.js';
 import { RUN_CANCEL_CHANNEL } from '../store/queries/leases.js';
 
+/**
+ * V8 lets the old generation grow to up to 4× what survived the last full collection when a
+ * program allocates fast, as a server driving a big scatter does: at 100,000 jobs on PostgreSQL
+ * the heap held ~41 MB of live objects in ~185 MB, and the server's peak RSS was 272 MiB 90 s
+ * in. Growing by 1.5× instead collects sooner: 187 MiB, with the same CPU and jobs done. V8
+ * reads the setting at each collection, so setting it before the server allocates is enough.
+ */
+const HEAP_GROWING = '--heap-growing-percent=50';
+
 export async function serve(config: Config): Promise<void> {
+  setFlagsFromString(HEAP_GROWING);
   // Before anything is written there (the SQLite file comes first).
   restrictDataDir(config.dataDir);
   const store = await openConfiguredStore(config);

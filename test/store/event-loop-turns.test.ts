@@ -6,16 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { openStore } from '../../src/store/connect.js';
-import { createTestDatabase } from '../helpers/dialects.js';
+import { storeWithLastQuery } from '../helpers/explain.js';
 
 test('a long chain of awaited queries gives the event loop turns', async (t) => {
-  const database = await createTestDatabase();
-  const store = await openStore({ databaseUrl: database.databaseUrl, sqlitePath: database.sqlitePath });
-  t.after(async () => {
-    await store.close();
-    await database.drop();
-  });
+  const { store } = await storeWithLastQuery(t);
   let turns = 0;
   let counting = true;
   const count = (): void => {
@@ -37,12 +31,7 @@ test('a long chain of awaited queries gives the event loop turns', async (t) => 
 });
 
 test('queries inside a transaction still give the event loop turns, and the transaction stays whole', async (t) => {
-  const database = await createTestDatabase();
-  const store = await openStore({ databaseUrl: database.databaseUrl, sqlitePath: database.sqlitePath });
-  t.after(async () => {
-    await store.close();
-    await database.drop();
-  });
+  const { store } = await storeWithLastQuery(t);
   await sql`create table counter (n integer not null)`.execute(store.db);
   await sql`insert into counter (n) values (0)`.execute(store.db);
   let turns = 0;
