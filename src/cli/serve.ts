@@ -3,7 +3,6 @@
  * start, listens, and claims the runs no live server drives.
  */
 import path from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import type { Config } from '../config.js';
 import { buildApp } from '../api/app.js';
 import { createServices } from '../wes/services.js';
@@ -21,18 +20,7 @@ import { createExecutor } from './create-executor.js';
 import { ServerLease } from '../runner/server-lease.js';
 import { RUN_CANCEL_CHANNEL } from '../store/queries/leases.js';
 
-/**
- * V8 lets the old generation grow to up to 4× what survived the last full collection when a
- * program allocates fast, as a server driving a big scatter does: at 100,000 jobs on PostgreSQL
- * the heap held ~41 MB of live objects in ~185 MB, and the server's peak RSS was 272 MiB 90 s
- * in. Growing by at most 2× collects sooner: 10,000-job runs peaked at 197 MiB against 223–225
- * with the same wall time (1.5× cut more, to 180 MiB, but looked slower in one of two pairs).
- * V8 reads the setting at each collection, so setting it before the server allocates is enough.
- */
-const HEAP_GROWING = '--heap-growing-percent=100';
-
 export async function serve(config: Config): Promise<void> {
-  setFlagsFromString(HEAP_GROWING);
   // Before anything is written there (the SQLite file comes first).
   restrictDataDir(config.dataDir);
   const store = await openConfiguredStore(config);
