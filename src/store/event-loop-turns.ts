@@ -12,19 +12,14 @@ import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs,
 const SLICE_MS = 20;
 
 export class EventLoopTurns implements KyselyPlugin {
-  readonly #sliceMs: number;
   #sliceStart = performance.now();
-
-  constructor(sliceMs: number = SLICE_MS) {
-    this.#sliceMs = sliceMs;
-  }
 
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
     return args.node;
   }
 
   async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-    if (performance.now() - this.#sliceStart >= this.#sliceMs) {
+    if (performance.now() - this.#sliceStart >= SLICE_MS) {
       await new Promise((resolve) => setImmediate(resolve));
       this.#sliceStart = performance.now();
     }
