@@ -101,8 +101,9 @@ export class StoreEngineHost implements EngineHost {
       for (let e = from; e < Math.min(from + PLAN_BATCH, elements); e++) if (ids[e] === undefined) missing.push(e);
       previous = previous.then(async () => {
         if (missing.length === 0 || planned.stopped) return;
-        // SQLite answers synchronously, so without this the whole chain would run as one task
-        // and hold every request until the last batch is in.
+        // SQLite answers synchronously: the store's EventLoopTurns gives turns inside a
+        // transaction, but only a turn between them lets other requests' queries in (measured
+        // without it: many more 40–70 ms waits while a 100,000-job scatter is planned).
         await setImmediate();
         const written = await this.#db.transaction().execute((trx) => planCollectionJobs(trx, collection, missing, now()));
         missing.forEach((e, i) => (ids[e] = written[i]));

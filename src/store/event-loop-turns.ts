@@ -7,6 +7,7 @@
  * no chain of queries holds the server longer than a slice plus one statement. PostgreSQL's
  * queries are real I/O and need none of it.
  */
+import { setImmediate } from 'node:timers/promises';
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
 
 const SLICE_MS = 20;
@@ -20,7 +21,7 @@ export class EventLoopTurns implements KyselyPlugin {
 
   async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
     if (performance.now() - this.#sliceStart >= SLICE_MS) {
-      await new Promise((resolve) => setImmediate(resolve));
+      await setImmediate();
       this.#sliceStart = performance.now();
     }
     return args.result;
