@@ -101,6 +101,11 @@ export interface JobHandle {
 
 export interface Executor {
   /**
+   * Jobs it runs (or keeps in the cluster) at once: the engine prepares a scatter's jobs only a
+   * few times this many ahead of them (elementWindow).
+   */
+  readonly capacity: number;
+  /**
    * Queues the job; it starts when a slot (count, cores, RAM) is free. `onStart` is called
    * once when the process has been spawned. Aborting `signal` kills the job's whole process
    * group (SIGTERM, then SIGKILL after a grace period) or drops it from the queue.

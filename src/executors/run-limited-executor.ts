@@ -36,6 +36,10 @@ export class RunLimitedExecutor implements Executor {
     this.#onEnded = options.onEnded;
   }
 
+  get capacity(): number {
+    return Math.min(this.#inner.capacity, this.#limits.maxJobs ?? Infinity);
+  }
+
   submit(spec: JobSpec, signal: AbortSignal, onStart?: (startedAt: Date) => void, onSubmitted?: (externalId: string) => void): JobHandle {
     const limited: JobSpec = {
       ...spec,

@@ -16,6 +16,8 @@ import {
 } from '../../src/engine/index.js';
 import { CancelledError, CommandFailedError, InvalidWorkflowError } from '../../src/errors.js';
 import { LocalExecutor } from '../../src/executors/local/local-executor.js';
+import { RunLimitedExecutor } from '../../src/executors/run-limited-executor.js';
+import type { Executor } from '../../src/executors/executor.js';
 import { PathPolicy } from '../../src/engine/values/path-policy.js';
 import type { OnError } from '../../src/engine-parameters.js';
 
@@ -65,11 +67,14 @@ async function run(
   host: EngineHost,
   signal = new AbortController().signal,
   onError: OnError = 'stop',
+  runExecutor: Executor = executor,
 ): Promise<CwlObject> {
   const process = await loadProcess({ documentUrl: document, baseDir: dir });
   const inputs = prepareInputs(process, params, dir);
   const policy = await PathPolicy.create(dir);
-  return materializeOutputs(await executeProcess(process, inputs, { runDir: join(dir, 'run'), logsDir: join(dir, 'logs'), policy, executor, host, signal, onError }));
+  return materializeOutputs(
+    await executeProcess(process, inputs, { runDir: join(dir, 'run'), logsDir: join(dir, 'logs'), policy, executor: runExecutor, host, signal, onError }),
+  );
 }
 
 const echoTool = `cwlVersion: v1.2
@@ -263,6 +268,24 @@ outputs: []
     // Every element is accounted for exactly once: ended (ok, failed, canceled) or never run.
     assert.equal(reported.size, from);
     assert.ok([...reported].every((e) => typeof e === 'number' && e < from));
+  });
+
+  it("prepares a scatter's jobs only a few per executor slot ahead of them", async () => {
+    const dir = await setup(SH_SCATTER);
+    const host = recordingHost();
+    const oneSlot = new RunLimitedExecutor(executor, { maxJobs: 1 });
+    // Jobs that take a while, so that with a wider window many more would be prepared meanwhile.
+    await run(dir, 'wf.cwl', { scripts: Array.from({ length: 60 }, () => 'sleep 0.05') }, host, undefined, 'stop', oneSlot);
+    let outstanding = 0;
+    let most = 0;
+    for (const [kind] of host.events) {
+      if (kind === 'jobCreated') most = Math.max(most, ++outstanding);
+      if (kind === 'jobEnded') outstanding--;
+    }
+    assert.equal(host.events.filter((e) => e[0] === 'jobEnded').length, 60);
+    assert.ok(most > 1, 'the next jobs are prepared while one runs');
+    // One slot gets the narrowest window: 16 elements in flight, not 60.
+    assert.ok(most <= 16, `at most the window of jobs prepared at once, got ${most}`);
   });
 
   it('on_error continue: a failed element stops nothing that does not depend on it', async () => {

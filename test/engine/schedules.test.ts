@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { InvalidWorkflowError } from '../../src/errors.js';
+import { elementWindow } from '../../src/engine/scheduler/element-window.js';
 import { decideSteps, isRunning, planSteps, withStates, type StepGraph, type StepSchedule } from '../../src/engine/scheduler/step-schedule.js';
 import {
   elementEnded,
@@ -159,5 +160,19 @@ describe('element schedule', () => {
   it('refuses a window that is not a positive integer', () => {
     assert.throws(() => planElements(10, 0), RangeError);
     assert.throws(() => planElements(10, 1.5), RangeError);
+  });
+
+  it("sizes the window by the executor's capacity: a few jobs per slot, within bounds a cluster and a small machine can live with", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 100_000 }), (capacity) => {
+        const width = elementWindow(capacity);
+        assert.ok(Number.isInteger(width) && width >= 16 && width <= 256, `window ${width} for capacity ${capacity}`);
+        assert.ok(width >= Math.min(capacity, 256), 'every slot of the executor can be busy');
+        assert.ok(width <= Math.max(16, 4 * capacity), 'no more than a few jobs per slot are prepared');
+        assert.ok(elementWindow(capacity + 1) >= width, 'more capacity never narrows the window');
+      }),
+    );
+    assert.equal(elementWindow(2), 16);
+    assert.equal(elementWindow(1000), 256);
   });
 });

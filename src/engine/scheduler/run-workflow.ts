@@ -22,7 +22,7 @@ import { runJob } from '../job/run-job.js';
 import { recordFailure, type ExecuteOptions, type RunState } from './run-state.js';
 import { mergeSources } from './merge-sources.js';
 import { gatherScatter, planScatter } from './scatter.js';
-import { runWindowed } from './element-window.js';
+import { elementWindow, runWindowed } from './element-window.js';
 import { decideSteps, isRunning, planSteps, withStates } from './step-schedule.js';
 import { Settlements } from './settlements.js';
 import { asStepFailure, failAsStep } from './step-failure.js';
@@ -30,13 +30,6 @@ import { materialized, materializeOutputs, ScatterOutput, type ElementOutputs, t
 import { completeInputs, withDefaults } from '../job/tool-inputs.js';
 import { isFileLike, isObject } from '../values/value-types.js';
 import { stringifyJson } from '../../exact-json.js';
-
-/**
- * Elements of one scatter in flight at once: enough to keep every executor slot busy (and the
- * fair queue fed) with room to prepare the next jobs, few enough that memory does not grow with
- * the scatter.
- */
-const ELEMENT_WINDOW = 256;
 
 
 /**
@@ -257,7 +250,7 @@ async function runStep(
   // A job's outputs are in the host's store once it has ended; anything else is kept here.
   const stored = jobs ? run.host.scatterOutputs?.bind(run.host) : undefined;
   const kept = stored === undefined ? new Array<CwlObject | undefined>(count) : undefined;
-  const window = await runWindowed(count, ELEMENT_WINDOW, run.controller.signal, async (e) => {
+  const window = await runWindowed(count, elementWindow(run.executor.capacity), run.controller.signal, async (e) => {
     const outputs = await runElement(plan.element(e), e);
     if (kept !== undefined) kept[e] = await materializeOutputs(outputs);
   });

@@ -155,6 +155,10 @@ export class LocalExecutor implements Executor {
     this.#usagePrefix = `wes-usage-${createHash('sha256').update(options.stateDir ?? '').digest('hex').slice(0, 8)}`;
   }
 
+  get capacity(): number {
+    return this.#maxJobs;
+  }
+
   /**
    * Stops the jobs that executors of this host with the same stateDir left running when their
    * process died (or, with `liveServers`, lost its lease) without shutdown(); call at start,

@@ -204,6 +204,10 @@ export class SlurmExecutor implements Executor {
     this.#wrapper = options.wrapper;
   }
 
+  get capacity(): number {
+    return this.#maxJobs;
+  }
+
   /**
    * Checks once at start-up that the Slurm commands run, rejecting saying what to install, and
    * keeps arrays within the cluster's MaxArraySize (sbatch refuses a larger one).
