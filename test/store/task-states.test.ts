@@ -22,7 +22,7 @@ import {
   listStepStateCounts,
   listStepUsage,
 } from '../../src/store/queries/task-summary.js';
-import { applyJobChanges, attachSingleJob, insertCollectionJobs, insertJobs } from '../../src/store/queries/jobs.js';
+import { applyJobChanges, attachSingleJob, insertJobs, planCollectionJobs } from '../../src/store/queries/jobs.js';
 import { insertUser } from '../../src/store/queries/users.js';
 import { seedRun, seedShape, type SeedStep } from '../../src/wes/seed.js';
 import { taskIdOf } from '../../src/wes/to-wes.js';
@@ -251,17 +251,12 @@ async function replaceSingleJob(db: Kysely<Database>, invocationId: number, task
   });
 }
 
-/** Gives the collection of top-level step `order` (which has none yet) two queued jobs. */
+/** Gives the collection of top-level step `order` (which has none yet) two queued jobs, as a scatter's planning does. */
 async function addJobsToEmptyCollection(db: Kysely<Database>, invocationId: number, order: number): Promise<void> {
   const step = await stepOf(db, invocationId, String(order));
   const now = new Date().toISOString();
   await db.transaction().execute(async (trx) => {
-    const jobIds = await insertJobs(trx, [queuedJob(now), queuedJob(now)]);
-    await insertCollectionJobs(
-      trx,
-      { stepId: step.id, collectionId: step.implicit_collection_jobs_id as number, invocationId, sortKey: step.sort_key },
-      jobIds.map((jobId, orderIndex) => ({ orderIndex, jobId })),
-      now,
-    );
+    const collection = { stepId: step.id, collectionId: step.implicit_collection_jobs_id as number, invocationId, sortKey: step.sort_key };
+    await planCollectionJobs(trx, collection, [0, 1], now);
   });
 }

@@ -2,7 +2,8 @@
  * Writing a run's shape: workflow steps, step instances, single jobs and collection jobs,
  * and job state changes. Used by the runner as a run progresses and by `wes seed`.
  */
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { isPostgres } from '../dialect.js';
 import type { Database } from '../database.js';
 import type { NewWorkflowStep } from '../tables/workflow.table.js';
 import type { JobRow, JobState, NewJob } from '../tables/job.table.js';
@@ -142,9 +143,14 @@ export async function insertCollectionJobs(
       )
       .execute();
   }
+  await countCollectionJobs(trx, step, jobs.length, now);
+}
+
+/** The step stops being listed as a job-less task once its collection has jobs. */
+async function countCollectionJobs(trx: Transaction<Database>, step: CollectionStep, added: number, now: string): Promise<void> {
   await trx
     .updateTable('workflow_invocation_step')
-    .set((eb) => ({ collection_job_count: eb('collection_job_count', '+', jobs.length), update_time: now }))
+    .set((eb) => ({ collection_job_count: eb('collection_job_count', '+', added), update_time: now }))
     .where('id', '=', step.stepId)
     .execute();
 }
@@ -242,9 +248,11 @@ export async function markJobRerun(db: Db, jobId: number): Promise<void> {
 }
 
 /**
- * Inserts the jobs of elements `from`…`from + count - 1` of a step's collection, QUEUED, in one
- * transaction, so the task list shows a scatter's every planned job before it runs. Returns
- * their ids in element order.
+ * Inserts the jobs of a step's collection at the given elements (ascending), QUEUED, so the task
+ * list shows a scatter's every planned job before it runs. Returns their ids in element order.
+ * 3 statements however many elements: each passes its rows as one JSON array (elementRows), not
+ * as bound values per row, since those values (and the 1,000-row VALUES statement built of them)
+ * were most of the garbage the server made while a big scatter was planned.
  */
 export async function planCollectionJobs(
   trx: Transaction<Database>,
@@ -252,14 +260,27 @@ export async function planCollectionJobs(
   elements: readonly number[],
   now: string,
 ): Promise<number[]> {
-  // Only the columns that are not NULL: every bound value is an object Kysely builds and
-  // PostgreSQL's round trip keeps alive, 3 a job here instead of 11.
-  const ids = await insertJobs(
-    trx,
-    elements.map(() => ({ state: 'queued' as const, argv: '[]', create_time: now })),
-  );
-  await insertCollectionJobs(trx, step, elements.map((orderIndex, i) => ({ orderIndex, jobId: ids[i] })), now);
+  const { rows } = await sql<{ id: number }>`insert into job (state, argv, create_time)
+    select 'queued', '[]', ${now} from ${elementRows(trx, JSON.stringify(elements))} order by e.key
+    returning id`.execute(trx);
+  const ids = ascendingIds(rows);
+  // bigint and integer columns get their parameters cast: PostgreSQL takes an untyped one in a
+  // select list as text.
+  await sql`insert into implicit_collection_jobs_job_association
+    (implicit_collection_jobs_id, job_id, order_index, workflow_invocation_id, workflow_invocation_step_id, step_sort_key)
+    select cast(${step.collectionId} as bigint), cast(e.value ->> 0 as bigint), cast(e.value ->> 1 as integer),
+      cast(${step.invocationId} as bigint), cast(${step.stepId} as bigint), ${step.sortKey}
+    from ${elementRows(trx, JSON.stringify(ids.map((id, i) => [id, elements[i]])))}`.execute(trx);
+  await countCollectionJobs(trx, step, elements.length, now);
   return ids;
+}
+
+/**
+ * The items of a JSON array bound as one parameter, as rows `e` with `value` (JSON) and `key`
+ * (the position, for order): json_each on SQLite, jsonb_array_elements on PostgreSQL.
+ */
+function elementRows(db: Kysely<Database>, json: string): RawBuilder<unknown> {
+  return isPostgres(db) ? sql`jsonb_array_elements(${json}::jsonb) with ordinality as e(value, key)` : sql`json_each(${json}) as e`;
 }
 
 /**
