@@ -31,7 +31,6 @@ import { completeInputs, withDefaults } from '../job/tool-inputs.js';
 import { isFileLike, isObject } from '../values/value-types.js';
 import { stringifyJson } from '../../exact-json.js';
 
-
 /**
  * Runs the process to completion and returns its CWL output object; a large scatter's gathered
  * output may be a ScatterOutput still in the host's store (materializeOutputs reads it all).

@@ -250,9 +250,9 @@ export async function markJobRerun(db: Db, jobId: number): Promise<void> {
 /**
  * Inserts the jobs of a step's collection at the given elements (ascending), QUEUED, so the task
  * list shows a scatter's every planned job before it runs. Returns their ids in element order.
- * 3 statements however many elements: each passes its rows as one JSON array (elementRows), not
- * as bound values per row, since those values (and the 1,000-row VALUES statement built of them)
- * were most of the garbage the server made while a big scatter was planned.
+ * 3 statements of constant text however many elements: each passes its rows as one JSON array
+ * (elementRows), not as a bound value per column and row, each an object Kysely builds (and, on
+ * PostgreSQL, keeps alive across the round trip) for a 1,000-row VALUES statement.
  */
 export async function planCollectionJobs(
   trx: Transaction<Database>,
