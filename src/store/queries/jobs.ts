@@ -120,7 +120,8 @@ export interface CollectionStep {
 
 /**
  * Associates jobs with a step's collection at the given element indexes and keeps the step's
- * collection_job_count in step, so the step stops being listed as a job-less task.
+ * collection_job_count in step, so the step stops being listed as a job-less task. 2 statements
+ * however many jobs: the (job id, element) pairs are one JSON array parameter (jsonArrayRows).
  */
 export async function insertCollectionJobs(
   trx: Transaction<Database>,
@@ -128,29 +129,17 @@ export async function insertCollectionJobs(
   jobs: readonly { readonly orderIndex: number; readonly jobId: number }[],
   now: string,
 ): Promise<void> {
-  for (let i = 0; i < jobs.length; i += INSERT_BATCH) {
-    await trx
-      .insertInto('implicit_collection_jobs_job_association')
-      .values(
-        jobs.slice(i, i + INSERT_BATCH).map((j) => ({
-          implicit_collection_jobs_id: step.collectionId,
-          job_id: j.jobId,
-          order_index: j.orderIndex,
-          workflow_invocation_id: step.invocationId,
-          workflow_invocation_step_id: step.stepId,
-          step_sort_key: step.sortKey,
-        })),
-      )
-      .execute();
-  }
-  await countCollectionJobs(trx, step, jobs.length, now);
-}
-
-/** The step stops being listed as a job-less task once its collection has jobs. */
-async function countCollectionJobs(trx: Transaction<Database>, step: CollectionStep, added: number, now: string): Promise<void> {
+  const pairs = JSON.stringify(jobs.map((j) => [j.jobId, j.orderIndex]));
+  // bigint and integer columns get their parameters cast: PostgreSQL takes an untyped one in a
+  // select list as text.
+  await sql`insert into implicit_collection_jobs_job_association
+    (implicit_collection_jobs_id, job_id, order_index, workflow_invocation_id, workflow_invocation_step_id, step_sort_key)
+    select cast(${step.collectionId} as bigint), cast(e.value ->> 0 as bigint), cast(e.value ->> 1 as integer),
+      cast(${step.invocationId} as bigint), cast(${step.stepId} as bigint), ${step.sortKey}
+    from ${jsonArrayRows(trx, pairs)}`.execute(trx);
   await trx
     .updateTable('workflow_invocation_step')
-    .set((eb) => ({ collection_job_count: eb('collection_job_count', '+', added), update_time: now }))
+    .set((eb) => ({ collection_job_count: eb('collection_job_count', '+', jobs.length), update_time: now }))
     .where('id', '=', step.stepId)
     .execute();
 }
@@ -251,7 +240,7 @@ export async function markJobRerun(db: Db, jobId: number): Promise<void> {
  * Inserts the jobs of a step's collection at the given elements (ascending), QUEUED, so the task
  * list shows a scatter's every planned job before it runs. Returns their ids in element order.
  * 3 statements of constant text however many elements: each passes its rows as one JSON array
- * (elementRows), not as a bound value per column and row, each an object Kysely builds (and, on
+ * (jsonArrayRows), not as a bound value per column and row, each an object Kysely builds (and, on
  * PostgreSQL, keeps alive across the round trip) for a 1,000-row VALUES statement.
  */
 export async function planCollectionJobs(
@@ -261,17 +250,10 @@ export async function planCollectionJobs(
   now: string,
 ): Promise<number[]> {
   const { rows } = await sql<{ id: number }>`insert into job (state, argv, create_time)
-    select 'queued', '[]', ${now} from ${elementRows(trx, JSON.stringify(elements))} order by e.key
+    select 'queued', '[]', ${now} from ${jsonArrayRows(trx, JSON.stringify(elements))} order by e.key
     returning id`.execute(trx);
   const ids = ascendingIds(rows);
-  // bigint and integer columns get their parameters cast: PostgreSQL takes an untyped one in a
-  // select list as text.
-  await sql`insert into implicit_collection_jobs_job_association
-    (implicit_collection_jobs_id, job_id, order_index, workflow_invocation_id, workflow_invocation_step_id, step_sort_key)
-    select cast(${step.collectionId} as bigint), cast(e.value ->> 0 as bigint), cast(e.value ->> 1 as integer),
-      cast(${step.invocationId} as bigint), cast(${step.stepId} as bigint), ${step.sortKey}
-    from ${elementRows(trx, JSON.stringify(ids.map((id, i) => [id, elements[i]])))}`.execute(trx);
-  await countCollectionJobs(trx, step, elements.length, now);
+  await insertCollectionJobs(trx, step, ids.map((jobId, i) => ({ orderIndex: elements[i], jobId })), now);
   return ids;
 }
 
@@ -279,7 +261,7 @@ export async function planCollectionJobs(
  * The items of a JSON array bound as one parameter, as rows `e` with `value` (JSON) and `key`
  * (the position, for order): json_each on SQLite, jsonb_array_elements on PostgreSQL.
  */
-function elementRows(db: Kysely<Database>, json: string): RawBuilder<unknown> {
+function jsonArrayRows(db: Kysely<Database>, json: string): RawBuilder<unknown> {
   return isPostgres(db) ? sql`jsonb_array_elements(${json}::jsonb) with ordinality as e(value, key)` : sql`json_each(${json}) as e`;
 }
 
