@@ -7,11 +7,12 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LocalExecutor } from '../../src/executors/local/local-executor.js';
+import { GroupRegistry } from '../../src/executors/local/group-registry.js';
 import { groupAlive } from '../../src/executors/local/process-group.js';
 import { bootIdOf, currentProcess, processKey, type ProcessIdentity } from '../../src/executors/local/process-identity.js';
 
@@ -41,11 +42,15 @@ async function setUp(t: TestContext) {
     children.push(child);
     return child;
   };
-  /** Records `job`'s group as one of `server`'s, where that server's registry keeps it. */
-  const record = async (server: ProcessIdentity, job: ChildProcess): Promise<number> => {
+  /**
+   * Records `job`'s group as one of `server`'s, where that server's registry keeps it: a line
+   * of its journal, or (`asFile`) a file of its own, as servers before the journal did.
+   */
+  const record = async (server: ProcessIdentity, job: ChildProcess, asFile = false): Promise<number> => {
     const dir = path.join(stateDir, 'groups', ...processKey(server).split('/'));
     await mkdir(dir, { recursive: true });
-    await writeFile(path.join(dir, String(job.pid)), '');
+    if (asFile) await writeFile(path.join(dir, String(job.pid)), '');
+    else await appendFile(path.join(dir, 'journal'), `+${job.pid}\n`);
     return job.pid ?? 0;
   };
   return { stateDir, start, record };
@@ -58,11 +63,13 @@ test('groups of a server process that is gone are stopped, those of a live one o
   await new Promise((resolve) => exited.once('exit', resolve));
   const live = identityOf(start());
   const orphan = await record(gone, start());
+  const orphanAsFile = await record(gone, start(), true);
   const sibling = await record(live, start());
   const executor = new LocalExecutor({ maxJobs: 1, stateDir, killGraceMs: 200 });
 
-  assert.equal(await executor.reapOrphans(), 1);
+  assert.equal(await executor.reapOrphans(), 2);
   assert.equal(await groupAlive(orphan), false, 'the gone server\'s job runs on');
+  assert.equal(await groupAlive(orphanAsFile), false, 'the job a server recorded as a file runs on');
   assert.equal(await groupAlive(sibling), true, 'a live server\'s job was stopped');
   assert.equal(await executor.reapOrphans(async () => new Set([processKey(live)])), 0);
   assert.equal(await groupAlive(sibling), true, 'the job of a server holding its lease was stopped');
@@ -106,11 +113,36 @@ test('a server\'s own groups are recorded under its process key and never reaped
     executor.submit({ id: 'j', argv: ['sleep', '1000'], cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, stdoutPath: path.join(dir, 'o'), stderrPath: path.join(dir, 'e') }, new AbortController().signal, () => resolve());
   });
   await started;
-  const own = path.join(stateDir, 'groups', ...processKey(currentProcess()).split('/'));
-  for (let i = 0; i < 100 && (await readdir(own).catch(() => [])).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-  const [pgid] = (await readdir(own)).map(Number);
+  const journal = path.join(stateDir, 'groups', ...processKey(currentProcess()).split('/'), 'journal');
+  const recorded = async (): Promise<string> => readFile(journal, 'utf8').catch(() => '');
+  for (let i = 0; i < 100 && (await recorded()) === ''; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  const pgid = Number(/^\+(\d+)$/m.exec(await recorded())?.[1]);
+  assert.ok(pgid > 0, `no group in the journal: ${JSON.stringify(await recorded())}`);
   assert.equal(await executor.reapOrphans(async () => new Set()), 0);
   assert.equal(await groupAlive(pgid), true);
   await executor.shutdown();
   assert.equal(await groupAlive(pgid), false);
+  assert.equal(await recorded(), `+${pgid}\n-${pgid}\n`, 'the stopped group is still recorded');
+});
+
+test('a long-lived server\'s journal is compacted to the groups still running', async (t) => {
+  const { stateDir } = await setUp(t);
+  const registry = new GroupRegistry(stateDir);
+  t.after(() => registry.close());
+  const journal = path.join(stateDir, 'groups', ...processKey(currentProcess()).split('/'), 'journal');
+  registry.add(7);
+  registry.add(8);
+  for (let pgid = 100; pgid < 25_100; pgid++) {
+    registry.add(pgid);
+    registry.remove(pgid);
+  }
+  registry.remove(7);
+  const lines = (await readFile(journal, 'utf8')).split('\n').filter((line) => line !== '');
+  assert.ok(lines.length < 10_000, `the journal holds ${lines.length} lines`);
+  const running = new Set<number>();
+  for (const line of lines) {
+    if (line.startsWith('+')) running.add(Number(line.slice(1)));
+    else running.delete(Number(line.slice(1)));
+  }
+  assert.deepEqual([...running], [8]);
 });

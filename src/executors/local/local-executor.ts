@@ -215,7 +215,10 @@ export class LocalExecutor implements Executor {
       for (const job of active) this.#stop(job, 'canceled');
       this.#shutdown = Promise.all(active.map((job) => job.result))
         .then(() => Promise.all(this.#cleanups))
-        .then(() => this.#launcher.close());
+        .then(() => {
+          this.#launcher.close();
+          this.#registry?.close();
+        });
     }
     return this.#shutdown;
   }
