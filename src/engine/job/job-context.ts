@@ -16,8 +16,12 @@ import { findRequirement, type RequirementScope } from '../cwl/requirements.js';
 
 export interface JobContext {
   readonly runDir: string;
-  /** Where this job's stdout/stderr logs go (runDir/../logs/<jobName>): no job writes there. */
-  readonly logsDir: string;
+  /**
+   * This job's stdout/stderr logs are `<logPrefix>.stdout.log` and `.stderr.log`, files in the
+   * run's logs directory (runDir/../logs), where no job writes: a file each, not a directory per
+   * job, as a new inode costs more than any other call a job makes on some disks.
+   */
+  readonly logPrefix: string;
   /** The run's confinement check for every file the engine touches for this job. */
   readonly policy: PathPolicy;
   /** Directory name of this job below runDir/jobs; unique within the run. */

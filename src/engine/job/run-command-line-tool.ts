@@ -30,12 +30,10 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
   const outdir = join(jobDir, 'out');
   const tmpdir = join(jobDir, 'tmp');
   const attached = await ctx.attach();
-  if (attached === undefined) {
-    // A reattached job's directory holds its outputs (and its logs); staging over it again keeps its links.
-    await freshDirectory(jobDir);
-    // A link a previous attempt's job planted in place of a log is removed, not followed.
-    await freshDirectory(ctx.logsDir);
-  }
+  // A reattached job's directory holds its outputs; staging over it again keeps its links. An
+  // earlier attempt's logs are truncated when the job starts (never through a link: the
+  // launcher opens them with O_NOFOLLOW).
+  if (attached === undefined) await freshDirectory(jobDir);
   await mkdir(outdir, { recursive: true });
   await mkdir(tmpdir, { recursive: true });
   const options = expressionOptions(ctx.scope, ctx.runDir, ctx.signal);
@@ -69,7 +67,7 @@ export async function runCommandLineTool(tool: CommandLineTool, given: CwlObject
   };
   // stdout/stderr: a plain file name in the output directory (as cwltool requires).
   const output = async (stream: 'stdout' | 'stderr', expression: string | undefined): Promise<string> => {
-    if (expression === undefined) return join(ctx.logsDir, `${stream}.log`);
+    if (expression === undefined) return `${ctx.logPrefix}.${stream}.log`;
     const name = checkBasename(await streamName(stream, expression), `${ctx.label}: ${stream}`);
     const target = join(outdir, name);
     await ctx.policy.writable(target, `${stream} ${JSON.stringify(name)}`, outdir);

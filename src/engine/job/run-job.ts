@@ -41,7 +41,7 @@ export async function runJob(
   let usage: JobUsage | undefined;
   const ctx: JobContext = {
     runDir: run.runDir,
-    logsDir: join(run.logsDir, jobName(path, element, label)),
+    logPrefix: join(run.logsDir, jobName(path, element, label)),
     policy: run.policy,
     jobName: jobName(path, element, label),
     label: element === undefined ? `step ${label}` : `step ${label} (element ${element})`,

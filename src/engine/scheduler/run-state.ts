@@ -12,7 +12,7 @@ import type { PathPolicy } from '../values/path-policy.js';
 export interface ExecuteOptions {
   /** Each job works in runDir/jobs/<job>/ (out/, tmp/, stage/). */
   readonly runDir: string;
-  /** Each job's stdout/stderr go to logsDir/<job>/, where no job may write. */
+  /** Each job's stdout/stderr go to logsDir/<job>.stdout.log and .stderr.log, where no job may write. */
   readonly logsDir: string;
   /** What the engine may read and write for this run (the run's directory, allowed input directories). */
   readonly policy: PathPolicy;

@@ -9,6 +9,7 @@
  * failure aborts what is still running; the run ends only when every job has ended.
  */
 import { setMaxListeners } from 'node:events';
+import { mkdir } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { CancelledError, CommandFailedError } from '../../errors.js';
 import type { CwlObject, CwlValue } from '../values/cwl-value.js';
@@ -41,6 +42,8 @@ export async function executeProcess(process: Process, inputs: CwlObject, option
   options.signal.addEventListener('abort', onAbort, { once: true });
   if (options.signal.aborted) controller.abort();
   setMaxListeners(0, controller.signal);
+  // Once for the run: every job's logs are files directly in it.
+  await mkdir(options.logsDir, { recursive: true });
   const run: RunState = { ...options, controller, continueOnError: options.onError === 'continue', failedJobs: 0 };
   const scope = rootScope(overridesOf(inputs));
   try {
