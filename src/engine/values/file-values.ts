@@ -15,6 +15,7 @@ import type { PathPolicy } from './path-policy.js';
 import { isFileLike, isObject } from './value-types.js';
 
 const maxContents = 64 * 1024;
+const DIGEST_CHUNK = 64 * 1024;
 
 /** A file a job needs to read (loadContents) is missing or too large. */
 export class FileContentsError extends Error {
@@ -82,24 +83,45 @@ export function resolveFileValues(value: CwlValue, baseUrl: string): CwlValue {
 
 /** The sha1 of a regular file the policy allows; `what` names it in messages. */
 export async function sha1Of(policy: PathPolicy, path: string, what: string): Promise<string> {
-  const handle = await openRegularFile(policy, path, what);
+  return (await digestOf(await policy.readable(path, what), what)).checksum;
+}
+
+/**
+ * Size and sha1 of the regular file at a real path, both from one descriptor read in a loop:
+ * a read stream's machinery cost more of the event loop than the hashing of a small output.
+ */
+async function digestOf(real: string, what: string): Promise<{ size: number; checksum: string }> {
+  const { handle, size: statedSize } = await openRealFile(real, what);
   try {
     const hash = createHash('sha1');
-    for await (const chunk of handle.createReadStream({ autoClose: false })) hash.update(chunk as Buffer);
-    return `sha1$${hash.digest('hex')}`;
+    // Sized for the file as it was opened; a file still growing takes more reads.
+    const buffer = Buffer.allocUnsafe(Math.min(statedSize + 1, DIGEST_CHUNK));
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+    return { size, checksum: `sha1$${hash.digest('hex')}` };
   } finally {
     await handle.close();
   }
 }
 
 async function openRegularFile(policy: PathPolicy, path: string, what: string) {
-  const real = await policy.readable(path, what);
+  return (await openRealFile(await policy.readable(path, what), what)).handle;
+}
+
+/** Never through a link, and never a FIFO's blocking open. */
+async function openRealFile(real: string, what: string) {
   const handle = await open(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-  if (!(await handle.stat()).isFile()) {
+  const info = await handle.stat();
+  if (!info.isFile()) {
     await handle.close();
     throw new FileContentsError(`${what} is not a regular file`);
   }
-  return handle;
+  return { handle, size: info.size };
 }
 
 /** Up to 64 KiB of the file as text; a larger file is an error for loadContents. */
@@ -120,14 +142,16 @@ export async function readContents(policy: PathPolicy, path: string, what: strin
 
 /** A File or Directory value describing a local path (with size+checksum for files). */
 export async function describePath(policy: PathPolicy, path: string, withChecksum: boolean, what: string): Promise<CwlObject> {
-  const info = await stat(await policy.readable(path, what));
+  const real = await policy.readable(path, what);
+  const info = await stat(real);
   const name = basename(path);
   const common = { location: pathToFileURL(path).href, path, basename: name, dirname: dirname(path) };
   if (info.isDirectory()) return { class: 'Directory', ...common };
   if (!info.isFile()) throw new FileContentsError(`${what} is not a regular file or directory`);
-  const file: CwlObject = { class: 'File', ...common, ...nameParts(name), size: info.size };
-  if (withChecksum) file.checksum = await sha1Of(policy, path, what);
-  return file;
+  if (!withChecksum) return { class: 'File', ...common, ...nameParts(name), size: info.size };
+  // The size the checksum was taken of, should the file change in between.
+  const { size, checksum } = await digestOf(real, what);
+  return { class: 'File', ...common, ...nameParts(name), size, checksum };
 }
 
 /** The directory's entries as File/Directory values; `deep` lists subdirectories too. */
