@@ -73,6 +73,8 @@ interface Job {
   measured: boolean;
   /** The one terminateGroup in flight, shared by every path that wants the group dead. */
   killing?: Promise<void>;
+  /** Its slot was given back (#release), before or after its result was made. */
+  released?: boolean;
 }
 
 function failedToStart(message: string): JobResult {
@@ -123,6 +125,8 @@ export class LocalExecutor implements Executor {
   readonly #bySignal = new Map<AbortSignal, { readonly jobs: Set<Job>; readonly onAbort: () => void }>();
   /** Jobs holding a slot: starting, running, or waiting for their group to disappear. */
   readonly #active = new Set<Job>();
+  /** Jobs whose slot is given back while their usage is still read and their groups removed. */
+  readonly #releasedEarly = new Set<Job>();
   /** Cleanups of settled jobs still under way (WrappedCommand.settled). */
   readonly #cleanups = new Set<Promise<void>>();
   #usedCores = 0;
@@ -211,7 +215,7 @@ export class LocalExecutor implements Executor {
     if (this.#shutdown === undefined) {
       this.#closed = true;
       for (const job of this.#queue.drain()) this.#finish(job, ended({ kind: 'canceled' }));
-      const active = [...this.#active];
+      const active = [...this.#active, ...this.#releasedEarly];
       for (const job of active) this.#stop(job, 'canceled');
       this.#shutdown = Promise.all(active.map((job) => job.result))
         .then(() => Promise.all(this.#cleanups))
@@ -285,6 +289,15 @@ export class LocalExecutor implements Executor {
       // #execute handles every expected failure; this keeps the never-rejects promise true.
       result = failedToStart(`internal error running job ${job.spec.id}: ${errorMessage(err)}`);
     }
+    this.#release(job);
+    this.#releasedEarly.delete(job);
+    this.#finish(job, result);
+  }
+
+  /** Gives the job's slot and reservation back and starts whoever is next; once per job. */
+  #release(job: Job): void {
+    if (job.released === true) return;
+    job.released = true;
     this.#active.delete(job);
     this.#queue.release(ownerOf(job.spec));
     if (this.#active.size === 0) {
@@ -295,7 +308,6 @@ export class LocalExecutor implements Executor {
       this.#usedCores -= job.cores;
       this.#usedRamMiB -= job.ramMiB;
     }
-    this.#finish(job, result);
     this.#pump();
   }
 
@@ -342,6 +354,13 @@ export class LocalExecutor implements Executor {
     let settled = false;
     try {
       const result = await this.#spawnAndWait(job);
+      // An unwrapped job's process group is gone now: the next job starts while this one's
+      // usage is read and its usage groups removed (which also stops whatever left the group),
+      // not after, so the launcher is not kept waiting on the event loop's bookkeeping.
+      if (job.wrapped === undefined) {
+        this.#releasedEarly.add(job);
+        this.#release(job);
+      }
       if (job.wrapped?.settled !== undefined) {
         await job.wrapped.settled().catch(() => undefined);
         settled = true;
