@@ -6,8 +6,8 @@
  * directories are read (a FIFO a job planted would block the engine).
  */
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { CwlObject, CwlValue } from './cwl-value.js';
@@ -91,37 +91,54 @@ export async function sha1Of(policy: PathPolicy, path: string, what: string): Pr
  * a read stream's machinery cost more of the event loop than the hashing of a small output.
  */
 async function digestOf(real: string, what: string): Promise<{ size: number; checksum: string }> {
-  const { handle, size: statedSize } = await openRealFile(real, what);
+  const { handle, size } = await openRealFile(real, what);
   try {
-    const hash = createHash('sha1');
-    // Sized for the file as it was opened; a file still growing takes more reads.
-    const buffer = Buffer.allocUnsafe(Math.min(statedSize + 1, DIGEST_CHUNK));
-    let size = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-      size += bytesRead;
-    }
-    return { size, checksum: `sha1$${hash.digest('hex')}` };
+    return await digest(handle, size);
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Reads to the end. A short read at or past the size the file had when opened is its end (a
+ * regular file's read is only short there), which saves the read that would return nothing.
+ */
+async function digest(handle: FileHandle, statedSize: number): Promise<{ size: number; checksum: string }> {
+  const hash = createHash('sha1');
+  // Sized for the file as it was opened; a file still growing takes more reads.
+  const buffer = Buffer.allocUnsafe(Math.min(statedSize + 1, DIGEST_CHUNK));
+  let size = 0;
+  for (;;) {
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+    hash.update(buffer.subarray(0, bytesRead));
+    size += bytesRead;
+    if (bytesRead === 0 || (bytesRead < buffer.length && size >= statedSize)) break;
+  }
+  return { size, checksum: `sha1$${hash.digest('hex')}` };
 }
 
 async function openRegularFile(policy: PathPolicy, path: string, what: string) {
   return (await openRealFile(await policy.readable(path, what), what)).handle;
 }
 
-/** Never through a link, and never a FIFO's blocking open. */
 async function openRealFile(real: string, what: string) {
-  const handle = await open(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-  const info = await handle.stat();
+  const { handle, info } = await openReal(real);
   if (!info.isFile()) {
     await handle.close();
     throw new FileContentsError(`${what} is not a regular file`);
   }
   return { handle, size: info.size };
+}
+
+/** Never through a link, and never a FIFO's blocking open; what it opened, from the descriptor. */
+async function openReal(real: string): Promise<{ handle: FileHandle; info: Stats }> {
+  const handle = await open(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  try {
+    return { handle, info: await handle.stat() };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
 }
 
 /** Up to 64 KiB of the file as text; a larger file is an error for loadContents. */
@@ -143,15 +160,28 @@ export async function readContents(policy: PathPolicy, path: string, what: strin
 /** A File or Directory value describing a local path (with size+checksum for files). */
 export async function describePath(policy: PathPolicy, path: string, withChecksum: boolean, what: string): Promise<CwlObject> {
   const real = await policy.readable(path, what);
-  const info = await stat(real);
   const name = basename(path);
   const common = { location: pathToFileURL(path).href, path, basename: name, dirname: dirname(path) };
-  if (info.isDirectory()) return { class: 'Directory', ...common };
-  if (!info.isFile()) throw new FileContentsError(`${what} is not a regular file or directory`);
-  if (!withChecksum) return { class: 'File', ...common, ...nameParts(name), size: info.size };
-  // The size the checksum was taken of, should the file change in between.
-  const { size, checksum } = await digestOf(real, what);
-  return { class: 'File', ...common, ...nameParts(name), size, checksum };
+  const notFileOrDirectory = (): FileContentsError => new FileContentsError(`${what} is not a regular file or directory`);
+  if (!withChecksum) {
+    const info = await stat(real);
+    if (info.isDirectory()) return { class: 'Directory', ...common };
+    if (!info.isFile()) throw notFileOrDirectory();
+    return { class: 'File', ...common, ...nameParts(name), size: info.size };
+  }
+  // What it is, its size and its checksum, all from one descriptor (a socket cannot be opened: ENXIO).
+  const { handle, info } = await openReal(real).catch((error: unknown) => {
+    throw (error as NodeJS.ErrnoException).code === 'ENXIO' ? notFileOrDirectory() : error;
+  });
+  try {
+    if (info.isDirectory()) return { class: 'Directory', ...common };
+    if (!info.isFile()) throw notFileOrDirectory();
+    // The size the checksum was taken of, should the file change in between.
+    const { size, checksum } = await digest(handle, info.size);
+    return { class: 'File', ...common, ...nameParts(name), size, checksum };
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The directory's entries as File/Directory values; `deep` lists subdirectories too. */

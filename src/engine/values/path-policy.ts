@@ -72,8 +72,9 @@ export class PathPolicy {
     // What does not exist yet will be created as plain directories; what exists must really be
     // inside the run, and inside `within` when it is at or below it.
     const realExisting = await realpath(existing);
-    const confined =
-      isInside(realExisting, this.#realRunDir) && (!isInside(existing, root) || isInside(realExisting, await realpath(root)));
+    // Writing into `within` itself (a job's output directory) resolves it once, not twice.
+    const realRoot = (): Promise<string> => (existing === root ? Promise.resolve(realExisting) : realpath(root));
+    const confined = isInside(realExisting, this.#realRunDir) && (!isInside(existing, root) || isInside(realExisting, await realRoot()));
     if (!confined) throw new PathEscapeError(`${what} points outside the run`);
   }
 }
