@@ -9,8 +9,7 @@
  * told which servers hold a lease, of one that holds none (frozen or cut off from the database
  * past its lease: its runs are someone else's now).
  */
-import { closeSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
-import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { terminateGroup } from './process-group.js';
 import { bootIdOf, currentProcess, processGone, processKey, type ProcessIdentity } from './process-identity.js';
@@ -55,10 +54,14 @@ export class GroupRegistry {
   readonly #stateDir: string;
   readonly #own: string;
   /** The open journal (O_APPEND), once the first group is recorded. */
-  #journal: number | undefined;
+  #journal: FileHandle | undefined;
   #lines = 0;
-  /** What the journal holds now, for its compaction. */
+  /** What the journal records once every queued line is written; its compaction writes this. */
   readonly #recorded = new Set<number>();
+  /** Lines waiting for the write in flight; the next write takes them all, in order. */
+  #queued: string[] = [];
+  /** The write in flight and those after it, settled when the queue is empty. */
+  #writing: Promise<void> | undefined;
 
   constructor(stateDir: string) {
     this.#stateDir = stateDir;
@@ -66,9 +69,11 @@ export class GroupRegistry {
   }
 
   /**
-   * Best effort and synchronous: an appended line costs a few microseconds, where a file per
-   * group cost a create and an unlink (~0.3 ms of the event loop per job on a slow disk);
-   * without the record only a crash of this process would leave the job behind.
+   * Best effort: lines are appended off the event loop, one write at a time so they stay in
+   * order, all the lines queued meanwhile in one write. A synchronous append could wait tens of
+   * milliseconds for the journal's last page to finish writeback on a busy disk, and a file per
+   * group cost a create and an unlink per job. Without the record only a crash of this process
+   * would leave the job behind.
    */
   add(pgid: number): void {
     this.#recorded.add(pgid);
@@ -81,35 +86,54 @@ export class GroupRegistry {
   }
 
   #append(line: string): void {
-    try {
-      if (this.#journal === undefined) {
-        mkdirSync(this.#own, { recursive: true });
-        this.#journal = openSync(path.join(this.#own, JOURNAL), 'a');
+    this.#queued.push(line);
+    this.#writing ??= this.#drain().finally(() => {
+      this.#writing = undefined;
+    });
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queued.length > 0) {
+      const lines = this.#queued;
+      this.#queued = [];
+      try {
+        if (this.#journal === undefined) {
+          await mkdir(this.#own, { recursive: true });
+          this.#journal = await open(path.join(this.#own, JOURNAL), 'a');
+        }
+        await this.#journal.write(`${lines.join('\n')}\n`);
+        this.#lines += lines.length;
+        if (this.#lines >= COMPACT_AFTER) await this.#compact();
+      } catch {
+        // See add(): a missing record only matters after a crash.
       }
-      writeSync(this.#journal, `${line}\n`);
-      if (++this.#lines >= COMPACT_AFTER) this.#compact();
-    } catch {
-      // See add(): a missing record only matters after a crash.
     }
   }
 
-  /** Replaces the journal, atomically, by one that records only the groups still running. */
-  #compact(): void {
+  /**
+   * Replaces the journal, atomically, by one that records only the groups still running. Lines
+   * still queued were already applied to that set; written again after it, they change nothing.
+   */
+  async #compact(): Promise<void> {
     const file = path.join(this.#own, JOURNAL);
     const next = `${file}.next`;
-    writeFileSync(next, [...this.#recorded].map((pgid) => `+${pgid}\n`).join(''));
-    renameSync(next, file);
-    this.close();
-    this.#journal = openSync(file, 'a');
+    await writeFile(next, [...this.#recorded].map((pgid) => `+${pgid}\n`).join(''));
+    await rename(next, file);
+    await this.#closeJournal();
+    this.#journal = await open(file, 'a');
     this.#lines = this.#recorded.size;
   }
 
-  /** Closes the journal; call once no group is running. A later add() opens it again. */
-  close(): void {
+  /** Writes what is queued and closes the journal; call once no group is running. A later add() opens it again. */
+  async close(): Promise<void> {
+    await this.#writing;
+    await this.#closeJournal();
+  }
+
+  async #closeJournal(): Promise<void> {
     const journal = this.#journal;
-    // Forgotten first: a descriptor number closed here may soon name another file.
     this.#journal = undefined;
-    if (journal !== undefined) closeSync(journal);
+    await journal?.close();
   }
 
   /**

@@ -221,7 +221,7 @@ export class LocalExecutor implements Executor {
         .then(() => Promise.all(this.#cleanups))
         .then(() => {
           this.#launcher.close();
-          this.#registry?.close();
+          return this.#registry?.close();
         });
     }
     return this.#shutdown;
