@@ -39,11 +39,12 @@ export async function runJob(
   };
   const reattachment = new Reattachment(run.host, path, element);
   let usage: JobUsage | undefined;
+  const name = jobName(path, element, label);
   const ctx: JobContext = {
     runDir: run.runDir,
-    logPrefix: join(run.logsDir, jobName(path, element, label)),
+    logPrefix: join(run.logsDir, name),
     policy: run.policy,
-    jobName: jobName(path, element, label),
+    jobName: name,
     label: element === undefined ? `step ${label}` : `step ${label} (element ${element})`,
     executor: run.executor,
     containers: run.containers === true,

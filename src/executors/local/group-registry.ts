@@ -4,10 +4,10 @@
  * host: job processes lead their own groups and outlive the server otherwise.
  *
  * Several servers may share one data directory (PostgreSQL), so each server process records
- * its groups in a directory of its own, `groups/<host>/<boot id>.<PID namespace>/<pid>/<pid
- * start time>/journal`, and a server only stops the groups of a process that is gone (process-identity.ts) or, when
- * told which servers hold a lease, of one that holds none (frozen or cut off from the database
- * past its lease: its runs are someone else's now).
+ * its groups in a journal of its own, `groups/<host>/<boot id>.<PID namespace>/<pid>/<pid
+ * start time>/journal`, and a server only stops the groups of a process that is gone
+ * (process-identity.ts) or, when told which servers hold a lease, of one that holds none (frozen
+ * or cut off from the database past its lease: its runs are someone else's now).
  */
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';

@@ -73,8 +73,6 @@ interface Job {
   measured: boolean;
   /** The one terminateGroup in flight, shared by every path that wants the group dead. */
   killing?: Promise<void>;
-  /** Its slot was given back (#release), before or after its result was made. */
-  released?: boolean;
 }
 
 function failedToStart(message: string): JobResult {
@@ -296,9 +294,7 @@ export class LocalExecutor implements Executor {
 
   /** Gives the job's slot and reservation back and starts whoever is next; once per job. */
   #release(job: Job): void {
-    if (job.released === true) return;
-    job.released = true;
-    this.#active.delete(job);
+    if (!this.#active.delete(job)) return;
     this.#queue.release(ownerOf(job.spec));
     if (this.#active.size === 0) {
       // Avoid drift from repeated fractional additions and subtractions.
