@@ -4,7 +4,6 @@
  * questions from the store. One instance per run attempt; its caches are rebuilt from the
  * store (step instances by task path) after a restart.
  */
-import { setImmediate } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/database.js';
 import {
@@ -101,10 +100,6 @@ export class StoreEngineHost implements EngineHost {
       for (let e = from; e < Math.min(from + PLAN_BATCH, elements); e++) if (ids[e] === undefined) missing.push(e);
       previous = previous.then(async () => {
         if (missing.length === 0 || planned.stopped) return;
-        // SQLite answers synchronously: the store's EventLoopTurns gives turns inside a
-        // transaction, but only a turn between them lets other requests' queries in (measured
-        // without it: many more 40–70 ms waits while a 100,000-job scatter is planned).
-        await setImmediate();
         const written = await this.#db.transaction().execute((trx) => planCollectionJobs(trx, collection, missing, now()));
         missing.forEach((e, i) => (ids[e] = written[i]));
       });

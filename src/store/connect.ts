@@ -1,15 +1,13 @@
 /**
  * Opens the database the configuration names: PostgreSQL when a postgres:// URL is given,
- * else an embedded SQLite file. The only module that touches better-sqlite3 or pg, and the
- * one that applies migrations.
+ * else an embedded SQLite file run on a thread of its own (sqlite-worker-dialect.ts). With that
+ * thread, the only module that touches better-sqlite3 or pg, and the one that applies migrations.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type LogEvent } from 'kysely';
-import { withStatementCache } from './statement-cache.js';
-import { EventLoopTurns } from './event-loop-turns.js';
+import { Kysely, Migrator, PostgresDialect, type LogEvent } from 'kysely';
+import { SqliteWorkerDialect } from './sqlite-worker-dialect.js';
 import type { Database } from './database.js';
 import type { Dialect } from './dialect.js';
 import { migrationProvider } from './migrations/index.js';
@@ -61,19 +59,16 @@ export async function openStore(options: OpenOptions): Promise<Store> {
   } else {
     dialect = 'sqlite';
     fs.mkdirSync(path.dirname(options.sqlitePath), { recursive: true });
-    const database = new SQLite(options.sqlitePath);
-    database.pragma('journal_mode = WAL');
-    database.pragma('foreign_keys = ON');
-    database.pragma('busy_timeout = 5000');
-    database.pragma('synchronous = NORMAL');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }), log, plugins: [new EventLoopTurns()] });
+    db = new Kysely<Database>({ dialect: new SqliteWorkerDialect(options.sqlitePath), log });
   }
   const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     await db.destroy();
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`database migration ${failed} failed: ${String(error)}`, { cause: error });
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    // No migration ran: the database itself could not be reached or opened, and says why.
+    if (failed === undefined && error instanceof Error) throw error;
+    throw new Error(`database migration ${failed ?? 'unknown'} failed: ${String(error)}`, { cause: error });
   }
   const listeners = new Set<() => Promise<void>>();
   const databaseUrl = options.databaseUrl;
