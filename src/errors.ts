@@ -51,3 +51,17 @@ export class CancelledError extends Error {
     this.name = 'CancelledError';
   }
 }
+
+/** The message of anything thrown. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The code a system call's or a library's error carries (ENOENT, ESRCH, SQLITE_BUSY…), if it has one. */
+export function errorCode(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = (error as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}

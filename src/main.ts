@@ -4,7 +4,7 @@ import { loadConfig } from './config.js';
 import { serve } from './cli/serve.js';
 import { addUser, createKey, disableUser, listKeys, revokeKey } from './cli/admin/users.js';
 import { seedCommand } from './cli/admin/seed.js';
-import { WesError } from './errors.js';
+import { errorMessage } from './errors.js';
 import { addClientCommands } from './cli/client/commands.js';
 
 function count(value: string): number {
@@ -75,6 +75,6 @@ program
 addClientCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  process.stderr.write(`wes: ${error instanceof WesError || error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`wes: ${errorMessage(error)}\n`);
   process.exit(1);
 });

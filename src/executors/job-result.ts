@@ -6,7 +6,3 @@ export function ended(outcome: JobOutcome, startedAt?: Date, usage?: JobUsage): 
   const result: JobResult = startedAt === undefined ? { outcome, endedAt } : { outcome, startedAt, endedAt };
   return usage === undefined ? result : { ...result, usage };
 }
-
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

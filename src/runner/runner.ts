@@ -43,6 +43,7 @@ import { limitHost } from './limited-host.js';
 import { parseEngineParameters } from '../engine-parameters.js';
 import { RunLimitedExecutor, type JobEndedListener } from '../executors/run-limited-executor.js';
 import type { ServerLease } from './server-lease.js';
+import { errorMessage } from '../errors.js';
 
 
 /** Store operations one run may have in flight (limited-host.ts); the PostgreSQL pool has 10 connections. */
@@ -175,7 +176,7 @@ export class Runner implements RunLauncher {
       .catch((error: unknown) => {
         // The store failed (a database restart) as the outcome was recorded: the run is still
         // active and leased here. Giving up the lease has it resumed by whoever claims it.
-        this.#log(`run ${invocationId}: outcome not recorded (${error instanceof Error ? error.message : String(error)})`);
+        this.#log(`run ${invocationId}: outcome not recorded (${errorMessage(error)})`);
         queueMicrotask(() => this.#loseLease());
       })
       .finally(() => {
@@ -191,7 +192,7 @@ export class Runner implements RunLauncher {
     this.stopCanceled(invocationId);
     notifyRunCanceled(this.#db, invocationId).catch((error: unknown) => {
       // The driver's next heartbeat finds the run CANCELING all the same.
-      this.#log(`cancel notice for run ${invocationId} not sent: ${error instanceof Error ? error.message : String(error)}`);
+      this.#log(`cancel notice for run ${invocationId} not sent: ${errorMessage(error)}`);
     });
   }
 
@@ -316,7 +317,7 @@ export class Runner implements RunLauncher {
       for (const id of await listLeasedRunIds(this.#db, this.#lease.serverId, 'CANCELING')) this.stopCanceled(id);
       await this.#claim();
     } catch (error) {
-      if (!this.#stopping) this.#log(`lease heartbeat failed: ${error instanceof Error ? error.message : String(error)}`);
+      if (!this.#stopping) this.#log(`lease heartbeat failed: ${errorMessage(error)}`);
     }
   }
 
@@ -420,7 +421,7 @@ export class Runner implements RunLauncher {
         return;
       }
       const end = time();
-      const message = publicText(error instanceof Error ? error.message : String(error), run.run_dir);
+      const message = publicText(errorMessage(error), run.run_dir);
       if (error instanceof CancelledError || signal.aborted) {
         await markRunState(this.#db, run.id, ['QUEUED', 'INITIALIZING', 'RUNNING', 'CANCELING'], 'CANCELED', end, { end_time: end }, heldBy);
         await log('run canceled').catch(() => undefined);

@@ -23,6 +23,7 @@ import {
 } from 'kysely';
 import { siblingModule } from '../sibling-module.js';
 import type { SqliteReply, SqliteRequest, SqliteWorkerData } from './sqlite-protocol.js';
+import { errorMessage } from '../errors.js';
 
 const ENTRY = new URL('../module-entry.mjs', import.meta.url);
 const MODULE = siblingModule(import.meta.url, './sqlite-worker');
@@ -101,7 +102,7 @@ class SqliteWorkerDriver implements Driver {
         for (const settle of this.#pending.values()) settle({ kind: 'failed', id: -1, message: error.message });
         this.#pending.clear();
       };
-      worker.on('error', (error: unknown) => stop(new Error(`the SQLite thread failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error })));
+      worker.on('error', (error: unknown) => stop(new Error(`the SQLite thread failed: ${errorMessage(error)}`, { cause: error })));
       worker.on('exit', (code) => stop(new Error(`the SQLite thread ended (exit code ${code})`)));
     });
   }

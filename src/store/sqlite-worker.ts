@@ -8,15 +8,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import { withStatementCache } from './statement-cache.js';
 import type { SqliteReply, SqliteRequest, SqliteWorkerData } from './sqlite-protocol.js';
+import { errorCode, errorMessage } from '../errors.js';
 
 if (parentPort === null) throw new Error('sqlite-worker.ts runs only as a worker thread');
 const port = parentPort;
 const reply = (message: SqliteReply): void => port.postMessage(message);
-
-function codeOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' ? code : undefined;
-}
 
 function open(path: string): SQLite.Database | undefined {
   try {
@@ -28,7 +24,7 @@ function open(path: string): SQLite.Database | undefined {
     return database;
   } catch (error) {
     // Said in a message, not thrown: the thread then ends with nothing listening, after the message is out.
-    reply({ kind: 'open-failed', message: error instanceof Error ? error.message : String(error), code: codeOf(error) });
+    reply({ kind: 'open-failed', message: errorMessage(error), code: errorCode(error) });
     return undefined;
   }
 }
@@ -54,7 +50,7 @@ function serve(database: SQLite.Database): void {
         reply({ kind: 'changed', id, changes, lastInsertRowid });
       }
     } catch (error) {
-      reply({ kind: 'failed', id, message: error instanceof Error ? error.message : String(error), code: codeOf(error) });
+      reply({ kind: 'failed', id, message: errorMessage(error), code: errorCode(error) });
     }
   });
   reply({ kind: 'opened' });

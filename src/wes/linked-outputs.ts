@@ -14,6 +14,7 @@ import { RUN_LAYOUT } from '../run-layout.js';
 import { openRunFile, RunFileRefused } from '../run-files.js';
 import { outputLinker } from './output-links.js';
 import { OutputsLinker, OutputsSyntaxError } from './outputs-linker.js';
+import { errorMessage } from '../errors.js';
 
 /** Bytes read (and so, about, written) per piece. */
 export const PIECE_BYTES = 64 * 1024;
@@ -69,7 +70,7 @@ function newLinker(runDir: string, runUrl: string): OutputsLinker {
     try {
       value = parseJson(text);
     } catch (error) {
-      throw new OutputsSyntaxError(error instanceof Error ? error.message : String(error));
+      throw new OutputsSyntaxError(errorMessage(error));
     }
     return stringifyJson(link(value));
   });

@@ -10,6 +10,7 @@ import { loadDocument } from 'cwl-ts-auto';
 import { DefaultFetcher, LoadingOptions, ValidationException } from 'cwl-ts-auto/dist/util/Internal.js';
 import { InvalidWorkflowError } from '../../errors.js';
 import { assertYamlWithinLimits, parseYaml } from './parse-yaml.js';
+import { errorMessage } from '../../errors.js';
 
 export type UrlPolicy = (url: URL) => boolean;
 
@@ -61,7 +62,7 @@ export async function loadDocuments(url: string, allow: UrlPolicy): Promise<Reco
       const docClass = typeof raw === 'object' && raw !== null && 'class' in raw ? raw.class : undefined;
       throw new InvalidWorkflowError(problemsOf(error, url, docClass), { cause: error });
     }
-    throw new InvalidWorkflowError([`${url}: ${error instanceof Error ? error.message : String(error)}`], { cause: error });
+    throw new InvalidWorkflowError([`${url}: ${errorMessage(error)}`], { cause: error });
   }
   const processes = Array.isArray(loaded) ? loaded : [loaded];
   return processes.map((p: { save: (top: boolean, base: string, relative: boolean) => unknown }) => {

@@ -11,6 +11,7 @@ import { assertAllowed, loadDocuments, type UrlPolicy } from './load-documents.j
 import type { FormatGraph, Process, Workflow } from './model.js';
 import { parseOntology } from './format-ontology.js';
 import { collectNamedTypes, normalizeProcess } from './normalize-process.js';
+import { errorMessage } from '../../errors.js';
 
 export interface LoadOptions {
   /** A local path (relative to baseDir) or a URL. */
@@ -89,7 +90,7 @@ async function loadOntology(urls: readonly string[], allow: UrlPolicy): Promise<
       const text = url.startsWith('file:') ? await readFile(fileURLToPath(url), 'utf8') : await (await fetch(url)).text();
       parseOntology(text, graph);
     } catch (error) {
-      throw new InvalidWorkflowError([`${url}: cannot read $schemas ontology: ${error instanceof Error ? error.message : String(error)}`]);
+      throw new InvalidWorkflowError([`${url}: cannot read $schemas ontology: ${errorMessage(error)}`]);
     }
   }
   return graph;

@@ -18,6 +18,7 @@ import { runExpressionTool } from './run-expression-tool.js';
 import { Reattachment } from './reattach.js';
 import { recordFailure, type RunState } from '../scheduler/run-state.js';
 import { isJobFailure } from '../scheduler/step-failure.js';
+import { errorMessage } from '../../errors.js';
 
 export async function runJob(
   process: Exclude<Process, Workflow>,
@@ -72,7 +73,7 @@ export async function runJob(
       throw error instanceof CancelledError ? error : new CancelledError();
     }
     // Messages are shown to the user: no server paths.
-    const message = publicText(error instanceof Error ? error.message : String(error), run.policy.runDir);
+    const message = publicText(errorMessage(error), run.policy.runDir);
     const exitCode = error instanceof JobFailedError ? error.exitCode : undefined;
     await run.host.jobEnded(path, element, { state: 'failed', exitCode, message, usage }, new Date());
     const failure = isJobFailure(error)

@@ -10,6 +10,7 @@ import { closeSync, constants, openSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { LaunchGroups, LaunchReply, LaunchRequest, Redirection } from './launch-protocol.js';
 import { makeGroups } from '../sandbox/job-cgroups.js';
+import { errorCode, errorMessage } from '../../errors.js';
 
 const reply = (message: LaunchReply): void => {
   process.send?.(message);
@@ -28,7 +29,7 @@ function launch(request: LaunchRequest): void {
       fds.push(fd);
       return fd;
     } catch (error) {
-      throw Object.assign(new Error(`cannot open ${role} ${path}: ${messageOf(error)}`), { opening: role });
+      throw Object.assign(new Error(`cannot open ${role} ${path}: ${errorMessage(error)}`), { opening: role });
     }
   };
   let child: ChildProcess;
@@ -91,7 +92,7 @@ function enterGroups(groups: LaunchGroups | undefined): readonly string[] {
     return entered;
   } catch (error) {
     leaveGroups(entered);
-    if (groups.required) throw new Error(`cannot set up the job's control groups: ${messageOf(error)}`);
+    if (groups.required) throw new Error(`cannot set up the job's control groups: ${errorMessage(error)}`);
     return [];
   }
 }
@@ -100,11 +101,8 @@ function leaveGroups(files: readonly string[]): void {
   for (const file of files) writeFileSync(join(dirname(dirname(file)), 'tasks'), String(process.pid));
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 function describe(error: unknown): { code?: string; opening?: Redirection; message: string } {
-  const { code, opening } = error as { code?: unknown; opening?: Redirection };
-  return { message: messageOf(error), ...(typeof code === 'string' ? { code } : {}), ...(opening === undefined ? {} : { opening }) };
+  const code = errorCode(error);
+  const { opening } = error as { opening?: Redirection };
+  return { message: errorMessage(error), ...(code === undefined ? {} : { code }), ...(opening === undefined ? {} : { opening }) };
 }

@@ -14,8 +14,9 @@ import { constants as osConstants, availableParallelism, totalmem } from 'node:o
 import { statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { CommandWrapper, Executor, JobHandle, JobResult, JobSpec, JobUsage, WrappedCommand } from '../executor.js';
-import { ended, errorMessage } from '../job-result.js';
-import { errnoCode, terminateGroup } from './process-group.js';
+import { ended } from '../job-result.js';
+import { errorCode, errorMessage } from '../../errors.js';
+import { terminateGroup } from './process-group.js';
 import { GroupRegistry, type LiveServers } from './group-registry.js';
 import { FairQueue, type QueueEntry } from './fair-queue.js';
 import { Launcher, LaunchError, type StartedProcess } from './launcher.js';
@@ -91,7 +92,7 @@ function ownerOf(spec: JobSpec): string {
 }
 
 function spawnFailureMessage(command: string, err: unknown): string {
-  switch (errnoCode(err)) {
+  switch (errorCode(err)) {
     case 'ENOENT':
       return command.includes('/') ? `command not found: ${command}` : `command not found on PATH: ${command}`;
     case 'EACCES':

@@ -5,17 +5,9 @@
  * itself has exited.
  */
 import { readdir, readFile } from 'node:fs/promises';
+import { errorCode } from '../../errors.js';
 
 const POLL_MS = 50;
-
-/** The errno name (ENOENT, ESRCH…) of a system call's error, if it has one. */
-export function errnoCode(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err) {
-    const code = (err as { code: unknown }).code;
-    return typeof code === 'string' ? code : undefined;
-  }
-  return undefined;
-}
 
 /** Sends `signal` to every member of the group; false when the group no longer exists. */
 export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
@@ -24,7 +16,7 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
     return true;
   } catch (err) {
     // EPERM means members exist that we may not signal (e.g. a setuid program): still alive.
-    return errnoCode(err) !== 'ESRCH';
+    return errorCode(err) !== 'ESRCH';
   }
 }
 

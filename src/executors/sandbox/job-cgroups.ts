@@ -16,6 +16,7 @@ import { mkdir, readdir, readFile, realpath, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isStaleName } from './stale-name.js';
 import type { CgroupPlan, CgroupSetting, JobUsage } from '../executor.js';
+import { errorMessage } from '../../errors.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 const CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids'] as const;
@@ -214,7 +215,7 @@ export class JobCgroups {
       makeGroups(group.plan);
     } catch (err) {
       await group.remove();
-      throw new Error(`cannot set up the job's control groups: ${err instanceof Error ? err.message : String(err)}`);
+      throw new Error(`cannot set up the job's control groups: ${errorMessage(err)}`);
     }
     return group;
   }

@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { isStaleName } from './stale-name.js';
+import { errorMessage } from '../../errors.js';
 
 const run = promisify(execFile);
 /** slirp4netns's guest side: 10.0.2.100, gateway 10.0.2.2, DNS forwarder 10.0.2.3. */
@@ -68,7 +69,7 @@ export class SlirpNetworks {
       await ready(slirp);
     } catch (err) {
       await remove();
-      throw new Error(`cannot set up the job's network (slirp4netns): ${err instanceof Error ? err.message : String(err)}`);
+      throw new Error(`cannot set up the job's network (slirp4netns): ${errorMessage(err)}`);
     }
     return { path: nsPath, remove };
   }

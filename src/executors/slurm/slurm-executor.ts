@@ -27,7 +27,8 @@
 import { mkdir, mkdtemp, readFile, readlink, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandWrapper, Executor, JobHandle, JobOutcome, JobResult, JobSpec, JobUsage, WrappedCommand } from '../executor.js';
-import { ended, errorMessage } from '../job-result.js';
+import { ended } from '../job-result.js';
+import { errorMessage } from '../../errors.js';
 import { arrayScript, batchScript, FILE_SUFFIXES, measuredSpec, STATUS_SUFFIX, unscriptable } from './batch-script.js';
 import { DEFAULT_COMMANDS, hasStarted, isActive, SLURM_JOB_ID, SlurmCommands, type SlurmCommandPaths, type SlurmJobState } from './slurm-commands.js';
 
