@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, type LogEvent } from 'kysely';
 import { SqliteWorkerDialect } from './sqlite-worker-dialect.js';
 import type { Database } from './database.js';
@@ -45,6 +45,8 @@ export async function openStore(options: OpenOptions): Promise<Store> {
   let dialect: Dialect;
   if (options.databaseUrl !== undefined) {
     dialect = 'postgres';
+    // Loaded only here: a SQLite server does without its ~4 MiB.
+    const { default: pg } = await import('pg');
     const types = {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         // bigint ids and counts fit in a double here; pg returns them as strings by default.
@@ -104,6 +106,7 @@ async function listenPostgres(databaseUrl: string, channel: string, onPayload: (
   let stopped = false;
   let client: pg.Client | undefined;
   let retry: NodeJS.Timeout | undefined;
+  const { default: pg } = await import('pg');
   const attempt = (): Promise<void> => {
     const next = new pg.Client({ connectionString: databaseUrl });
     let failed = false;

@@ -4,7 +4,15 @@ export interface SqliteWorkerData {
   /** The module the thread runs (module-entry.mjs loads it). */
   readonly module: string;
   readonly path: string;
+  readonly role: SqliteRole;
 }
+
+/**
+ * The writer owns the database (WAL mode, foreign keys) and runs every statement it is sent;
+ * a reader runs only statements that write nothing, from the last committed state, and
+ * answers `not-read-only` to any other.
+ */
+export type SqliteRole = 'writer' | 'reader';
 
 export type SqliteRequest =
   | { readonly kind: 'query'; readonly id: number; readonly sql: string; readonly parameters: readonly unknown[] }
@@ -17,4 +25,5 @@ export type SqliteReply =
   | { readonly kind: 'open-failed'; readonly message: string; readonly code?: string }
   | { readonly kind: 'rows'; readonly id: number; readonly rows: unknown[] }
   | { readonly kind: 'changed'; readonly id: number; readonly changes: number | bigint; readonly lastInsertRowid: number | bigint }
-  | { readonly kind: 'failed'; readonly id: number; readonly message: string; readonly code?: string };
+  | { readonly kind: 'failed'; readonly id: number; readonly message: string; readonly code?: string }
+  | { readonly kind: 'not-read-only'; readonly id: number };

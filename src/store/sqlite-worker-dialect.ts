@@ -1,12 +1,13 @@
 /**
- * A Kysely dialect for SQLite whose statements run on a thread of their own (sqlite-worker.ts),
+ * A Kysely dialect for SQLite whose statements run on threads of their own (sqlite-worker.ts),
  * so the server's event loop never waits on SQLite: not on its CPU, not on a busy lock, and not
  * on the kernel's writeback of the pages it writes. Kysely's own SqliteDialect runs
- * better-sqlite3 on the calling thread. As there, SQLite has one connection: a mutex hands it to
- * one caller (a query, or a whole transaction) at a time, so one statement is in flight.
- * The thread keeps the process alive only while a statement is in flight.
+ * better-sqlite3 on the calling thread. Writes have one connection, as there: a mutex hands the
+ * writer thread to one statement or one whole transaction at a time. A statement outside a
+ * transaction that only reads goes to a reader thread instead, started with the first such
+ * statement: it sees what was last committed and does not wait behind the writer's
+ * transactions, its writeback or its queue (a task page during a 100,000-job scatter did).
  */
-import { Worker } from 'node:worker_threads';
 import {
   CompiledQuery,
   SqliteAdapter,
@@ -21,12 +22,9 @@ import {
   type QueryCompiler,
   type QueryResult,
 } from 'kysely';
-import { siblingModule } from '../sibling-module.js';
-import type { SqliteReply, SqliteRequest, SqliteWorkerData } from './sqlite-protocol.js';
-import { errorMessage } from '../errors.js';
+import { SqliteError, SqliteThread, type StatementReply } from './sqlite-thread.js';
 
-const ENTRY = new URL('../module-entry.mjs', import.meta.url);
-const MODULE = siblingModule(import.meta.url, './sqlite-worker');
+export { SqliteError } from './sqlite-thread.js';
 
 export class SqliteWorkerDialect implements Dialect {
   readonly #path: string;
@@ -52,121 +50,119 @@ export class SqliteWorkerDialect implements Dialect {
   }
 }
 
-/** An error SQLite reported, with better-sqlite3's code (SQLITE_BUSY, SQLITE_CONSTRAINT_UNIQUE, …). */
-export class SqliteError extends Error {
-  readonly code: string | undefined;
-
-  constructor(message: string, code: string | undefined) {
-    super(message);
-    this.name = 'SqliteError';
-    this.code = code;
-  }
-}
-
-type Settle = (reply: SqliteReply) => void;
+/**
+ * What may go to the reader: a statement that starts as a query does. A `with` that writes is
+ * refused there (`not-read-only`, decided by SQLite's own parse) and runs on the writer.
+ */
+const READS = /^\s*(select|with)\b/i;
 
 class SqliteWorkerDriver implements Driver {
-  readonly #path: string;
+  readonly #writer: SqliteThread;
+  readonly #reader: SqliteThread;
   readonly #mutex = new Mutex();
-  readonly #pending = new Map<number, Settle>();
-  #worker?: Worker;
-  #nextId = 0;
-  /** Why the thread is gone, once it is: every later statement fails with it. */
-  #stopped?: Error;
 
   constructor(path: string) {
-    this.#path = path;
+    this.#writer = new SqliteThread(path, 'writer');
+    this.#reader = new SqliteThread(path, 'reader');
   }
 
   init(): Promise<void> {
-    const workerData: SqliteWorkerData = { module: MODULE, path: this.#path };
-    const worker = new Worker(ENTRY, { workerData });
-    this.#worker = worker;
-    return new Promise<void>((resolve, reject) => {
-      worker.on('message', (reply: SqliteReply) => {
-        if (reply.kind === 'opened') {
-          worker.unref();
-          resolve();
-        } else if (reply.kind === 'open-failed') {
-          reject(new SqliteError(`cannot open the SQLite database ${this.#path}: ${reply.message}`, reply.code));
-        } else {
-          const settle = this.#pending.get(reply.id);
-          this.#pending.delete(reply.id);
-          if (this.#pending.size === 0) worker.unref();
-          settle?.(reply);
-        }
-      });
-      const stop = (error: Error): void => {
-        this.#stopped ??= error;
-        reject(error);
-        for (const settle of this.#pending.values()) settle({ kind: 'failed', id: -1, message: error.message });
-        this.#pending.clear();
-      };
-      worker.on('error', (error: unknown) => stop(new Error(`the SQLite thread failed: ${errorMessage(error)}`, { cause: error })));
-      worker.on('exit', (code) => stop(new Error(`the SQLite thread ended (exit code ${code})`)));
-    });
+    return this.#writer.open();
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    await this.#mutex.lock();
-    return { executeQuery: (query) => this.#execute(query), streamQuery: () => this.#noStreaming() };
+    return new SqliteConnection(this.#writer, this.#reader, this.#mutex);
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin'));
+    await (connection as SqliteConnection).begin();
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('commit'));
+    await (connection as SqliteConnection).end('commit');
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('rollback'));
+    await (connection as SqliteConnection).end('rollback');
   }
 
-  async releaseConnection(): Promise<void> {
+  async releaseConnection(): Promise<void> {}
+
+  async destroy(): Promise<void> {
+    await this.#reader.close();
+    await this.#writer.close();
+  }
+}
+
+class SqliteConnection implements DatabaseConnection {
+  readonly #writer: SqliteThread;
+  readonly #reader: SqliteThread;
+  readonly #mutex: Mutex;
+  #inTransaction = false;
+
+  constructor(writer: SqliteThread, reader: SqliteThread, mutex: Mutex) {
+    this.#writer = writer;
+    this.#reader = reader;
+    this.#mutex = mutex;
+  }
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    if (this.#inTransaction) return resultOf<R>(await this.#writer.run(query));
+    if (READS.test(query.sql)) {
+      await this.#reader.open();
+      const reply = await this.#reader.run(query);
+      if (reply.kind !== 'not-read-only') return resultOf<R>(reply);
+    }
+    await this.#mutex.lock();
+    try {
+      return resultOf<R>(await this.#writer.run(query));
+    } finally {
+      this.#mutex.unlock();
+    }
+  }
+
+  async begin(): Promise<void> {
+    await this.#mutex.lock();
+    this.#inTransaction = true;
+    try {
+      resultOf(await this.#writer.run(CompiledQuery.raw('begin')));
+    } catch (error) {
+      this.#release();
+      throw error;
+    }
+  }
+
+  /** A commit that fails leaves the transaction open and held: Kysely rolls it back next. */
+  async end(statement: 'commit' | 'rollback'): Promise<void> {
+    try {
+      resultOf(await this.#writer.run(CompiledQuery.raw(statement)));
+    } catch (error) {
+      if (statement === 'rollback') this.#release();
+      throw error;
+    }
+    this.#release();
+  }
+
+  #release(): void {
+    this.#inTransaction = false;
     this.#mutex.unlock();
   }
 
-  async destroy(): Promise<void> {
-    const worker = this.#worker;
-    if (worker === undefined || this.#stopped !== undefined) return;
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    worker.ref();
-    worker.postMessage({ kind: 'close' } satisfies SqliteRequest);
-    await exited;
-  }
-
-  async #execute<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const worker = this.#worker;
-    if (worker === undefined) throw new Error('the SQLite store is not open');
-    if (this.#stopped !== undefined) throw this.#stopped;
-    const id = this.#nextId++;
-    const request: SqliteRequest = { kind: 'query', id, sql: query.sql, parameters: query.parameters };
-    const replied = new Promise<SqliteReply>((resolve) => this.#pending.set(id, resolve));
-    try {
-      worker.postMessage(request);
-    } catch (error) {
-      // A parameter that cannot be copied to the thread (a function, a symbol).
-      this.#pending.delete(id);
-      throw error;
-    }
-    if (this.#pending.size === 1) worker.ref();
-    const reply = await replied;
-    switch (reply.kind) {
-      case 'rows':
-        return { rows: reply.rows as R[] };
-      case 'changed':
-        return { rows: [], numAffectedRows: BigInt(reply.changes), insertId: BigInt(reply.lastInsertRowid) };
-      case 'failed':
-        throw new SqliteError(reply.message, reply.code);
-      default:
-        throw new Error(`unexpected reply from the SQLite thread: ${reply.kind}`);
-    }
-  }
-
-  async *#noStreaming(): AsyncIterableIterator<QueryResult<never>> {
+  async *streamQuery(): AsyncIterableIterator<QueryResult<never>> {
     throw new Error('the SQLite store does not stream query results');
+  }
+}
+
+function resultOf<R>(reply: StatementReply): QueryResult<R> {
+  switch (reply.kind) {
+    case 'rows':
+      return { rows: reply.rows as R[] };
+    case 'changed':
+      return { rows: [], numAffectedRows: BigInt(reply.changes), insertId: BigInt(reply.lastInsertRowid) };
+    case 'failed':
+      throw new SqliteError(reply.message, reply.code);
+    default:
+      throw new Error(`unexpected reply from the SQLite thread: ${reply.kind}`);
   }
 }
 

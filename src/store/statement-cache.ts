@@ -6,16 +6,18 @@
  * A statement still iterating (busy) is never handed out twice; a fresh one is prepared.
  */
 import type Database from 'better-sqlite3';
-import type { SqliteDatabase, SqliteStatement } from 'kysely';
 
 /** Distinct statements kept; the least recently used goes first. */
 const CAPACITY = 500;
 
-export function withStatementCache(database: Database.Database, capacity: number = CAPACITY): SqliteDatabase {
+export interface StatementCache {
+  prepare(sql: string): Database.Statement;
+}
+
+export function withStatementCache(database: Database.Database, capacity: number = CAPACITY): StatementCache {
   const statements = new Map<string, Database.Statement>();
   return {
-    close: () => database.close(),
-    prepare(sql: string): SqliteStatement {
+    prepare(sql: string): Database.Statement {
       const cached = statements.get(sql);
       if (cached !== undefined && !cached.busy) {
         // Re-inserted: a Map iterates in insertion order, so the first key is the least recently used.

@@ -1,6 +1,7 @@
 /**
- * The SQLite store runs its statements on a thread of its own (store/sqlite-worker-dialect.ts):
- * the event loop keeps turning while a statement runs, SQLite's errors arrive with their codes,
+ * The SQLite store runs its statements on threads of its own (store/sqlite-worker-dialect.ts):
+ * the event loop keeps turning while a statement runs, a read outside a transaction neither
+ * waits for the writer nor sees what it has not committed, SQLite's errors arrive with their codes,
  * a file that is not a database is refused by name, and the thread keeps a process alive only
  * while a statement is in flight. SQLite only: PostgreSQL's statements are network I/O already.
  */
@@ -13,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { openStore, type Store } from '../../src/store/connect.js';
 import { createTestDatabase } from '../helpers/dialects.js';
-import { SqliteError } from '../../src/store/sqlite-worker-dialect.js';
+import { SqliteError } from '../../src/store/sqlite-thread.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -63,6 +64,48 @@ test("a failed statement rejects with SQLite's code and message, and a failed tr
   assert.deepEqual(rows, [{ k: 1, v: 'one' }]);
 });
 
+// The timeout: were the read to wait for the transaction it is inside of, it would wait forever.
+test('a read outside a transaction does not wait for it and sees only what it committed', { timeout: 10_000 }, async (t) => {
+  const store = await sqliteStore(t);
+  await sql`create table pair (k integer primary key, v text not null)`.execute(store.db);
+  await sql`insert into pair values (1, 'one')`.execute(store.db);
+  const count = async (): Promise<number> =>
+    Number((await sql<{ n: number }>`select count(*) as n from pair`.execute(store.db)).rows[0].n);
+  const seenInside = await store.db.transaction().execute(async (trx) => {
+    await sql`insert into pair values (2, 'two')`.execute(trx);
+    return count();
+  });
+  assert.equal(seenInside, 1);
+  assert.equal(await count(), 2);
+});
+
+test('a read does not wait behind a long write', async (t) => {
+  const store = await sqliteStore(t);
+  await sql`create table numbers (i integer not null)`.execute(store.db);
+  await sql`select count(*) from numbers`.execute(store.db);
+  const order: string[] = [];
+  const write = sql`insert into numbers with recursive c(i) as (select 1 union all select i + 1 from c where i < 3000000) select i from c`
+    .execute(store.db)
+    .then(() => order.push('write'));
+  const read = sql<{ n: number }>`select count(*) as n from numbers`.execute(store.db).then(({ rows }) => {
+    order.push('read');
+    return Number(rows[0].n);
+  });
+  assert.equal(await read, 0);
+  await write;
+  assert.deepEqual(order, ['read', 'write']);
+  assert.equal(Number((await sql<{ n: number }>`select count(*) as n from numbers`.execute(store.db)).rows[0].n), 3_000_000);
+});
+
+test('a statement that reads like a query but writes runs on the writer', async (t) => {
+  const store = await sqliteStore(t);
+  await sql`create table pair (k integer primary key, v text not null)`.execute(store.db);
+  const result = await sql`with v(k, x) as (values (5, 'five')) insert into pair select k, x from v`.execute(store.db);
+  assert.equal(result.numAffectedRows, 1n);
+  const { rows } = await sql<{ k: number; v: string }>`select k, v from pair`.execute(store.db);
+  assert.deepEqual(rows, [{ k: 5, v: 'five' }]);
+});
+
 test('a file that is not a SQLite database is refused, naming it', async (t) => {
   const database = await createTestDatabase('sqlite');
   t.after(() => database.drop());
@@ -75,12 +118,13 @@ test('a file that is not a SQLite database is refused, naming it', async (t) => 
   });
 });
 
-test('after close, a statement fails saying the thread has ended', async (t) => {
+test('after close, a statement fails saying the store is closed', async (t) => {
   const database = await createTestDatabase('sqlite');
   t.after(() => database.drop());
   const store = await openStore({ sqlitePath: database.sqlitePath });
   await store.close();
-  await assert.rejects(sql`select 1`.execute(store.db), /SQLite thread ended|destroyed/);
+  await assert.rejects(sql`select 1`.execute(store.db), /SQLite store is closed|destroyed/);
+  await assert.rejects(sql`create table after_close (k integer)`.execute(store.db), /SQLite store is closed|destroyed/);
 });
 
 test('an open store does not keep a process alive, and a statement in flight does', async (t) => {
