@@ -4,18 +4,23 @@ export interface SqliteWorkerData {
   /** The module the thread runs (module-entry.mjs loads it). */
   readonly module: string;
   readonly path: string;
-  readonly role: SqliteRole;
 }
 
 /**
- * The writer owns the database (WAL mode, foreign keys) and runs every statement it is sent;
- * a reader runs only statements that write nothing, from the last committed state, and
- * answers `not-read-only` to any other.
+ * The thread's two connections. The writer owns the database (WAL mode, foreign keys) and runs
+ * every statement it is sent; the reader runs only statements that write nothing, from the
+ * last committed state, and answers `not-read-only` to any other.
  */
-export type SqliteRole = 'writer' | 'reader';
+export type SqliteConnectionRole = 'writer' | 'reader';
 
 export type SqliteRequest =
-  | { readonly kind: 'query'; readonly id: number; readonly sql: string; readonly parameters: readonly unknown[] }
+  | {
+      readonly kind: 'query';
+      readonly id: number;
+      readonly connection: SqliteConnectionRole;
+      readonly sql: string;
+      readonly parameters: readonly unknown[];
+    }
   /** Closes the database (checkpointing its WAL) and then the thread. */
   | { readonly kind: 'close' };
 

@@ -1,13 +1,13 @@
 /**
- * One SQLite thread (sqlite-worker.ts) as the store's side sees it: statements go out as
- * messages and their replies settle in the order the thread answers. The thread keeps the
+ * The SQLite thread (sqlite-worker.ts) as the store's side sees it: statements go out as
+ * messages, each for one of its two connections, and their replies settle as the thread answers. The thread keeps the
  * process alive only while a statement is in flight, and once it is gone every later statement
  * fails with the reason.
  */
 import { Worker } from 'node:worker_threads';
 import type { CompiledQuery } from 'kysely';
 import { siblingModule } from '../sibling-module.js';
-import type { SqliteReply, SqliteRequest, SqliteRole, SqliteWorkerData } from './sqlite-protocol.js';
+import type { SqliteConnectionRole, SqliteReply, SqliteRequest, SqliteWorkerData } from './sqlite-protocol.js';
 import { errorMessage } from '../errors.js';
 
 const ENTRY = new URL('../module-entry.mjs', import.meta.url);
@@ -29,28 +29,19 @@ type Settle = (reply: StatementReply) => void;
 
 export class SqliteThread {
   readonly #path: string;
-  readonly #role: SqliteRole;
   readonly #pending = new Map<number, Settle>();
   #worker?: Worker;
-  #opened?: Promise<void>;
   #nextId = 0;
   /** Why the thread is gone, once it is: every later statement fails with it. */
   #stopped?: Error;
 
-  constructor(path: string, role: SqliteRole) {
+  constructor(path: string) {
     this.#path = path;
-    this.#role = role;
   }
 
-  /** Starts the thread and opens the database there; the same promise on every call. */
+  /** Starts the thread and opens the database there. */
   open(): Promise<void> {
-    if (this.#stopped !== undefined) return Promise.reject(this.#stopped);
-    this.#opened ??= this.#start();
-    return this.#opened;
-  }
-
-  #start(): Promise<void> {
-    const workerData: SqliteWorkerData = { module: MODULE, path: this.#path, role: this.#role };
+    const workerData: SqliteWorkerData = { module: MODULE, path: this.#path };
     const worker = new Worker(ENTRY, { workerData });
     this.#worker = worker;
     return new Promise<void>((resolve, reject) => {
@@ -78,12 +69,12 @@ export class SqliteThread {
     });
   }
 
-  async run(query: CompiledQuery): Promise<StatementReply> {
+  async run(query: CompiledQuery, connection: SqliteConnectionRole): Promise<StatementReply> {
     const worker = this.#worker;
     if (worker === undefined) throw new Error('the SQLite store is not open');
     if (this.#stopped !== undefined) throw this.#stopped;
     const id = this.#nextId++;
-    const request: SqliteRequest = { kind: 'query', id, sql: query.sql, parameters: query.parameters };
+    const request: SqliteRequest = { kind: 'query', id, connection, sql: query.sql, parameters: query.parameters };
     const replied = new Promise<StatementReply>((resolve) => this.#pending.set(id, resolve));
     try {
       worker.postMessage(request);
@@ -96,7 +87,7 @@ export class SqliteThread {
     return replied;
   }
 
-  /** Closes the database (checkpointing its WAL, for the writer) and ends the thread. */
+  /** Closes the database (checkpointing its WAL) and ends the thread. */
   async close(): Promise<void> {
     const worker = this.#worker;
     const running = worker !== undefined && this.#stopped === undefined;

@@ -1,12 +1,12 @@
 /**
- * A Kysely dialect for SQLite whose statements run on threads of their own (sqlite-worker.ts),
+ * A Kysely dialect for SQLite whose statements run on a thread of their own (sqlite-worker.ts),
  * so the server's event loop never waits on SQLite: not on its CPU, not on a busy lock, and not
  * on the kernel's writeback of the pages it writes. Kysely's own SqliteDialect runs
- * better-sqlite3 on the calling thread. Writes have one connection, as there: a mutex hands the
- * writer thread to one statement or one whole transaction at a time. A statement outside a
- * transaction that only reads goes to a reader thread instead, started with the first such
- * statement: it sees what was last committed and does not wait behind the writer's
- * transactions, its writeback or its queue (a task page during a 100,000-job scatter did).
+ * better-sqlite3 on the calling thread. Writes have one connection, as there: a mutex hands it
+ * to one statement or one whole transaction at a time. A statement outside a transaction that
+ * only reads goes to the thread's second, reader connection without taking the mutex: it sees
+ * what was last committed and does not queue behind the writer's transactions, whose every
+ * statement waits for a turn of the server's busy event loop (a task page during a scatter did).
  */
 import {
   CompiledQuery,
@@ -57,21 +57,19 @@ export class SqliteWorkerDialect implements Dialect {
 const READS = /^\s*(select|with)\b/i;
 
 class SqliteWorkerDriver implements Driver {
-  readonly #writer: SqliteThread;
-  readonly #reader: SqliteThread;
+  readonly #thread: SqliteThread;
   readonly #mutex = new Mutex();
 
   constructor(path: string) {
-    this.#writer = new SqliteThread(path, 'writer');
-    this.#reader = new SqliteThread(path, 'reader');
+    this.#thread = new SqliteThread(path);
   }
 
   init(): Promise<void> {
-    return this.#writer.open();
+    return this.#thread.open();
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new SqliteConnection(this.#writer, this.#reader, this.#mutex);
+    return new SqliteConnection(this.#thread, this.#mutex);
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
@@ -89,33 +87,29 @@ class SqliteWorkerDriver implements Driver {
   async releaseConnection(): Promise<void> {}
 
   async destroy(): Promise<void> {
-    await this.#reader.close();
-    await this.#writer.close();
+    await this.#thread.close();
   }
 }
 
 class SqliteConnection implements DatabaseConnection {
-  readonly #writer: SqliteThread;
-  readonly #reader: SqliteThread;
+  readonly #thread: SqliteThread;
   readonly #mutex: Mutex;
   #inTransaction = false;
 
-  constructor(writer: SqliteThread, reader: SqliteThread, mutex: Mutex) {
-    this.#writer = writer;
-    this.#reader = reader;
+  constructor(thread: SqliteThread, mutex: Mutex) {
+    this.#thread = thread;
     this.#mutex = mutex;
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    if (this.#inTransaction) return resultOf<R>(await this.#writer.run(query));
+    if (this.#inTransaction) return resultOf<R>(await this.#thread.run(query, 'writer'));
     if (READS.test(query.sql)) {
-      await this.#reader.open();
-      const reply = await this.#reader.run(query);
+      const reply = await this.#thread.run(query, 'reader');
       if (reply.kind !== 'not-read-only') return resultOf<R>(reply);
     }
     await this.#mutex.lock();
     try {
-      return resultOf<R>(await this.#writer.run(query));
+      return resultOf<R>(await this.#thread.run(query, 'writer'));
     } finally {
       this.#mutex.unlock();
     }
@@ -125,7 +119,7 @@ class SqliteConnection implements DatabaseConnection {
     await this.#mutex.lock();
     this.#inTransaction = true;
     try {
-      resultOf(await this.#writer.run(CompiledQuery.raw('begin')));
+      resultOf(await this.#thread.run(CompiledQuery.raw('begin'), 'writer'));
     } catch (error) {
       this.#release();
       throw error;
@@ -135,7 +129,7 @@ class SqliteConnection implements DatabaseConnection {
   /** A commit that fails leaves the transaction open and held: Kysely rolls it back next. */
   async end(statement: 'commit' | 'rollback'): Promise<void> {
     try {
-      resultOf(await this.#writer.run(CompiledQuery.raw(statement)));
+      resultOf(await this.#thread.run(CompiledQuery.raw(statement), 'writer'));
     } catch (error) {
       if (statement === 'rollback') this.#release();
       throw error;
