@@ -1,8 +1,8 @@
 /**
  * The SQLite thread (sqlite-worker.ts) as the store's side sees it: statements go out as
- * messages, each for one of its two connections, and their replies settle as the thread answers. The thread keeps the
- * process alive only while a statement is in flight, and once it is gone every later statement
- * fails with the reason.
+ * messages, each for one of its two connections, and their replies settle as the thread
+ * answers. The thread keeps the process alive only while a statement is in flight, and once it
+ * is gone every later statement fails with the reason.
  */
 import { Worker } from 'node:worker_threads';
 import type { CompiledQuery } from 'kysely';

@@ -24,8 +24,6 @@ import {
 } from 'kysely';
 import { SqliteError, SqliteThread, type StatementReply } from './sqlite-thread.js';
 
-export { SqliteError } from './sqlite-thread.js';
-
 export class SqliteWorkerDialect implements Dialect {
   readonly #path: string;
 

@@ -1,5 +1,5 @@
 /**
- * The SQLite thread: it owns the better-sqlite3 connection and runs each statement the store
+ * The SQLite thread: it owns the better-sqlite3 connections and runs each statement the store
  * sends, in the order sent. better-sqlite3 is synchronous, and on the server's event loop its
  * writes waited for the kernel's writeback of the WAL and database pages (the main thread seen
  * in D state up to 602 ms during a 100,000-job run); here only this thread waits. It has two
