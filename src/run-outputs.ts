@@ -26,18 +26,22 @@ export async function writeRunOutputs(runDir: string, outputs: Record<string, un
   // Cleared before the close is tried: a failed close(2) releases the descriptor all the same.
   let handleOpen = true;
   try {
-    let pending: string[] = [];
-    let size = 0;
+    // The pieces are encoded into one buffer, used again for every write. Joined into a 1 MB
+    // string per write, each became a large object that only a full collection frees, and its
+    // copy a 1 MB buffer outside the heap: writing a 100,000-element scatter's outputs took
+    // the server's RSS from ~204 to ~250 MiB within its last second.
+    const chunk = Buffer.allocUnsafe(WRITE_CHUNK);
+    let used = 0;
     for await (const piece of stringifyJsonInPieces(outputs)) {
-      pending.push(piece);
-      size += piece.length;
-      if (size >= WRITE_CHUNK) {
-        await handle.write(pending.join(''));
-        pending = [];
-        size = 0;
+      const bytes = Buffer.byteLength(piece);
+      if (used + bytes > chunk.length) {
+        await handle.write(chunk, 0, used);
+        used = 0;
       }
+      if (bytes > chunk.length) await handle.write(piece);
+      else used += chunk.write(piece, used);
     }
-    await handle.write(pending.join(''));
+    await handle.write(chunk, 0, used);
     await handle.sync();
     handleOpen = false;
     await handle.close();

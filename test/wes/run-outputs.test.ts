@@ -43,6 +43,17 @@ test('outputs written in pieces read back equal, big integers and long arrays in
   assert.deepEqual(fs.readdirSync(runDir), ['outputs.json'], 'no temporary file is left');
 });
 
+test('outputs of several write chunks read back byte for byte: multi-byte text across chunk ends, a piece larger than a chunk', async (t) => {
+  const runDir = tempDir(t);
+  // ~3 MB of elements whose UTF-8 is longer than their UTF-16, then one string of 1.5 MB.
+  const outputs = {
+    names: Array.from({ length: 30_000 }, (_, i) => `é€😀 élément ${i} ${'ü'.repeat(i % 37)}`),
+    big: 'ß'.repeat(800_000),
+  };
+  await writeRunOutputs(runDir, outputs);
+  assert.equal(fs.readFileSync(path.join(runDir, 'outputs.json'), 'utf8'), stringifyJson(outputs));
+});
+
 test('a link planted at outputs.json is replaced, not written through, and never read through', async (t) => {
   const runDir = tempDir(t);
   const secret = path.join(tempDir(t), 'server-secret.json');
