@@ -28,8 +28,8 @@ export async function writeRunOutputs(runDir: string, outputs: Record<string, un
   try {
     // The pieces are encoded into one buffer, used again for every write. Joined into a 1 MB
     // string per write, each became a large object that only a full collection frees, and its
-    // copy a 1 MB buffer outside the heap: writing a 100,000-element scatter's outputs took
-    // the server's RSS from ~204 to ~250 MiB within its last second.
+    // copy a 1 MB buffer outside the heap: the server's RSS rose 22 MiB in a 30,000-job run's
+    // last second (its outputs written), 11 MiB so (and ~45 MiB at 100,000 before).
     const chunk = Buffer.allocUnsafe(WRITE_CHUNK);
     let used = 0;
     for await (const piece of stringifyJsonInPieces(outputs)) {
