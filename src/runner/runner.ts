@@ -26,7 +26,7 @@ import { findRunById, markRunState, setRunWorkflow } from '../store/queries/runs
 import { claimRun, claimRuns, listLeasedRunIds, notifyRunCanceled, type ClaimedRun } from '../store/queries/leases.js';
 import { insertWorkflow, listUnfinishedExecutorJobIds, listWorkflowSteps } from '../store/queries/jobs.js';
 import type { WorkflowInvocationRow } from '../store/tables/invocation.table.js';
-import { CancelledError, CommandFailedError, InvalidWorkflowError } from '../errors.js';
+import { CancelledError, CommandFailedError, errorMessage, InvalidWorkflowError } from '../errors.js';
 import type { Executor } from '../executors/executor.js';
 import type { RunLauncher, RunRequest } from '../run-launcher.js';
 import type { CwlObject } from '../engine/values/cwl-value.js';
@@ -43,7 +43,6 @@ import { limitHost } from './limited-host.js';
 import { parseEngineParameters } from '../engine-parameters.js';
 import { RunLimitedExecutor, type JobEndedListener } from '../executors/run-limited-executor.js';
 import type { ServerLease } from './server-lease.js';
-import { errorMessage } from '../errors.js';
 
 
 /** Store operations one run may have in flight (limited-host.ts); the PostgreSQL pool has 10 connections. */

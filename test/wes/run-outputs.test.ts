@@ -45,7 +45,7 @@ test('outputs written in pieces read back equal, big integers and long arrays in
 
 test('outputs of several write chunks read back byte for byte: multi-byte text across chunk ends, a piece larger than a chunk', async (t) => {
   const runDir = tempDir(t);
-  // ~3 MB of elements whose UTF-8 is longer than their UTF-16, then one string of 1.5 MB.
+  // ~1.9 MB of elements whose UTF-8 is longer than their UTF-16, then one string of 1.6 MB.
   const outputs = {
     names: Array.from({ length: 30_000 }, (_, i) => `é€😀 élément ${i} ${'ü'.repeat(i % 37)}`),
     big: 'ß'.repeat(800_000),

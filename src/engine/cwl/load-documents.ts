@@ -8,9 +8,8 @@
 import { loadDocument } from 'cwl-ts-auto';
 // The package index does not re-export the loader options and fetcher we need to plug in.
 import { DefaultFetcher, LoadingOptions, ValidationException } from 'cwl-ts-auto/dist/util/Internal.js';
-import { InvalidWorkflowError } from '../../errors.js';
+import { errorMessage, InvalidWorkflowError } from '../../errors.js';
 import { assertYamlWithinLimits, parseYaml } from './parse-yaml.js';
-import { errorMessage } from '../../errors.js';
 
 export type UrlPolicy = (url: URL) => boolean;
 

@@ -6,12 +6,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { InvalidWorkflowError } from '../../errors.js';
+import { errorMessage, InvalidWorkflowError } from '../../errors.js';
 import { assertAllowed, loadDocuments, type UrlPolicy } from './load-documents.js';
 import type { FormatGraph, Process, Workflow } from './model.js';
 import { parseOntology } from './format-ontology.js';
 import { collectNamedTypes, normalizeProcess } from './normalize-process.js';
-import { errorMessage } from '../../errors.js';
 
 export interface LoadOptions {
   /** A local path (relative to baseDir) or a URL. */

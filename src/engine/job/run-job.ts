@@ -5,7 +5,7 @@
  * (unless it continues on errors).
  */
 import { join } from 'node:path';
-import { CancelledError, CommandFailedError } from '../../errors.js';
+import { CancelledError, CommandFailedError, errorMessage } from '../../errors.js';
 import { publicText } from '../../run-layout.js';
 import type { CwlObject } from '../values/cwl-value.js';
 import type { Process, Workflow } from '../cwl/model.js';
@@ -18,7 +18,6 @@ import { runExpressionTool } from './run-expression-tool.js';
 import { Reattachment } from './reattach.js';
 import { recordFailure, type RunState } from '../scheduler/run-state.js';
 import { isJobFailure } from '../scheduler/step-failure.js';
-import { errorMessage } from '../../errors.js';
 
 export async function runJob(
   process: Exclude<Process, Workflow>,
